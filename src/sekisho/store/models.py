@@ -1,0 +1,96 @@
+"""Core tables: tenants, users, API keys and the request log.
+
+Later features declare their own tables next to their code on the same
+`Base` (the ledger in `sekisho.ledger.tables`), each with its own migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sekisho.store.base import Base, UTCDateTime
+
+TENANT_STATES = ("active", "suspended", "offboarding", "offboarded")
+PLATFORM_ROLES = ("admin", "operator", "billing_owner", "legal_owner", "security_owner", "auditor")
+ROLES = (*PLATFORM_ROLES, "member")
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    sovereignty: Mapped[str | None] = mapped_column(String(64))
+    china_gated_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: every alias of the matrix; a list: only those.
+    allowed_aliases: Mapped[list[str] | None] = mapped_column(JSON)
+    account_owner_email: Mapped[str | None] = mapped_column(String(320))
+    cs_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Bumped on every change that must reach every replica's cache.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    aliases: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RequestLog(Base):
+    """One row per API or chat request; the basis of dashboards and evidence."""
+
+    __tablename__ = "request_log"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    alias: Mapped[str | None] = mapped_column(String(200))
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[int] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    upstream_model: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    ttfb_ms: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    total_tokens: Mapped[int | None] = mapped_column(Integer)
+    guardrail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_request_log_ts", "ts"),
+        Index("ix_request_log_tenant_ts", "tenant_id", "ts"),
+        Index("ix_request_log_alias_ts", "alias", "ts"),
+    )
