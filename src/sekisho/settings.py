@@ -103,6 +103,16 @@ def _environment() -> Mapping[str, str]:
     return dict(os.environ)
 
 
+def environment() -> Mapping[str, str]:
+    """A snapshot of the process environment (for matrix checks of secret variables)."""
+    return _environment()
+
+
+def password_from_env() -> str | None:
+    """`SEKISHO_PASSWORD`, used by `sekisho user create` instead of a prompt."""
+    return os.environ.get("SEKISHO_PASSWORD") or None
+
+
 def config_path_from_env(explicit: str | None) -> Path | None:
     value = explicit or os.environ.get("SEKISHO_CONFIG")
     return Path(value) if value else None

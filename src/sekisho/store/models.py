@@ -81,7 +81,7 @@ class RequestLog(Base):
     provider: Mapped[str | None] = mapped_column(String(200))
     upstream_model: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    plan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ttfb_ms: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,235 @@
+"""An OpenAI chat request, translated into an Anthropic Messages request. Pure.
+
+The Messages API differs in ways that matter for correctness:
+- system prompts are one top-level `system` field, not messages;
+- roles must alternate user/assistant, so consecutive same-role turns are merged
+  (tool results become `tool_result` blocks of a *user* turn);
+- tool calls are `tool_use` blocks whose `input` is an object, not a JSON string;
+- `max_tokens` is required and `temperature` stops at 1.
+
+A request this wire format cannot honour raises `InvalidRequest` in our words
+(it never names the provider).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from sekisho.adapters.shape import as_dict, as_int, as_list, as_str
+from sekisho.errors import InvalidRequest
+
+__all__ = ["DEFAULT_MAX_TOKENS", "messages_request", "translate_messages"]
+
+DEFAULT_MAX_TOKENS = 4096
+_DATA_URL = re.compile(r"data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)", re.DOTALL)
+_TOOL_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")  # Anthropic accepts only these in tool ids
+
+Block = dict[str, Any]
+
+
+def _unsupported(what: str, param: str = "messages") -> InvalidRequest:
+    return InvalidRequest(f"{what} is not supported by this model.", param=param)
+
+
+def _tool_id(value: Any) -> str:
+    return _TOOL_ID_UNSAFE.sub("_", str(value or "")) or "call_"
+
+
+def _text_of(content: Any) -> str:
+    """Plain text of a string or a list of text parts (system prompts, tool results)."""
+    if isinstance(content, str):
+        return content
+    parts = [as_str(as_dict(p).get("text")) for p in as_list(content)]
+    return "\n".join(p for p in parts if p)
+
+
+def _image_block(part: dict[str, Any]) -> Block:
+    url = as_str(as_dict(part.get("image_url")).get("url")) or ""
+    if match := _DATA_URL.fullmatch(url):
+        source = {"type": "base64", "media_type": match["media"], "data": match["data"]}
+        return {"type": "image", "source": source}
+    if url.startswith(("https://", "http://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    raise _unsupported("This image URL form")
+
+
+def _content_blocks(content: Any) -> list[Block]:
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    blocks: list[Block] = []
+    for raw in as_list(content):
+        part = as_dict(raw)
+        kind = part.get("type")
+        if kind in ("text", "refusal"):
+            text = as_str(part.get(kind)) or ""
+            if text.strip():  # the Messages API refuses empty and whitespace-only text blocks
+                blocks.append({"type": "text", "text": text})
+        elif kind == "image_url":
+            blocks.append(_image_block(part))
+        else:
+            raise _unsupported(f"Content part type {kind!r}")
+    return blocks
+
+
+def _tool_input(arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, dict):
+        return arguments
+    text = arguments if isinstance(arguments, str) else ""
+    if not text.strip():
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidRequest("Tool call arguments must be a JSON object.", param="messages")
+    return value
+
+
+def _assistant_blocks(message: dict[str, Any]) -> list[Block]:
+    blocks = _content_blocks(message.get("content"))
+    for call in as_list(message.get("tool_calls")):
+        fn = as_dict(as_dict(call).get("function"))
+        blocks.append({
+            "type": "tool_use",
+            "id": _tool_id(as_dict(call).get("id")),
+            "name": as_str(fn.get("name")) or "",
+            "input": _tool_input(fn.get("arguments")),
+        })
+    return blocks
+
+
+def _tool_result(message: dict[str, Any]) -> Block:
+    block: Block = {"type": "tool_result", "tool_use_id": _tool_id(message.get("tool_call_id"))}
+    text = _text_of(message.get("content"))
+    if text:
+        block["content"] = text
+    return block
+
+
+def _strip_final_assistant(turns: list[dict[str, Any]]) -> None:
+    # A final assistant turn is a prefill, and the Messages API refuses one that ends
+    # in whitespace; the whitespace cannot change what the model continues with.
+    if not turns or turns[-1]["role"] != "assistant":
+        return
+    blocks = turns[-1]["content"]
+    if blocks[-1]["type"] == "text":
+        blocks[-1]["text"] = blocks[-1]["text"].rstrip()
+        if not blocks[-1]["text"]:
+            blocks.pop()
+    if not blocks:
+        turns.pop()
+
+
+def translate_messages(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """OpenAI `messages` -> (Anthropic `system`, alternating user/assistant turns)."""
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+    for raw in messages:
+        message = as_dict(raw)
+        role = message.get("role")
+        if role in ("system", "developer"):
+            # The Messages API has no mid-conversation system turn; all of them join `system`.
+            if text := _text_of(message.get("content")):
+                system.append(text)
+            continue
+        if role == "user":
+            wire_role, blocks = "user", _content_blocks(message.get("content"))
+        elif role == "assistant":
+            wire_role, blocks = "assistant", _assistant_blocks(message)
+        elif role == "tool":
+            wire_role, blocks = "user", [_tool_result(message)]
+        else:
+            raise _unsupported(f"Message role {role!r}")
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == wire_role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": wire_role, "content": blocks})
+    for turn in turns:
+        # Tool results must open the user turn that answers the tool calls.
+        turn["content"].sort(key=lambda block: block["type"] != "tool_result")
+    _strip_final_assistant(turns)
+    return "\n\n".join(system), turns
+
+
+def _tools(body: dict[str, Any]) -> list[Block]:
+    tools = []
+    for raw in as_list(body.get("tools")):
+        fn = as_dict(as_dict(raw).get("function"))
+        tool: Block = {"name": as_str(fn.get("name")) or ""}
+        if as_str(fn.get("description")):
+            tool["description"] = fn["description"]
+        schema = fn.get("parameters")
+        tool["input_schema"] = schema if isinstance(schema, dict) else {
+            "type": "object", "properties": {},
+        }
+        tools.append(tool)
+    return tools
+
+
+def _tool_choice(body: dict[str, Any]) -> Block | None:
+    choice = body.get("tool_choice")
+    serial = body.get("parallel_tool_calls") is False
+    result: Block | None
+    if choice is None:
+        result = {"type": "auto"} if serial else None
+    elif choice == "none":
+        # Kept with the tools (not dropped): history with tool_use blocks needs them defined.
+        return {"type": "none"}
+    elif choice == "auto":
+        result = {"type": "auto"}
+    elif choice == "required":
+        result = {"type": "any"}
+    elif name := as_str(as_dict(as_dict(choice).get("function")).get("name")):
+        result = {"type": "tool", "name": name}
+    else:
+        raise _unsupported("This tool_choice", "tool_choice")
+    if result is not None and serial:
+        result["disable_parallel_tool_use"] = True
+    return result
+
+
+def _check_supported(body: dict[str, Any]) -> None:
+    fmt = as_str(as_dict(body.get("response_format")).get("type"))
+    if fmt not in (None, "text"):
+        # Silently answering in free text would break a caller that parses JSON.
+        raise _unsupported(f"response_format {fmt!r}", "response_format")
+    if (as_int(body.get("n")) or 1) > 1:
+        raise _unsupported("n > 1", "n")
+
+
+def messages_request(body: dict[str, Any], *, upstream_model: str, stream: bool) -> dict[str, Any]:
+    """The Anthropic Messages request body for a validated OpenAI chat request."""
+    _check_supported(body)
+    system, turns = translate_messages(as_list(body.get("messages")))
+    max_tokens = as_int(body.get("max_completion_tokens")) or as_int(body.get("max_tokens"))
+    request: dict[str, Any] = {
+        "model": upstream_model,
+        "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": turns,
+    }
+    if system:
+        request["system"] = system
+    temperature = body.get("temperature")
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+        request["temperature"] = min(max(float(temperature), 0.0), 1.0)  # OpenAI allows up to 2
+    if body.get("top_p") is not None:
+        request["top_p"] = body["top_p"]
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else [s for s in as_list(stop) if isinstance(s, str)]
+    if stops := [s for s in stops if s]:
+        request["stop_sequences"] = stops
+    if tools := _tools(body):
+        request["tools"] = tools
+        if (choice := _tool_choice(body)) is not None:
+            request["tool_choice"] = choice
+    if stream:
+        request["stream"] = True
+    # Not forwarded: `user` (the tenant's end-user id; see openai.py), and sampling knobs
+    # the Messages API lacks (penalties, seed, logit_bias, logprobs).
+    return request

@@ -1,0 +1,40 @@
+"""The one call every control-plane change makes to record itself in the ledger.
+
+`record` appends in the caller's transaction, so the change and its entry
+commit or roll back together (Rule 10).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sekisho.actor import Actor
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: tuple[str, str],
+    *,
+    tenant_id: str | None = None,
+    note: str | None = None,
+    authorized_by: Actor | None = None,
+    request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    from sekisho.ledger.append import append  # the ledger depends on the store, not on us
+
+    append(
+        session,
+        actor=actor.as_dict(),
+        action=action,
+        target={"type": target[0], "id": target[1]},
+        tenant=tenant_id,
+        note=note,
+        authorized_by=authorized_by.as_dict() if authorized_by else None,
+        request_id=request_id,
+        details=details,
+    )

@@ -1,0 +1,67 @@
+"""The app factory: `create_app(settings) -> ASGI app`. Nothing happens at import.
+
+The two hot data-plane paths are dispatched by exact path to bare ASGI
+handlers; everything else (ops, admin API, console, status) goes through a
+Starlette app that owns the lifespan-free routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+
+from sekisho.gateway import Gateway, build_gateway
+from sekisho.http.asgi import Receive, Scope, Send
+from sekisho.http.ops import ops_routes
+from sekisho.http.v1 import DataPlane
+from sekisho.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class GatewayApp:
+    """The ASGI callable: exact-path dispatch for /v1, Starlette for the rest."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.data_plane = DataPlane(gateway.chat, gateway.keys,
+                                    max_body_bytes=gateway.settings.limits.max_body_bytes)
+        self.rest = Starlette(routes=ops_routes(gateway))
+        self._hot = {
+            "/v1/chat/completions": self.data_plane.chat_completions,
+            "/v1/models": self.data_plane.models,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler = self._hot.get(scope["path"])
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.rest(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message: dict[str, Any] = dict(await receive())
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.gateway.start()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.gateway.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings, **overrides: Any) -> GatewayApp:
+    """Build the whole gateway from settings; `overrides` hand in db/upstream for tests."""
+    return GatewayApp(build_gateway(settings, **overrides))

@@ -1,0 +1,113 @@
+"""Bounded, asynchronous, batched writer of request-log rows (Rule 11).
+
+`submit` never blocks and never awaits: it appends to a bounded queue, or
+drops the row and counts it when the queue is full. A background task writes
+batches through a blocking `sink` in a worker thread, retries a failed batch a
+few times, and counts what it finally could not write. `stop()` drains the
+queue, so a clean shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sekisho.requestlog.record import RequestRecord
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Sequence[RequestRecord]], None]
+Listener = Callable[[RequestRecord], None]
+
+
+@dataclass(slots=True)
+class WriterStats:
+    submitted: int = 0
+    written: int = 0
+    dropped: int = 0  # queue full: never reached the store
+    failed: int = 0  # the store refused them after every retry
+    write_errors: int = 0  # failed batch attempts, retried or not
+
+
+class RequestLogWriter:
+    def __init__(
+        self, sink: Sink, *, batch_size: int = 500, flush_interval_s: float = 0.5,
+        queue_max: int = 100_000, retries: int = 3, retry_delay_s: float = 0.5,
+    ) -> None:
+        self._sink = sink
+        self._batch_size = batch_size
+        self._interval = flush_interval_s
+        self._queue: deque[RequestRecord] = deque()
+        self._queue_max = queue_max
+        self._retries = retries
+        self._retry_delay = retry_delay_s
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.stats = WriterStats()
+        self.listeners: list[Listener] = []
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    def submit(self, record: RequestRecord) -> None:
+        """Queue a row for writing; O(1), never blocks."""
+        self.stats.submitted += 1
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception:  # a broken listener must not hurt the request
+                log.exception("request-log listener failed")
+        if len(self._queue) >= self._queue_max:
+            self.stats.dropped += 1
+            return
+        self._queue.append(record)
+        if len(self._queue) >= self._batch_size:
+            self._wakeup.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="request-log")
+
+    async def stop(self) -> None:
+        """Write everything still queued, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def flush(self) -> None:
+        """Write everything queued now (tests and shutdown)."""
+        while self._queue:
+            await self._write_batch()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+            while self._queue and not self._stopping:
+                await self._write_batch()
+        await self.flush()
+
+    async def _write_batch(self) -> None:
+        batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
+        for attempt in range(self._retries + 1):
+            try:
+                await asyncio.to_thread(self._sink, batch)
+                self.stats.written += len(batch)
+                return
+            except Exception:
+                self.stats.write_errors += 1
+                log.warning("request-log batch of %d failed (attempt %d)", len(batch), attempt + 1,
+                            exc_info=True)
+                if attempt < self._retries and not self._stopping:
+                    await asyncio.sleep(self._retry_delay * (attempt + 1))
+        self.stats.failed += len(batch)

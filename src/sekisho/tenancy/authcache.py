@@ -1,0 +1,111 @@
+"""Bounded-staleness, in-process cache of API key and tenant state.
+
+A lookup answered from memory is at most `ttl_s` old. Past that the entry is
+re-confirmed from the store (one load per key however many requests wait:
+single flight). If the store cannot answer, a cached entry younger than
+`max_stale_s` still serves; anything older, or never seen, fails closed with
+`503 service_unavailable` (Rule 6). `invalidate_*` drop entries at once; the
+cross-replica invalidation bus calls them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sekisho.errors import ServiceUnavailable
+from sekisho.tenancy.snapshot import KeySnapshot, TenantSnapshot
+
+KeyRecord = tuple[KeySnapshot, TenantSnapshot]
+
+
+class CredentialLoader(Protocol):
+    def load_key(self, prefix: str) -> KeyRecord | None:
+        """Blocking store read; raises on store failure."""
+        ...
+
+
+@dataclass(slots=True)
+class _Entry:
+    record: KeyRecord | None
+    fetched: float
+
+
+class KeyCache:
+    """Cache of prefix -> (key, tenant) snapshots, with fail-closed refresh."""
+
+    def __init__(
+        self,
+        loader: CredentialLoader,
+        *,
+        ttl_s: float = 1.0,
+        max_stale_s: float = 5.0,
+        max_size: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._loader = loader
+        self._ttl = ttl_s
+        self._max_stale = max(max_stale_s, ttl_s)
+        self._max_size = max_size
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        self.store_failures = 0
+
+    async def lookup(self, prefix: str) -> KeyRecord | None:
+        entry = self._entries.get(prefix)
+        now = self._clock()
+        if entry is not None and now - entry.fetched < self._ttl:
+            return entry.record
+        try:
+            return await self._refresh(prefix)
+        except Exception as exc:
+            self.store_failures += 1
+            if entry is not None and entry.record is not None and now - entry.fetched < self._max_stale:
+                return entry.record
+            raise ServiceUnavailable(
+                "Credentials cannot be verified right now; the request was refused. Retry shortly."
+            ) from exc
+
+    async def _refresh(self, prefix: str) -> KeyRecord | None:
+        pending = self._inflight.get(prefix)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
+        self._inflight[prefix] = future
+        try:
+            record = await asyncio.to_thread(self._loader.load_key, prefix)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            future.set_result(record)
+            self._store(prefix, record)
+            return record
+        finally:
+            del self._inflight[prefix]
+
+    def _store(self, prefix: str, record: KeyRecord | None) -> None:
+        self._entries[prefix] = _Entry(record, self._clock())
+        self._entries.move_to_end(prefix)
+        while len(self._entries) > self._max_size:
+            self._entries.popitem(last=False)
+
+    def invalidate_key(self, prefix: str) -> None:
+        self._entries.pop(prefix, None)
+
+    def invalidate_tenant(self, tenant_id: str) -> None:
+        for prefix, entry in list(self._entries.items()):
+            if entry.record is not None and entry.record[1].id == tenant_id:
+                del self._entries[prefix]
+
+    def invalidate_all(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,84 @@
+"""Start the real gateway (uvicorn on a socket bound to port 0) in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from sekisho.actor import Actor
+from sekisho.demo import DEMO_SECRETS, demo_document
+from sekisho.gateway import Gateway
+from sekisho.http.app import GatewayApp, create_app
+from sekisho.settings import Settings, settings_from_document
+from sekisho.store.db import Database
+from sekisho.store.migrate import migrate
+from sekisho.tenancy import service
+
+
+def test_settings(sim_url: str, state_dir: Path, database_url: str | None = None,
+                  **extra: Any) -> Settings:
+    """The demo matrix over a running simulator, with a test database."""
+    doc = demo_document(sim_url, state_dir, 0)
+    if database_url:
+        doc["database_url"] = database_url
+    doc.update(extra)
+    return settings_from_document(doc, DEMO_SECRETS)
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    app: GatewayApp
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.app.gateway
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start_gateway(settings: Settings, db: Database, **overrides: Any) -> RunningGateway:
+    app = create_app(settings, db=db, **overrides)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
+                            loop="asyncio", http="httptools")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.01)
+    return RunningGateway(f"http://127.0.0.1:{port}", app, server, thread)
+
+
+def migrated(database_url: str) -> Database:
+    db = Database(database_url)
+    migrate(db)
+    return db
+
+
+def make_tenant(db: Database, settings: Settings, name: str, *,
+                key_aliases: list[str] | None = None, **spec: Any) -> tuple[str, str]:
+    """A tenant and one API key for it: (tenant id, key)."""
+    actor = Actor.system("tests")
+    with db.begin() as session:
+        tenant = service.create_tenant(session, settings.matrix,
+                                       service.TenantSpec(name, **spec), actor)
+        _, secret = service.create_key(session, settings.matrix, tenant.id, actor,
+                                       aliases=key_aliases)
+    return tenant.id, secret
