@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 
 import orjson
 import pytest
@@ -22,17 +21,19 @@ from .adapter_payloads import (
     OPENAI_TOOL_STREAM,
     OPENAI_TOOL_STREAM_CALLS,
     OPENAI_VLLM_ERROR_STREAM,
+    OUR_CALL_ID,
     counter_ids,
     openai_sse,
+    our_text_completion,
 )
 from .stream_helpers import assemble, chunks_of, run_stream
 
-OUR_CALL_ID = re.compile(r"call_[0-9a-f]{24}")
-
 BODY = {
     "model": "chat-jp",
-    "messages": [{"role": "system", "content": "Be brief."},
-                 {"role": "user", "content": "Capital of Japan?"}],
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital of Japan?"},
+    ],
     "temperature": 0.2,
     "stream": True,
     "stream_options": {"include_usage": False},
@@ -46,9 +47,10 @@ BODY = {
 
 def test_build_request_forwards_body_with_upstream_model_and_usage() -> None:
     original = copy.deepcopy(BODY)
-    req = OpenAIAdapter().build_request(BODY, upstream_model="kumo-large", api_key="sk-x",
-                                        stream=True)
-    assert BODY == original  # the caller's dict is not mutated
+    req = OpenAIAdapter().build_request(
+        BODY, upstream_model="kumo-large", api_key="sk-x", stream=True
+    )
+    assert original == BODY  # the caller's dict is not mutated
     assert req.path == "/chat/completions"
     assert req.headers == {"Authorization": "Bearer sk-x", "Content-Type": "application/json"}
     sent = orjson.loads(req.body)
@@ -72,14 +74,7 @@ def test_build_request_non_streaming_has_no_stream_options() -> None:
 def test_text_response_is_rebuilt_with_our_identity() -> None:
     body, usage = OpenAIAdapter().parse_response(OPENAI_TEXT_RESPONSE, CTX)
     ChatCompletion.model_validate(body)
-    assert body == {
-        "id": CTX.completion_id, "object": "chat.completion", "created": CTX.created,
-        "model": "chat-jp",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "東京は日本の首都です。",
-                                             "refusal": None},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1117, "completion_tokens": 46, "total_tokens": 1163},
-    }
+    assert body == our_text_completion("東京は日本の首都です。", 1117, 46)
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1117, 46, 1163)
 
 
@@ -91,17 +86,34 @@ def test_tool_call_response_gets_our_ids_and_keeps_logprobs() -> None:
     assert choice["message"]["content"] is None
     calls = choice["message"]["tool_calls"]
     assert [c["function"] for c in calls] == [
-        {"name": "get_weather", "arguments": "{\"location\": \"Tokyo\"}"},
-        {"name": "get_weather", "arguments": "{\"location\": \"Osaka\"}"}]
+        {"name": "get_weather", "arguments": '{"location": "Tokyo"}'},
+        {"name": "get_weather", "arguments": '{"location": "Osaka"}'},
+    ]
     assert all(OUR_CALL_ID.fullmatch(c["id"]) for c in calls)
     assert calls[0]["id"] != calls[1]["id"]
     assert choice["logprobs"]["content"][0]["top_logprobs"][0]["bytes"] == [72, 105]
 
 
 def test_unknown_finish_reason_and_dict_arguments_are_normalised() -> None:
-    raw = orjson.dumps({"choices": [{"message": {"role": "assistant", "tool_calls": [
-        {"id": "x", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]},
-        "finish_reason": "abort"}]})
+    raw = orjson.dumps(
+        {
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": "x",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": {"a": 1}},
+                            }
+                        ],
+                    },
+                    "finish_reason": "abort",
+                }
+            ]
+        }
+    )
     body, usage = OpenAIAdapter().parse_response(raw, CTX)
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == '{"a":1}'
@@ -119,8 +131,13 @@ def test_text_stream_frames() -> None:
     assert run.done and run.error is None
     assert run.frames[-1] == b"data: [DONE]\n\n"
     chunks = chunks_of(run.frames)
-    assert all(c["id"] == CTX.completion_id and c["model"] == "chat-jp"
-               and c["created"] == CTX.created and "usage" not in c for c in chunks)
+    assert all(
+        c["id"] == CTX.completion_id
+        and c["model"] == "chat-jp"
+        and c["created"] == CTX.created
+        and "usage" not in c
+        for c in chunks
+    )
     got = assemble(chunks)
     assert got.content == OPENAI_TEXT_STREAM_CONTENT
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -132,26 +149,51 @@ def test_text_stream_frames() -> None:
 def test_usage_chunk_passes_when_the_client_asked() -> None:
     chunks = chunks_of(run_stream(OpenAIAdapter(), CTX_USAGE, [OPENAI_TEXT_STREAM]).frames)
     assert all("usage" in c for c in chunks)
-    assert chunks[-1] == {"id": CTX.completion_id, "object": "chat.completion.chunk",
-                          "created": CTX.created, "model": "chat-jp", "choices": [],
-                          "usage": {"prompt_tokens": 19, "completion_tokens": 10,
-                                    "total_tokens": 29}}
+    assert chunks[-1] == {
+        "id": CTX.completion_id,
+        "object": "chat.completion.chunk",
+        "created": CTX.created,
+        "model": "chat-jp",
+        "choices": [],
+        "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29},
+    }
     assert all(c["usage"] is None for c in chunks[:-1])
 
 
 def test_tool_call_stream_maps_ids_consistently() -> None:
     # The same upstream id seen again later in the stream keeps the same new id.
-    repeat = openai_sse({"choices": [{"index": 0, "delta": {"tool_calls": [
-        {"index": 0, "id": "call_DdmO9pD3xa9XTPNJ32zg2hcA", "function": {"arguments": ""}}]},
-        "finish_reason": None}]})
+    repeat = openai_sse(
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_DdmO9pD3xa9XTPNJ32zg2hcA",
+                                "function": {"arguments": ""},
+                            }
+                        ]
+                    },
+                    "finish_reason": None,
+                }
+            ]
+        }
+    )
     stream = OPENAI_TOOL_STREAM.replace(b"data: [DONE]", repeat + b"data: [DONE]")
     run = run_stream(OpenAIAdapter(), CTX, [stream])
     got = assemble(chunks_of(run.frames))
     assert [(c["name"], c["args"]) for c in got.calls.values()] == OPENAI_TOOL_STREAM_CALLS
     ids = [c["id"] for c in got.calls.values()]
     assert all(OUR_CALL_ID.fullmatch(i) for i in ids) and ids[0] != ids[1]
-    id_deltas = [call["id"] for chunk in chunks_of(run.frames) for choice in chunk["choices"]
-                 for call in choice["delta"].get("tool_calls", []) if "id" in call]
+    id_deltas = [
+        call["id"]
+        for chunk in chunks_of(run.frames)
+        for choice in chunk["choices"]
+        for call in choice["delta"].get("tool_calls", [])
+        if "id" in call
+    ]
     assert id_deltas == [ids[0], ids[1], ids[0]]
     assert got.finish_reasons == ["tool_calls"]
     assert run.usage.total_tokens == 133
@@ -167,11 +209,16 @@ def test_azure_filter_chunks_are_dropped_and_crlf_comments_parsed() -> None:
 
 
 def test_role_is_added_when_the_upstream_omits_it() -> None:
-    stream = openai_sse({"choices": [{"index": 0, "delta": {"content": "hi"}}]},
-                        {"choices": [{"index": 0, "delta": {"content": "!"}}]}, "[DONE]")
+    stream = openai_sse(
+        {"choices": [{"index": 0, "delta": {"content": "hi"}}]},
+        {"choices": [{"index": 0, "delta": {"content": "!"}}]},
+        "[DONE]",
+    )
     chunks = chunks_of(run_stream(OpenAIAdapter(), CTX, [stream]).frames)
     assert [c["choices"][0]["delta"] for c in chunks] == [
-        {"role": "assistant", "content": "hi"}, {"content": "!"}]
+        {"role": "assistant", "content": "hi"},
+        {"content": "!"},
+    ]
 
 
 def test_in_stream_error_stops_the_stream() -> None:

@@ -21,7 +21,9 @@ def test_every_line_end_style(eol: bytes) -> None:
 
 def test_crlf_split_between_cr_and_lf_is_one_line_end() -> None:
     assert decode(b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n") == [
-        SSEEvent("", "a"), SSEEvent("", "b")]
+        SSEEvent("", "a"),
+        SSEEvent("", "b"),
+    ]
 
 
 def test_comments_multiline_data_and_unknown_fields() -> None:
@@ -36,6 +38,12 @@ def test_event_name_resets_after_dispatch_and_blank_events_are_dropped() -> None
 def test_utf8_split_inside_a_character() -> None:
     raw = "data: 東京\n\n".encode()
     assert decode(raw[:8], raw[8:]) == [SSEEvent("", "東京")]
+
+
+def test_long_line_in_many_pieces() -> None:
+    line = b"data: " + b"x" * 200_000 + b"\r"
+    pieces = [line[i : i + 1000] for i in range(0, len(line), 1000)]
+    assert decode(*pieces, b"\n\r\n") == [SSEEvent("", "x" * 200_000)]
 
 
 def test_flush_dispatches_an_unterminated_last_event() -> None:

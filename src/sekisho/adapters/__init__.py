@@ -1,8 +1,8 @@
 """Adapters between our OpenAI-compatible shape and each provider wire format.
 
-    adapter_for(kind) -> Adapter         kind is the matrix's provider `kind`
-    OpenAIAdapter, AnthropicAdapter      the two wire formats
-    UpstreamFormatError                  a 2xx body that is not what the format promised
+adapter_for(kind) -> Adapter         kind is the matrix's provider `kind`
+OpenAIAdapter, AnthropicAdapter      the two wire formats
+UpstreamFormatError                  a 2xx body that is not what the format promised
 """
 
 from __future__ import annotations
@@ -21,8 +21,16 @@ from sekisho.adapters.openai import OpenAIAdapter
 from sekisho.adapters.upstream_errors import UpstreamFormatError
 
 __all__ = [
-    "Adapter", "AnthropicAdapter", "OpenAIAdapter", "ResponseContext", "StreamError",
-    "StreamOutput", "StreamTranslator", "UpstreamFormatError", "UpstreamRequest", "Usage",
+    "Adapter",
+    "AnthropicAdapter",
+    "OpenAIAdapter",
+    "ResponseContext",
+    "StreamError",
+    "StreamOutput",
+    "StreamTranslator",
+    "UpstreamFormatError",
+    "UpstreamRequest",
+    "Usage",
     "adapter_for",
 ]
 

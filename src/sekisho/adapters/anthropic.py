@@ -58,8 +58,10 @@ def _record_usage(usage: Usage, raw: Any) -> None:
     fields = as_dict(raw)
     if (output := as_int(fields.get("output_tokens"))) is not None:
         usage.completion_tokens = output  # cumulative, so the last report wins
-    counts = [as_int(fields.get(key)) for key in
-              ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+    counts = [
+        as_int(fields.get(key))
+        for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    ]
     if counts[0] is not None:
         # Cached prompt tokens are reported apart from input_tokens; OpenAI's
         # prompt_tokens includes them, and so must our logs.
@@ -111,15 +113,18 @@ class _AnthropicStream(SSEStreamTranslator):
         elif block.get("type") == "tool_use":
             index = len(self._tool_index)
             self._tool_index[as_int(payload.get("index")) or 0] = index
-            call = tool_call_body(self._ids.ours(block.get("id")),
-                                  as_str(block.get("name")) or "", "")
+            call = tool_call_body(
+                self._ids.ours(block.get("id")), as_str(block.get("name")) or "", ""
+            )
             self._emit(out, {"tool_calls": [{"index": index, **call}]})
 
     def _block_delta(self, payload: dict[str, Any], out: StreamOutput) -> None:
         delta = as_dict(payload.get("delta"))
         if delta.get("type") == "text_delta" and (text := as_str(delta.get("text"))):
             self._emit(out, {"content": text})
-        elif delta.get("type") == "input_json_delta" and (part := as_str(delta.get("partial_json"))):
+        elif delta.get("type") == "input_json_delta" and (
+            part := as_str(delta.get("partial_json"))
+        ):
             index = self._tool_index.get(as_int(payload.get("index")) or 0)
             if index is not None:
                 call = {"index": index, "function": {"arguments": part}}
@@ -173,9 +178,13 @@ class AnthropicAdapter:
             if block.get("type") == "text":
                 texts.append(as_str(block.get("text")) or "")
             elif block.get("type") == "tool_use":
-                calls.append(tool_call_body(ids.ours(block.get("id")),
-                                            as_str(block.get("name")) or "",
-                                            tool_arguments(block.get("input"))))
+                calls.append(
+                    tool_call_body(
+                        ids.ours(block.get("id")),
+                        as_str(block.get("name")) or "",
+                        tool_arguments(block.get("input")),
+                    )
+                )
             # thinking / redacted_thinking / server-tool blocks are not part of our shape
         message: dict[str, Any] = {
             "role": "assistant",
@@ -187,8 +196,12 @@ class AnthropicAdapter:
             message["tool_calls"] = calls
         usage = Usage()
         _record_usage(usage, payload.get("usage"))
-        choice = {"index": 0, "message": message, "logprobs": None,
-                  "finish_reason": _finish_reason(payload.get("stop_reason"))}
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": _finish_reason(payload.get("stop_reason")),
+        }
         return completion_body(ctx, [choice], usage), usage
 
     def stream_translator(self, ctx: ResponseContext) -> StreamTranslator:

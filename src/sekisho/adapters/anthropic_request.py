@@ -93,12 +93,14 @@ def _assistant_blocks(message: dict[str, Any]) -> list[Block]:
     blocks = _content_blocks(message.get("content"))
     for call in as_list(message.get("tool_calls")):
         fn = as_dict(as_dict(call).get("function"))
-        blocks.append({
-            "type": "tool_use",
-            "id": _tool_id(as_dict(call).get("id")),
-            "name": as_str(fn.get("name")) or "",
-            "input": _tool_input(fn.get("arguments")),
-        })
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": _tool_id(as_dict(call).get("id")),
+                "name": as_str(fn.get("name")) or "",
+                "input": _tool_input(fn.get("arguments")),
+            }
+        )
     return blocks
 
 
@@ -165,9 +167,14 @@ def _tools(body: dict[str, Any]) -> list[Block]:
         if as_str(fn.get("description")):
             tool["description"] = fn["description"]
         schema = fn.get("parameters")
-        tool["input_schema"] = schema if isinstance(schema, dict) else {
-            "type": "object", "properties": {},
-        }
+        tool["input_schema"] = (
+            schema
+            if isinstance(schema, dict)
+            else {
+                "type": "object",
+                "properties": {},
+            }
+        )
         tools.append(tool)
     return tools
 

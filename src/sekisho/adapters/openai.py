@@ -68,11 +68,13 @@ def _token_logprob(raw: dict[str, Any], *, with_top: bool) -> dict[str, Any]:
         "token": as_str(raw.get("token")) or "",
         "logprob": _number(raw.get("logprob")),
         "bytes": [b for b in raw_bytes if as_int(b) is not None]
-        if isinstance(raw_bytes, list) else None,
+        if isinstance(raw_bytes, list)
+        else None,
     }
     if with_top:
         item["top_logprobs"] = [
-            _token_logprob(t, with_top=False) for t in as_list(raw.get("top_logprobs"))
+            _token_logprob(t, with_top=False)
+            for t in as_list(raw.get("top_logprobs"))
             if isinstance(t, dict)
         ]
     return item
@@ -86,7 +88,8 @@ def _logprobs(raw: Any) -> dict[str, Any] | None:
         items = raw.get(key)
         result[key] = (
             [_token_logprob(t, with_top=True) for t in items if isinstance(t, dict)]
-            if isinstance(items, list) else None
+            if isinstance(items, list)
+            else None
         )
     return result
 
@@ -106,10 +109,13 @@ def _message(raw: dict[str, Any], ids: ToolCallIds) -> dict[str, Any]:
     for call in as_list(raw.get("tool_calls")):
         if isinstance(call, dict):
             fn = as_dict(call.get("function"))
-            calls.append(tool_call_body(
-                ids.ours(call.get("id")), as_str(fn.get("name")) or "",
-                tool_arguments(fn.get("arguments")),
-            ))
+            calls.append(
+                tool_call_body(
+                    ids.ours(call.get("id")),
+                    as_str(fn.get("name")) or "",
+                    tool_arguments(fn.get("arguments")),
+                )
+            )
     if calls:
         message["tool_calls"] = calls
     return message
@@ -142,7 +148,8 @@ def _delta(raw: dict[str, Any], ids: ToolCallIds) -> dict[str, Any]:
             delta[key] = raw[key]
     calls = [
         _tool_call_delta(call, position, ids)
-        for position, call in enumerate(as_list(raw.get("tool_calls"))) if isinstance(call, dict)
+        for position, call in enumerate(as_list(raw.get("tool_calls")))
+        if isinstance(call, dict)
     ]
     if calls:
         delta["tool_calls"] = calls
@@ -220,12 +227,14 @@ class OpenAIAdapter:
         for position, raw in enumerate(payload["choices"]):
             choice = as_dict(raw)
             index = as_int(choice.get("index"))
-            choices.append({
-                "index": index if index is not None else position,
-                "message": _message(as_dict(choice.get("message")), ids),
-                "logprobs": _logprobs(choice.get("logprobs")),
-                "finish_reason": _finish_reason(choice.get("finish_reason")) or "stop",
-            })
+            choices.append(
+                {
+                    "index": index if index is not None else position,
+                    "message": _message(as_dict(choice.get("message")), ids),
+                    "logprobs": _logprobs(choice.get("logprobs")),
+                    "finish_reason": _finish_reason(choice.get("finish_reason")) or "stop",
+                }
+            )
         usage = _usage(payload.get("usage"))
         return completion_body(ctx, choices, usage), usage
 

@@ -19,8 +19,18 @@ from sekisho.adapters.sse import data_frame
 from sekisho.ids import new_id
 
 __all__ = [
-    "FINISH_REASONS", "ToolCallIds", "as_dict", "as_int", "as_list", "as_str", "chunk_frame",
-    "completion_body", "new_tool_call_id", "tool_arguments", "tool_call_body", "usage_body",
+    "FINISH_REASONS",
+    "ToolCallIds",
+    "as_dict",
+    "as_int",
+    "as_list",
+    "as_str",
+    "chunk_frame",
+    "completion_body",
+    "new_tool_call_id",
+    "tool_arguments",
+    "tool_call_body",
+    "usage_body",
 ]
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})

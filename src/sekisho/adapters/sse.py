@@ -35,6 +35,7 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._scan = 0  # buffer offset up to which there is no line end (avoids rescans)
         self._event = ""
         self._data: list[str] = []
 
@@ -42,13 +43,17 @@ class SSEDecoder:
         """Consume bytes; return the events they complete."""
         self._buffer += data
         events: list[SSEEvent] = []
-        buffer, start = self._buffer, 0
-        while (match := _LINE_END.search(buffer, start)) is not None:
+        buffer, start, scan = self._buffer, 0, self._scan
+        while (match := _LINE_END.search(buffer, scan)) is not None:
             if match.end() == len(buffer) and buffer[match.start()] == 0x0D:
-                break  # a lone trailing CR may be the first half of a CRLF
+                scan = match.start()  # a lone trailing CR may be the first half of a CRLF
+                break
             self._line(bytes(buffer[start : match.start()]), events)
-            start = match.end()
+            start = scan = match.end()
+        else:
+            scan = len(buffer)
         del buffer[:start]
+        self._scan = scan - start
         return events
 
     def flush(self) -> list[SSEEvent]:
@@ -61,6 +66,7 @@ class SSEDecoder:
         events: list[SSEEvent] = []
         rest = bytes(self._buffer).rstrip(b"\r")
         self._buffer.clear()
+        self._scan = 0
         if rest:
             self._line(rest, events)
         self._line(b"", events)

@@ -22,8 +22,16 @@ import orjson
 from sekisho.adapters.base import StreamError
 
 __all__ = [
-    "INVALID_REQUEST", "OVERLOADED", "RATE_LIMITED", "SERVER_ERROR", "TIMEOUT", "TRUNCATED",
-    "UpstreamFormatError", "error_detail", "kind_for_status", "stream_error",
+    "INVALID_REQUEST",
+    "OVERLOADED",
+    "RATE_LIMITED",
+    "SERVER_ERROR",
+    "TIMEOUT",
+    "TRUNCATED",
+    "UpstreamFormatError",
+    "error_detail",
+    "kind_for_status",
+    "stream_error",
 ]
 
 INVALID_REQUEST = "invalid_request"
@@ -58,6 +66,8 @@ _KIND_BY_TYPE: dict[str, str] = {
     "permission_error": SERVER_ERROR,
     "not_found_error": SERVER_ERROR,
     "billing_error": SERVER_ERROR,
+    "invalid_api_key": SERVER_ERROR,
+    "model_not_found": SERVER_ERROR,
 }
 
 

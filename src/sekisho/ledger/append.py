@@ -23,7 +23,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sekisho.ledger.entry import (
+    LEDGER_OPEN,
     PLATFORM_LEDGER,
+    SYSTEM_ACTOR,
     ZERO_HASH,
     LedgerEntry,
     build_entry,
@@ -31,10 +33,8 @@ from sekisho.ledger.entry import (
 )
 from sekisho.ledger.tables import LedgerEntryRow, LedgerHeadRow
 
-__all__ = ["LEDGER_OPEN", "SYSTEM_ACTOR", "append"]
+__all__ = ["append"]
 
-LEDGER_OPEN = "ledger.open"
-SYSTEM_ACTOR = {"type": "system", "id": "ledger"}
 _HEADS = LedgerHeadRow.__table__
 _ENTRIES = LedgerEntryRow.__table__
 

@@ -25,7 +25,9 @@ from sekisho.ledger.merkle import leaf_hash
 
 __all__ = [
     "ENTRY_VERSION",
+    "LEDGER_OPEN",
     "PLATFORM_LEDGER",
+    "SYSTEM_ACTOR",
     "ZERO_HASH",
     "ChainBreak",
     "ChainCheck",
@@ -43,6 +45,9 @@ __all__ = [
 
 ENTRY_VERSION = 1
 PLATFORM_LEDGER = "platform"
+# Recorded in the platform ledger when a tenant ledger gets its first entry.
+LEDGER_OPEN = "ledger.open"
+SYSTEM_ACTOR = {"type": "system", "id": "ledger"}
 TENANT_PREFIX = "tenant:"
 ZERO_HASH = bytes(32)
 
@@ -345,17 +350,19 @@ class ChainCheck:
         return len(self.leaf_hashes)
 
 
-def verify_chain(ledger: str, entries: Iterable[StoredEntry]) -> ChainCheck:
+def verify_chain(
+    ledger: str, entries: Iterable[StoredEntry], *, start: int = 0, prev: bytes = ZERO_HASH
+) -> ChainCheck:
     """Walk a ledger in stored order and name the first bad entry.
 
-    Leaf hashes are computed from the body bytes for every entry (also after a
+    ``start``/``prev`` continue a chain from an entry already trusted. Leaf
+    hashes are computed from the body bytes for every entry (also after a
     break) so that tree roots can still be compared with checkpoints.
     """
     hashes: list[bytes] = []
     decoded: list[LedgerEntry | None] = []
     first: ChainBreak | None = None
-    prev = ZERO_HASH
-    for position, stored in enumerate(entries):
+    for position, stored in enumerate(entries, start=start):
         computed = leaf_hash(stored.body)
         reason, entry = _check_one(ledger, position, stored, computed, prev)
         if reason is not None and first is None:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sekisho.ledger.append import LEDGER_OPEN
 from sekisho.ledger.checkpoint import CheckpointError, ledger_origin, open_checkpoint
-from sekisho.ledger.entry import PLATFORM_LEDGER, ChainCheck, StoredEntry, verify_chain
+from sekisho.ledger.entry import LEDGER_OPEN, PLATFORM_LEDGER, ChainCheck, StoredEntry, verify_chain
 from sekisho.ledger.merkle import CompactRange
 from sekisho.ledger.note import NoteVerifier
 
@@ -161,9 +160,11 @@ def verify_ledgers(
             brk = item.chain.first_break
             item.problems.append(Problem(name, brk.seq, brk.reason))
         _check_head(item)
-    notes: list[str] = []
+    witness_problems: list[str] = []
     checkpoints = [(cp, False) for name in order for cp in work[name].data.checkpoints]
-    checkpoints += [(cp, True) for cp in _witness_records(witnesses, verifiers, origin, work, notes)]
+    checkpoints += [
+        (cp, True) for cp in _witness_records(witnesses, verifiers, origin, work, witness_problems)
+    ]
     by_ledger: dict[str, list[tuple[CheckpointRecord, bool]]] = {}
     for cp, is_witness in checkpoints:
         by_ledger.setdefault(cp.ledger, []).append((cp, is_witness))
@@ -171,7 +172,7 @@ def verify_ledgers(
     problems = [p for n in order for p in work[n].problems]
     if complete:
         problems += _check_registry(work)
-    problems = [Problem(None, None, n) for n in notes] + problems
+    problems = [Problem(None, None, text) for text in witness_problems] + problems
     return VerificationReport(tuple(problems), tuple(statuses))
 
 

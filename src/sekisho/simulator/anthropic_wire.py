@@ -8,7 +8,7 @@ import orjson
 
 from sekisho.simulator.generate import Finish, Prompt, ToolChoice, count_words
 from sekisho.simulator.identity import RATE_LIMIT_REQUESTS, RATE_LIMIT_TOKENS, ProviderIdentity
-from sekisho.simulator.wire import ChatRequest, Reply, WireError, ensure_int, sse, text_of
+from sekisho.simulator.wire import ChatRequest, Reply, WireError, is_int, sse, text_of
 
 _STOP_REASON = {
     Finish.END: "end_turn",
@@ -80,7 +80,7 @@ class AnthropicWire:
         max_tokens = body.get("max_tokens")
         if max_tokens is None:
             raise WireError(400, "max_tokens: Field required")
-        if not ensure_int(max_tokens):
+        if not is_int(max_tokens):
             raise WireError(400, "max_tokens: Input should be a valid integer")
         assert isinstance(max_tokens, int)
         if max_tokens < 1:

@@ -8,7 +8,7 @@ import orjson
 
 from sekisho.simulator.generate import Finish, Prompt, ToolChoice, count_words
 from sekisho.simulator.identity import RATE_LIMIT_REQUESTS, RATE_LIMIT_TOKENS, ProviderIdentity
-from sekisho.simulator.wire import ChatRequest, Reply, WireError, ensure_int, sse, text_of
+from sekisho.simulator.wire import ChatRequest, Reply, WireError, is_int, sse, text_of
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _FINISH = {
@@ -274,7 +274,7 @@ def _max_tokens(body: Mapping[str, object]) -> int | None:
         value = body.get(param)
         if value is None:
             continue
-        if not ensure_int(value):
+        if not is_int(value):
             raise WireError(
                 400,
                 f"Invalid type for '{param}': expected an integer, but got {type(value).__name__} instead",

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -96,7 +96,8 @@ class SimulatorServer:
     def clear_faults(self, provider: str | None = None) -> None:
         self._on_loop(lambda state: state.clear_faults(provider))
 
-    def stats(self, provider: str) -> dict[str, object]:
+    def stats(self, provider: str) -> dict[str, Any]:
+        """Counters, last request and fault queue of one provider (zeros if never called)."""
         return self._on_loop(lambda state: state.stats(provider))
 
     def reset(self) -> None:

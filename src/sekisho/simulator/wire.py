@@ -106,5 +106,5 @@ def sse(data: object, event: str | None = None) -> bytes:
     return head + b"data: " + payload + b"\n\n"
 
 
-def ensure_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

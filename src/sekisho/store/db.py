@@ -85,9 +85,8 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only unit of work."""
-        with self._sessions() as session:
+        with self._sessions() as session:  # closing ends the transaction, keeps loaded values
             yield session
-            session.rollback()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
