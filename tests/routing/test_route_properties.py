@@ -49,10 +49,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
 
 
-@MAX
-@given(scenarios())
-def test_plan_is_well_formed_and_serializable(s: Scenario) -> None:
-    m, plan = s.matrix, s.plan()
+def check_plan_is_well_formed_and_serializable(s: Scenario, plan: RoutePlan) -> None:
+    m = s.matrix
     alias = m.aliases.get(s.alias)
     assert len(plan.entries) == (len(alias.routes) if alias else 0)
     if alias:
@@ -69,10 +67,9 @@ def test_plan_is_well_formed_and_serializable(s: Scenario) -> None:
         assert plan.candidates == ()
 
 
-@MAX
-@given(scenarios())
-def test_a_constrained_plan_never_contains_a_provider_lacking_a_tag(s: Scenario) -> None:
-    plan = s.plan()
+def check_a_constrained_plan_never_contains_a_provider_lacking_a_tag(
+    s: Scenario, plan: RoutePlan
+) -> None:
     if s.alias in s.matrix.aliases:
         required = effective_constraint(s.matrix.aliases[s.alias], s.tenant)
         assert plan.constraint == required
@@ -80,20 +77,17 @@ def test_a_constrained_plan_never_contains_a_provider_lacking_a_tag(s: Scenario)
             assert required <= c.provider.sovereignty
 
 
-@MAX
-@given(scenarios())
-def test_china_gated_only_as_the_primary_of_its_alias_for_a_granted_tenant(s: Scenario) -> None:
-    for position, c in enumerate(s.plan().candidates):
+def check_china_gated_only_as_the_primary_of_its_alias_for_a_granted_tenant(
+    s: Scenario, plan: RoutePlan
+) -> None:
+    for position, c in enumerate(plan.candidates):
         if c.provider.china_gated:
             assert s.tenant.china_gated_access
             assert position == 0
             assert c.label == "primary" and c.route == s.matrix.aliases[s.alias].route
 
 
-@MAX
-@given(scenarios())
-def test_order_is_honoured(s: Scenario) -> None:
-    plan = s.plan()
+def check_order_is_honoured(s: Scenario, plan: RoutePlan) -> None:
     if not plan.candidates:
         return
     index: dict[Route, int] = {}
@@ -110,10 +104,9 @@ def test_order_is_honoured(s: Scenario) -> None:
         assert positions == sorted(positions) and len(set(positions)) == len(positions)
 
 
-@MAX
-@given(scenarios())
-def test_drained_and_unhealthy_routes_are_not_tried_except_the_one_probe(s: Scenario) -> None:
-    plan = s.plan()
+def check_drained_and_unhealthy_routes_are_not_tried_except_the_one_probe(
+    s: Scenario, plan: RoutePlan
+) -> None:
     drained = {o.provider for o in s.active("drain")}
     probes = [c for c in plan.candidates if c.probe]
     assert len(probes) <= 1
@@ -126,6 +119,18 @@ def test_drained_and_unhealthy_routes_are_not_tried_except_the_one_probe(s: Scen
             assert view.state == "open"
         else:
             assert view.state == "closed" or (view.state == "half_open" and view.trial_available)
+
+
+@MAX
+@given(scenarios())
+def test_every_plan_invariant_holds(s: Scenario) -> None:
+    # One generated scenario feeds every check: generation, not checking, is the cost.
+    plan = s.plan()
+    check_plan_is_well_formed_and_serializable(s, plan)
+    check_a_constrained_plan_never_contains_a_provider_lacking_a_tag(s, plan)
+    check_china_gated_only_as_the_primary_of_its_alias_for_a_granted_tenant(s, plan)
+    check_order_is_honoured(s, plan)
+    check_drained_and_unhealthy_routes_are_not_tried_except_the_one_probe(s, plan)
 
 
 @MAX
