@@ -7,6 +7,7 @@
     ├── TenantSuspended           403 tenant_suspended
     ├── PermissionDenied          403 permission_denied
     ├── ModelNotFound             404 model_not_found
+    ├── NotFound                  404 not_found             (admin API resources)
     ├── RequestTooLarge           413 request_too_large
     ├── RateLimited               429 rate_limited          (Retry-After)
     ├── InternalError             500 internal_error
@@ -25,7 +26,7 @@ import orjson
 
 __all__ = [
     "ERROR_TABLE", "ContentPolicyViolation", "InternalError", "InvalidApiKey", "InvalidRequest",
-    "ModelNotFound", "PermissionDenied", "RateLimited", "RequestTooLarge", "SekishoError",
+    "ModelNotFound", "NotFound", "PermissionDenied", "RateLimited", "RequestTooLarge", "SekishoError",
     "ServiceUnavailable", "TenantSuspended", "UpstreamUnavailable", "error_body", "error_for_code",
 ]
 
@@ -70,6 +71,10 @@ class ModelNotFound(SekishoError):
     code, status, type = "model_not_found", 404, "invalid_request_error"
 
 
+class NotFound(SekishoError):
+    code, status, type = "not_found", 404, "invalid_request_error"
+
+
 class RequestTooLarge(SekishoError):
     code, status, type = "request_too_large", 413, "invalid_request_error"
 
@@ -93,7 +98,7 @@ class ServiceUnavailable(SekishoError):
 ERROR_TABLE: dict[str, type[SekishoError]] = {
     cls.code: cls
     for cls in (InvalidRequest, ContentPolicyViolation, InvalidApiKey, TenantSuspended,
-                PermissionDenied, ModelNotFound, RequestTooLarge, RateLimited, InternalError,
+                PermissionDenied, ModelNotFound, NotFound, RequestTooLarge, RateLimited, InternalError,
                 UpstreamUnavailable, ServiceUnavailable)
 }
 

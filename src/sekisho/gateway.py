@@ -3,18 +3,31 @@
 `Gateway` owns the database handle, the key cache, the request-log writer,
 the pooled upstream client and the live routing state. The app factory wraps
 it in ASGI; the BFF and admin routes reach the same objects through it.
+Background loops (override refresh and expiry) start with `start()` and stop
+with `stop()`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from sekisho.actor import Actor
 from sekisho.chat.core import ChatService, RoutingState
 from sekisho.chat.inflight import InflightStreams
 from sekisho.chat.upstream import UpstreamClient
-from sekisho.requestlog.record import RequestRecord
+from sekisho.control import overrides as override_service
+from sekisho.control.replicas import heartbeat
+from sekisho.control.matrix_versions import record_matrix_load
+from sekisho.matrix import Matrix, MatrixCheck
 from sekisho.requestlog.sink import StoreSink
 from sekisho.requestlog.writer import RequestLogWriter
 from sekisho.settings import Settings
@@ -23,6 +36,16 @@ from sekisho.tenancy.authcache import KeyCache
 from sekisho.tenancy.loader import StoreCredentialLoader
 
 log = logging.getLogger(__name__)
+
+REFRESH_INTERVAL_S = 1.0
+
+
+class MatrixReloadRefused(Exception):
+    """The new matrix is invalid; the running one stays. `check` holds every problem."""
+
+    def __init__(self, check: MatrixCheck) -> None:
+        super().__init__("; ".join(str(p) for p in check.errors))
+        self.check = check
 
 
 @dataclass
@@ -34,20 +57,76 @@ class Gateway:
     keys: KeyCache
     chat: ChatService
     routing: RoutingState
-    on_shutdown: list[Callable[[], object]] = field(default_factory=list)
-
-    def routing_state(self) -> RoutingState:
-        return self.routing
-
-    def submit_log(self, record: RequestRecord) -> None:
-        self.writer.submit(record)
+    refresh_interval_s: float = REFRESH_INTERVAL_S
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    refresh_failures: int = 0
+    replica_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     async def start(self) -> None:
         self.writer.start()
+        await asyncio.to_thread(self._record_matrix, self.routing.matrix, "start-up")
+        await self.refresh_routing()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._refresh_loop(), name="routing-refresh"))
+        for job in self.background:
+            self._tasks.append(loop.create_task(job(), name=getattr(job, "__name__", "job")))
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
         await self.writer.stop()
         await self.upstream.close()
+
+    def _record_matrix(self, matrix: Matrix, source: str, actor: Actor | None = None) -> None:
+        with self.db.begin() as session:
+            record_matrix_load(session, matrix, actor or Actor.system("gateway"), source)
+
+    def _load_overrides(self) -> list[override_service.Override]:
+        """One write transaction a second: expiries, this replica's heartbeat, active overrides."""
+        views = self.routing.circuits.snapshot(time.time())
+        with self.db.begin() as session:
+            override_service.record_expiries(session)
+            heartbeat(session, self.replica_id, self.started_at, self.routing.matrix.content_hash,
+                      views)
+            return override_service.load_active(session, datetime.now(UTC))
+
+    async def refresh_routing(self) -> None:
+        """Re-read the active overrides (every replica, about once a second)."""
+        overrides = await asyncio.to_thread(self._load_overrides)
+        current = self.routing
+        self.routing = RoutingState(matrix=current.matrix, circuits=current.circuits,
+                                    overrides=overrides)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_interval_s)
+            try:
+                await self.refresh_routing()
+            except Exception:
+                self.refresh_failures += 1
+                log.warning("routing refresh failed; keeping the last overrides", exc_info=True)
+
+    async def reload_matrix(self, actor: Actor | None = None) -> Matrix:
+        """Re-read and validate the matrix; swap it in atomically or raise MatrixReloadRefused."""
+        check = await asyncio.to_thread(self.settings.reload_matrix)
+        if not check.ok or check.matrix is None:
+            raise MatrixReloadRefused(check)
+        matrix = check.matrix
+        await asyncio.to_thread(self._record_matrix, matrix, "reload", actor)
+        current = self.routing
+        self.routing = RoutingState(matrix=matrix, circuits=current.circuits,
+                                    overrides=current.overrides)
+        self.settings.apply_matrix(matrix)
+        self.keys.invalidate_all()
+        log.info("provider matrix reloaded: sha256 %s", matrix.content_hash)
+        return matrix
 
 
 def build_gateway(
@@ -63,10 +142,9 @@ def build_gateway(
     )
     keys = KeyCache(StoreCredentialLoader(db), ttl_s=settings.auth.cache_ttl_s,
                     max_stale_s=settings.auth.max_stale_s, max_size=settings.auth.cache_size)
-    routing = RoutingState(matrix=settings.matrix)
-    holder: dict[str, Gateway] = {}
+    holder: list[Gateway] = []
     chat = ChatService(
-        routing=lambda: holder["gw"].routing,
+        routing=lambda: holder[0].routing,
         upstream=upstream,
         submit_log=writer.submit,
         provider_key=settings.provider_api_key,
@@ -74,6 +152,6 @@ def build_gateway(
         request_deadline_s=settings.limits.request_deadline_s,
     )
     gateway = Gateway(settings=settings, db=db, upstream=upstream, writer=writer, keys=keys,
-                      chat=chat, routing=routing)
-    holder["gw"] = gateway
+                      chat=chat, routing=RoutingState(matrix=settings.matrix))
+    holder.append(gateway)
     return gateway

@@ -92,6 +92,13 @@ class Settings(BaseModel):
         provider = self.matrix.providers[provider_id]
         return self.secrets.get(provider.api_key_env, "")
 
+    def apply_matrix(self, matrix: Matrix) -> None:
+        """Adopt a reloaded matrix and the secrets its providers name."""
+        env = _environment()
+        needed = {p.api_key_env for p in matrix.providers.values()}
+        self.secrets = {**self.secrets, **{n: env[n] for n in needed if n in env}}
+        self.matrix = matrix
+
     def reload_matrix(self) -> MatrixCheck:
         """Re-read the matrix from the config file; the caller swaps it in only if ok."""
         if self.config_path is None:

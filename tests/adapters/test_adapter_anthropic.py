@@ -177,7 +177,10 @@ def test_error_event_after_message_start_sends_nothing() -> None:
         ("api_error", "server_error"),
         ("invalid_request_error", "invalid_request"),
         ("timeout_error", "timeout"),
-        ("authentication_error", "server_error"),
+        ("authentication_error", "authentication_error"),
+        ("permission_error", "permission_error"),
+        ("not_found_error", "not_found"),
+        ("billing_error", "server_error"),
         ("brand_new_error", "server_error"),
     ],
 )

@@ -90,13 +90,13 @@ def override(
     return Override(
         oid,
         alias_name,
-        kind,
+        kind,  # type: ignore[arg-type]  # tests also hand in invalid kinds
         pid,
         reason,
         "op@example.com",
         created_at,
         expires_at,
-        reverted_at,  # type: ignore[arg-type]
+        reverted_at,
     )
 
 

@@ -134,9 +134,11 @@ def test_every_plan_invariant_holds(s: Scenario) -> None:
 
 
 @MAX
-@given(scenarios())
-def test_access_matches_the_primary_and_models_lists_usable_aliases(s: Scenario) -> None:
-    m, tenant = s.matrix, s.tenant
+@given(matrices(), st.data())
+def test_access_matches_the_primary_and_models_lists_usable_aliases(
+    m: Matrix, data: st.DataObject
+) -> None:
+    tenant = data.draw(tenants(m))
     listed = usable_aliases(m, tenant)
     assert listed == sorted(listed)
     for name, alias in m.aliases.items():

@@ -9,8 +9,12 @@ over, or 502/429 when no route is left). The upstream's own words go into
     rate_limited      upstream 429 / rate-limit error
     overloaded        upstream 503 / 529 / overloaded error
     timeout           upstream 408 / 504 / timeout error
-    server_error      anything else upstream: 5xx, our credentials, malformed output
+    authentication_error, permission_error, not_found
+                      our key or upstream model is wrong: the route is broken, not the request
+    server_error      anything else upstream: 5xx, billing, malformed output
     truncated         the stream closed before its end marker
+
+(The names are the ones `routing.outcome.classify_stream_error` reads.)
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ import orjson
 from sekisho.adapters.base import StreamError
 
 __all__ = [
+    "AUTHENTICATION",
     "INVALID_REQUEST",
+    "NOT_FOUND",
     "OVERLOADED",
+    "PERMISSION",
     "RATE_LIMITED",
     "SERVER_ERROR",
     "TIMEOUT",
@@ -40,12 +47,15 @@ OVERLOADED = "overloaded"
 TIMEOUT = "timeout"
 SERVER_ERROR = "server_error"
 TRUNCATED = "truncated"
+AUTHENTICATION = "authentication_error"
+PERMISSION = "permission_error"
+NOT_FOUND = "not_found"
 
 _MAX_DETAIL = 1000  # an upstream error page can be huge; the log needs the gist
 
 # Error `type`/`code` strings of both wire formats (and common OpenAI-compatible servers).
 # Credential, permission, billing and not-found errors are about *our* provider account,
-# not the caller's request, so they count as upstream failures.
+# not the caller's request, so none of them is `invalid_request`.
 _KIND_BY_TYPE: dict[str, str] = {
     "invalid_request_error": INVALID_REQUEST,
     "request_too_large": INVALID_REQUEST,
@@ -62,12 +72,12 @@ _KIND_BY_TYPE: dict[str, str] = {
     "timeout_error": TIMEOUT,
     "api_error": SERVER_ERROR,
     "server_error": SERVER_ERROR,
-    "authentication_error": SERVER_ERROR,
-    "permission_error": SERVER_ERROR,
-    "not_found_error": SERVER_ERROR,
+    "authentication_error": AUTHENTICATION,
+    "invalid_api_key": AUTHENTICATION,
+    "permission_error": PERMISSION,
+    "not_found_error": NOT_FOUND,
+    "model_not_found": NOT_FOUND,
     "billing_error": SERVER_ERROR,
-    "invalid_api_key": SERVER_ERROR,
-    "model_not_found": SERVER_ERROR,
 }
 
 
@@ -88,9 +98,10 @@ def kind_for_status(status: int) -> str:
     if status in (503, 529):
         return OVERLOADED
     # 401/403/404 mean our key or model name is wrong: the route is broken, not the request.
-    if 400 <= status < 500 and status not in (401, 402, 403, 404):
-        return INVALID_REQUEST
-    return SERVER_ERROR
+    by_status = {401: AUTHENTICATION, 402: SERVER_ERROR, 403: PERMISSION, 404: NOT_FOUND}
+    if status in by_status:
+        return by_status[status]
+    return INVALID_REQUEST if 400 <= status < 500 else SERVER_ERROR
 
 
 def _error_object(payload: Any) -> dict[str, Any] | None:

@@ -185,8 +185,17 @@ class ChatService:
         started: float,
     ) -> tuple[ChatResult | None, Outcome]:
         adapter = adapter_for(provider.kind)
-        upreq = adapter.build_request(req.body, upstream_model=candidate.model,
-                                      api_key=self._provider_key(provider.id), stream=req.stream)
+        try:
+            upreq = adapter.build_request(req.body, upstream_model=candidate.model,
+                                          api_key=self._provider_key(provider.id),
+                                          stream=req.stream)
+        except InvalidRequest as err:
+            if not record.attempts:
+                raise  # the first route cannot carry it: the request itself is the problem
+            # A fallback whose wire format cannot carry this request is skipped, not fatal.
+            record.attempts.append(Attempt(provider.id, candidate.model, "untranslatable", None,
+                                           0.0, candidate.reason, err.message))
+            return None, Outcome("server_error")
         timeouts = AttemptTimeouts(
             connect_s=min(provider.connect_timeout_s, remaining),
             first_byte_s=min(provider.timeout_s, remaining),

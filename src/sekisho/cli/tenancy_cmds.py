@@ -61,6 +61,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="expire after e.g. 90d")
     p.add_argument("--name", default="", help="a label for the key")
     p.set_defaults(handler=key_create)
+    register_tokens(sub, common)
 
 
 def tenant_create(ctx: CliContext) -> int:
@@ -110,5 +111,29 @@ def key_create(ctx: CliContext) -> int:
                                          name=a.name)
     print(f"created API key {key.id} (prefix {key.prefix}) for tenant {key.tenant_id}; "
           "it is shown only once:")
+    print(secret)
+    return 0
+
+
+def register_tokens(sub: Any, common: argparse.ArgumentParser) -> None:
+    token = sub.add_parser("token", help="operator tokens for the admin API")
+    tsub = token.add_subparsers(dest="token_command", metavar="ACTION")
+    tsub.required = True
+    p = tsub.add_parser("create", parents=[common], help="create a token; prints it once")
+    p.add_argument("--user", required=True, metavar="EMAIL", help="a platform user")
+    p.add_argument("--expires-in", type=parse_duration, metavar="DURATION", default=None)
+    p.add_argument("--name", default="")
+    p.set_defaults(handler=token_create)
+
+
+def token_create(ctx: CliContext) -> int:
+    from sekisho.admin.tokens import create_token
+
+    a = ctx.args
+    expires = datetime.now(UTC) + a.expires_in if a.expires_in else None
+    with ctx.db.begin() as session:
+        user = service.find_user(session, a.user)
+        token, secret = create_token(session, user, ctx.actor, name=a.name, expires_at=expires)
+    print(f"created operator token {token.id} for {a.user} ({user.role}); shown only once:")
     print(secret)
     return 0

@@ -10,7 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncio
+import signal
+
 from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from sekisho.admin import aliases as admin_aliases
+from sekisho.admin.app import create_admin_app
 
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
@@ -28,7 +35,8 @@ class GatewayApp:
         self.gateway = gateway
         self.data_plane = DataPlane(gateway.chat, gateway.keys,
                                     max_body_bytes=gateway.settings.limits.max_body_bytes)
-        self.rest = Starlette(routes=ops_routes(gateway))
+        self.admin = create_admin_app(gateway, [admin_aliases.router])
+        self.rest = Starlette(routes=[*ops_routes(gateway), Mount("/admin/v1", app=self.admin)])
         self._hot = {
             "/v1/chat/completions": self.data_plane.chat_completions,
             "/v1/models": self.data_plane.models,
@@ -55,11 +63,28 @@ class GatewayApp:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._install_sighup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+    def _install_sighup(self) -> None:
+        """SIGHUP reloads the matrix (only possible when serving from the main thread)."""
+        loop = asyncio.get_running_loop()
+
+        async def reload() -> None:
+            try:
+                await self.gateway.reload_matrix()
+            except Exception as exc:
+                log.error("matrix reload on SIGHUP refused; the running matrix stays: %s", exc)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
+        except (ValueError, RuntimeError, NotImplementedError):
+            log.debug("SIGHUP reload not available in this thread")
 
 
 def create_app(settings: Settings, **overrides: Any) -> GatewayApp:

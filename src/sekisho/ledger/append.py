@@ -105,8 +105,8 @@ def _create_head(session: Session, name: str) -> bool:
     dialect = session.get_bind().dialect.name
     maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = maker(_HEADS).values(ledger=name, size=0, last_hash=ZERO_HASH)
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["ledger"]))
-    return bool(getattr(result, "rowcount", 0) == 1)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["ledger"]).returning(_HEADS.c.ledger)
+    return session.execute(stmt).first() is not None
 
 
 def _lock_head(

@@ -101,8 +101,11 @@ def verify_export_file(
 def verify_parsed(
     parsed: ParsedExport, *, public_key: str | None, evidence: Evidence
 ) -> VerificationReport:
-    """Verify an already parsed export against optional outside evidence."""
-    problems = list(parsed.problems)
+    """Verify an already parsed export against optional outside evidence.
+
+    Problem order: damaged lines, key trouble, the ledgers' own problems, forks.
+    """
+    key_problems: list[Problem] = []
     notices: list[str] = []
     verifiers: list[NoteVerifier] = []
     header = parsed.header
@@ -112,22 +115,21 @@ def verify_parsed(
         except NoteError as exc:
             raise ValueError(f"--public-key: {exc}") from exc
         if header is not None and header.public_key.strip() != verifiers[0].encode():
-            problems.append(Problem(None, None, "the export names a different public key"))
+            key_problems.append(Problem(None, None, "the export names a different public key"))
     elif header is not None:
         try:
             verifiers.append(NoteVerifier.parse(header.public_key))
         except NoteError as exc:
-            problems.append(Problem(None, None, f"export public key unusable: {exc}"))
+            key_problems.append(Problem(None, None, f"export public key unusable: {exc}"))
         notices.append("public key taken from the export itself; pin it with --public-key")
-    origin = header.origin if header else ""
     witnesses = list(evidence.checkpoints)
+    forks: list[Problem] = []
     for label, other in evidence.exports:
         witnesses += [cp.note for data in other.ledgers.values() for cp in data.checkpoints]
-        problems += compare_ledgers(parsed.ledgers, other.ledgers, label)
+        forks += compare_ledgers(parsed.ledgers, other.ledgers, label)
     report = verify_ledgers(
-        parsed.ledgers.values(), verifiers=verifiers, origin=origin, witnesses=witnesses,
-        complete=bool(header and header.complete),
+        parsed.ledgers.values(), verifiers=verifiers, origin=header.origin if header else "",
+        witnesses=witnesses, complete=bool(header and header.complete),
     )
-    return replace(report, problems=(*problems[: len(parsed.problems)], *report.problems,
-                                     *problems[len(parsed.problems):]),
-                   notices=(*notices, *report.notices))
+    problems = (*parsed.problems, *key_problems, *report.problems, *forks)
+    return replace(report, problems=problems, notices=(*notices, *report.notices))

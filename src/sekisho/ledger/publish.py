@@ -30,11 +30,15 @@ class DirectoryPublisher:
     def publish(self, ledger: str, size: int, note: str) -> str:
         folder = self.directory / ledger
         folder.mkdir(parents=True, exist_ok=True)
-        for name in (f"{size:012d}.checkpoint", "latest.checkpoint"):
-            tmp = folder / f".{name}.{os.getpid()}.tmp"
+        fixed = folder / f"{size:012d}.checkpoint"
+        # Write-once: a different note for a size already published is a fork.
+        if fixed.exists() and fixed.read_text(encoding="utf-8") != note:
+            raise OSError(f"{fixed} already holds a different checkpoint (forked history?)")
+        for target in (fixed, folder / "latest.checkpoint"):
+            tmp = folder / f".{target.name}.{os.getpid()}.tmp"
             tmp.write_text(note, encoding="utf-8")
-            tmp.replace(folder / name)
-        return str(folder / f"{size:012d}.checkpoint")
+            tmp.replace(target)
+        return str(fixed)
 
 
 class WebhookPublisher:

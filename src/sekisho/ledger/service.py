@@ -124,7 +124,7 @@ class LedgerService:
             publishers.append(WebhookPublisher(settings.publish_webhook))
         witnesses = [settings.publish_dir] if settings.publish_dir else []
         return cls(db, signer, origin=settings.origin, publishers=publishers,
-                   witness_paths=[w for w in witnesses if Path(w).expanduser().exists()])
+                   witness_paths=witnesses)
 
     @property
     def public_key(self) -> str:
@@ -265,9 +265,20 @@ class LedgerService:
 
     # -- verification and export --------------------------------------------
 
-    def verify(self, against: Sequence[str | os.PathLike[str]] = ()) -> VerificationReport:
-        """Recompute every chain, tree and checkpoint signature from the database."""
-        evidence = load_evidence([*self.witness_paths, *against])
+    def verify(
+        self,
+        against: Sequence[str | os.PathLike[str]] = (),
+        *,
+        pinned: NoteVerifier | None = None,
+    ) -> VerificationReport:
+        """Recompute every chain, tree and checkpoint signature from the database.
+
+        ``against``: exports or published checkpoint files to hold the database
+        to (the publish directory is always included). ``pinned``: trust only
+        this key instead of the service's own.
+        """
+        published = [p for p in self.witness_paths if Path(p).expanduser().exists()]
+        evidence = load_evidence([*published, *against])
         with queries.snapshot(self.db) as session:
             data = queries.load_ledgers(session)
         witnesses = list(evidence.checkpoints)
@@ -276,7 +287,8 @@ class LedgerService:
         for label, other in evidence.exports:
             witnesses += [cp.note for d in other.ledgers.values() for cp in d.checkpoints]
             extra += compare_ledgers(by_name, other.ledgers, label)
-        report = verify_ledgers(data, verifiers=self.verifiers, origin=self.origin,
+        verifiers = (pinned,) if pinned is not None else self.verifiers
+        report = verify_ledgers(data, verifiers=verifiers, origin=self.origin,
                                 witnesses=witnesses, complete=True)
         if extra:
             report = VerificationReport((*report.problems, *extra), report.ledgers, report.notices)

@@ -94,3 +94,61 @@ class RequestLog(Base):
         Index("ix_request_log_tenant_ts", "tenant_id", "ts"),
         Index("ix_request_log_alias_ts", "alias", "ts"),
     )
+
+
+class AliasOverride(Base):
+    """An operator's temporary drain or pin of an alias route (see routing.overrides)."""
+
+    __tablename__ = "alias_overrides"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    provider: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reverted_by: Mapped[str | None] = mapped_column(String(320))
+    # Set once, by whichever replica first saw it expire and recorded that in the ledger.
+    expiry_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class MatrixVersion(Base):
+    """Each distinct provider matrix ever loaded, by content hash."""
+
+    __tablename__ = "matrix_versions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    providers: Mapped[int] = mapped_column(Integer)
+    aliases: Mapped[int] = mapped_column(Integer)
+
+
+class OperatorToken(Base):
+    """A bearer token for the admin API, held by a platform user; stored hashed."""
+
+    __tablename__ = "operator_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReplicaStatus(Base):
+    """Each gateway replica's heartbeat and circuit states, for `alias show`, triage and metrics."""
+
+    __tablename__ = "replica_status"
+
+    replica_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    matrix_hash: Mapped[str] = mapped_column(String(64))
+    circuits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -1,0 +1,1 @@
+"""Control-plane services: each change validated, stored and recorded in the ledger."""
