@@ -221,9 +221,29 @@ int main(int argc, char **argv) {
     epfd = epoll_create1(0);
 
     double t0 = now();
-    end_at = t0 + duration;
-    if (closed_mode)
+    if (closed_mode) {
         for (int i = 0; i < (int)rate; i++) open_conn(t0);
+    } else {
+        /* open a few keep-alive connections before the clock starts, as a client pool would */
+        int warm = 4 + (int)(rate / 250);
+        for (int i = 0; i < warm && i < max_conns; i++) open_conn(-1);
+        struct epoll_event evs[256];
+        for (double until = now() + 0.2; now() < until;) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000};
+            int n = epoll_pwait2(epfd, evs, 256, &ts, NULL);
+            for (int i = 0; i < n; i++) {
+                conn_t *c = evs[i].data.ptr;
+                if (c->state != CONNECTING) continue;
+                int err = 0;
+                socklen_t len = sizeof err;
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                if (err) { drop(c); continue; }
+                c->state = IDLE; idle[nidle++] = c - conns; watch(c, EPOLLIN, EPOLL_CTL_MOD);
+            }
+        }
+        t0 = now();
+    }
+    end_at = t0 + duration;
     long long next = 0;
     double last_sweep = t0, hard_stop = t0 + duration + timeout + 2;
     struct epoll_event events[256];
@@ -242,7 +262,7 @@ int main(int argc, char **argv) {
             while (qhead != qtail && t - queue[qhead % qcap] > timeout) { qhead++; n_timeout++; }
             for (int i = 0; i < max_conns; i++) {
                 conn_t *c = &conns[i];
-                if ((c->state == BUSY || c->state == CONNECTING) && t - c->due > timeout) {
+                if ((c->state == BUSY || c->state == CONNECTING) && c->due >= 0 && t - c->due > timeout) {
                     n_timeout++;
                     drop(c);
                     if (closed_mode && t < end_at) open_conn(t);
@@ -251,7 +271,7 @@ int main(int argc, char **argv) {
         }
         int busy = 0;
         for (int i = 0; i < max_conns; i++)
-            if (conns[i].state == BUSY || conns[i].state == CONNECTING) { busy = 1; break; }
+            if (conns[i].state == BUSY || (conns[i].state == CONNECTING && conns[i].due >= 0)) { busy = 1; break; }
         int finished = closed_mode ? (t >= end_at || (max_requests && n_sent >= max_requests))
                                    : (next >= total && qhead == qtail);
         if ((finished && !busy) || t > hard_stop) break;
@@ -270,7 +290,9 @@ int main(int argc, char **argv) {
                 socklen_t len = sizeof err;
                 getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
                 if (err) { n_conn_err++; drop(c); continue; }
-                if (closed_mode) start(c, now()); else start(c, c->due);
+                if (closed_mode) start(c, now());
+                else if (c->due < 0) { c->state = IDLE; idle[nidle++] = c - conns; watch(c, EPOLLIN, EPOLL_CTL_MOD); }
+                else start(c, c->due);
                 continue;
             }
             if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
@@ -280,7 +302,7 @@ int main(int argc, char **argv) {
     double elapsed = now() - t0;
     long long unsent = closed_mode ? 0 : (total - next) + (long long)(qtail - qhead);
     for (int i = 0; i < max_conns; i++)
-        if (conns[i].state == BUSY || conns[i].state == CONNECTING) n_timeout++;
+        if (conns[i].state == BUSY || (conns[i].state == CONNECTING && conns[i].due >= 0)) n_timeout++;
     FILE *out = fopen(argv[9], "w");
     if (!out) { perror("samples file"); return 2; }
     for (size_t i = 0; i < nsamples; i++) fprintf(out, "%u\n", samples[i]);

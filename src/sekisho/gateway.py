@@ -29,6 +29,7 @@ from sekisho.control.replicas import heartbeat
 from sekisho.control.matrix_versions import record_matrix_load
 from sekisho.matrix import Matrix, MatrixCheck
 from sekisho.requestlog.sink import StoreSink
+from sekisho.routing.circuit import CircuitBook
 from sekisho.requestlog.writer import RequestLogWriter
 from sekisho.settings import Settings
 from sekisho.store.db import Database
@@ -152,6 +153,8 @@ def build_gateway(
         request_deadline_s=settings.limits.request_deadline_s,
     )
     gateway = Gateway(settings=settings, db=db, upstream=upstream, writer=writer, keys=keys,
-                      chat=chat, routing=RoutingState(matrix=settings.matrix))
+                      chat=chat,
+                      routing=RoutingState(matrix=settings.matrix,
+                                           circuits=CircuitBook(settings.circuit_settings())))
     holder.append(gateway)
     return gateway

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sekisho.matrix import Matrix, MatrixCheck, load_matrix_file, validate_matrix
+from sekisho.routing.circuit import CircuitSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./.sekisho/sekisho.db"
 
@@ -66,7 +67,7 @@ class Limits(BaseModel):
 
 
 _TOP_LEVEL = {
-    "database_url", "redis_url", "listen", "limits", "request_log", "auth", "ledger",
+    "circuit", "database_url", "redis_url", "listen", "limits", "request_log", "auth", "ledger",
     "providers", "aliases", "matrix", "state_dir",
 }
 
@@ -84,6 +85,10 @@ class Settings(BaseModel):
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
     state_dir: str = ".sekisho"
+    circuit: dict[str, float] = Field(
+        default_factory=dict,
+        description="Circuit-breaker thresholds (see sekisho.routing.circuit.CircuitSettings).",
+    )
     config_path: Path | None = None
     matrix: Matrix = Field(default_factory=Matrix)
     secrets: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -91,6 +96,9 @@ class Settings(BaseModel):
     def provider_api_key(self, provider_id: str) -> str:
         provider = self.matrix.providers[provider_id]
         return self.secrets.get(provider.api_key_env, "")
+
+    def circuit_settings(self) -> CircuitSettings:
+        return CircuitSettings(**self.circuit)  # type: ignore[arg-type]
 
     def apply_matrix(self, matrix: Matrix) -> None:
         """Adopt a reloaded matrix and the secrets its providers name."""
@@ -160,6 +168,10 @@ def settings_from_document(
     except ValidationError as exc:
         lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid config:\n" + "\n".join(lines)) from exc
+    try:
+        settings.circuit_settings()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid circuit settings: {exc}") from exc
     needed = {p.api_key_env for p in check.matrix.providers.values()}
     settings.secrets = {name: environ[name] for name in needed if name in environ}
     return settings

@@ -11,7 +11,9 @@ import pytest
 from sekisho.simulator import SimulatorServer
 from sekisho.store.db import Database
 from tests.support.databases import sqlite_url
-from tests.support.gateway import RunningGateway, make_tenant, migrated, start_gateway, test_settings
+from tests.support.gateway import (
+    RunningGateway, make_tenant, migrated, reset_circuits, start_gateway, test_settings,
+)
 
 
 @dataclass
@@ -55,5 +57,5 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 def sim(env: Env) -> SimulatorServer:
     env.sim.reset()
-    env.gw.gateway.routing.circuits.__init__()  # type: ignore[misc]
+    reset_circuits(env.gw)
     return env.sim

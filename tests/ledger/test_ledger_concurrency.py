@@ -35,7 +35,7 @@ for i in range(n):
 db.dispose()
 """
 
-WORKERS, EACH = 6, 16
+WORKERS, EACH = 4, 12
 
 
 def _url(db: Database) -> str:
@@ -48,10 +48,11 @@ def _spawn(db: Database, who: str, n: int, go: Path, crash: bool = False) -> sub
 
 
 @pytest.mark.slow
-def test_processes_appending_at_once_make_one_chain(any_db: Database, tmp_path: Path) -> None:
+def test_processes_appending_at_once_make_one_chain(pg_db: Database, tmp_path: Path) -> None:
+    any_db = pg_db
     go = tmp_path / "go"
     procs = [_spawn(any_db, f"w{i}", EACH, go) for i in range(WORKERS)]
-    time.sleep(0.3)
+    time.sleep(0.8)  # let every worker import and connect first
     go.touch()
     for proc in procs:
         _, err = proc.communicate(timeout=60)

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -86,3 +87,24 @@ def test_canonical_bytes_round_trip(value: object) -> None:
     body = canonicalize(value)
     assert parse_canonical(body) == value
     assert canonicalize(json.loads(body)) == body
+
+
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+strict_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@given(strict_values)
+def test_fast_path_is_byte_identical_to_rfc8785(value: object) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+def test_keys_that_sort_differently_in_utf16() -> None:
+    # U+1F602 sorts after U+FB33 by code point but before it by UTF-16 unit (0xD83D).
+    value = {"\U0001f602": 1, "\ufb33": 2, "a": 3}
+    body = canonicalize(value)
+    assert body == rfc8785.dumps(value)
+    assert body.index("\U0001f602".encode()) < body.index("\ufb33".encode())

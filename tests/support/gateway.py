@@ -12,6 +12,8 @@ from typing import Any
 import uvicorn
 
 from sekisho.actor import Actor
+from sekisho.chat.core import RoutingState
+from sekisho.routing.circuit import CircuitBook
 from sekisho.demo import DEMO_SECRETS, demo_document
 from sekisho.gateway import Gateway
 from sekisho.http.app import GatewayApp, create_app
@@ -82,3 +84,12 @@ def make_tenant(db: Database, settings: Settings, name: str, *,
         _, secret = service.create_key(session, settings.matrix, tenant.id, actor,
                                        aliases=key_aliases)
     return tenant.id, secret
+
+
+def reset_circuits(gw: RunningGateway) -> None:
+    """Forget all passive health (between tests sharing one gateway)."""
+    gateway = gw.gateway
+    current = gateway.routing
+    gateway.routing = RoutingState(matrix=current.matrix,
+                                   circuits=CircuitBook(gateway.settings.circuit_settings()),
+                                   overrides=current.overrides)

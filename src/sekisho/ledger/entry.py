@@ -212,7 +212,7 @@ def _entry(doc: dict[str, Any], body: bytes) -> LedgerEntry:
         body=body,
         leaf_hash=leaf_hash(body),
         prev=bytes.fromhex(doc["prev"]),
-        time=datetime.strptime(doc["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+        time=datetime.fromisoformat(doc["time"]),
         action=doc["action"],
         actor=doc["actor"],
         target=doc["target"],
