@@ -29,7 +29,7 @@ from sekisho.ledger.entry import ZERO_HASH, StoredEntry, build_entry
 from sekisho.ledger.note import NoteSigner
 from sekisho.ledger.offline import verify_export_file
 from sekisho.ledger.service import LedgerService
-from sekisho.ledger.tables import LedgerEntryRow, LedgerHeadRow
+from sekisho.ledger.tables import ENTRIES, HEADS
 from sekisho.ledger.verify import LedgerData, verify_ledgers
 from sekisho.store.db import Database
 from sekisho.store.migrate import migrate
@@ -61,11 +61,18 @@ def postgres_database(admin_url: str) -> Iterator[str]:
 
 def append_rate(db: Database, n: int, threads: int = 1) -> float:
     """Appends per second, each in its own transaction, from ``threads`` threads."""
+
     def work(who: str, count: int) -> None:
         for i in range(count):
             with db.begin() as session:
-                append(session, actor=ACTOR, action="alias.override", target=("alias", "chat-jp"),
-                       note="bench", details={"worker": who, "i": i})
+                append(
+                    session,
+                    actor=ACTOR,
+                    action="alias.override",
+                    target=("alias", "chat-jp"),
+                    note="bench",
+                    details={"worker": who, "i": i},
+                )
 
     per = n // threads
     workers = [threading.Thread(target=work, args=(f"t{t}", per)) for t in range(threads)]
@@ -81,22 +88,42 @@ def synthetic_entries(n: int) -> list[StoredEntry]:
     out, prev = [], ZERO_HASH
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     for seq in range(n):
-        e = build_entry(ledger="platform", seq=seq, time=t0 + timedelta(seconds=seq), prev=prev,
-                        actor=ACTOR, action="alias.override", target=("alias", "chat-jp"),
-                        note="bench", details={"i": seq})
+        e = build_entry(
+            ledger="platform",
+            seq=seq,
+            time=t0 + timedelta(seconds=seq),
+            prev=prev,
+            actor=ACTOR,
+            action="alias.override",
+            target=("alias", "chat-jp"),
+            note="bench",
+            details={"i": seq},
+        )
         out.append(StoredEntry(seq, e.body, e.leaf_hash, e.prev))
         prev = e.leaf_hash
     return out
 
 
 def bulk_load(db: Database, entries: list[StoredEntry]) -> None:
-    rows = [{"ledger": "platform", "seq": s.seq, "time": datetime.now(UTC), "body": s.body,
-             "leaf_hash": s.leaf_hash, "prev": s.prev} for s in entries]
+    rows = [
+        {
+            "ledger": "platform",
+            "seq": s.seq,
+            "time": datetime.now(UTC),
+            "body": s.body,
+            "leaf_hash": s.leaf_hash,
+            "prev": s.prev,
+        }
+        for s in entries
+    ]
     with db.begin() as session:
         for i in range(0, len(rows), 5000):
-            session.execute(insert(LedgerEntryRow.__table__), rows[i:i + 5000])
-        session.execute(insert(LedgerHeadRow.__table__).values(
-            ledger="platform", size=len(entries), last_hash=entries[-1].leaf_hash))
+            session.execute(insert(ENTRIES), rows[i : i + 5000])
+        session.execute(
+            insert(HEADS).values(
+                ledger="platform", size=len(entries), last_hash=entries[-1].leaf_hash
+            )
+        )
 
 
 def verify_suite(db: Database, entries: list[StoredEntry], workdir: Path) -> dict[str, float]:
@@ -108,7 +135,8 @@ def verify_suite(db: Database, entries: list[StoredEntry], workdir: Path) -> dic
     export = workdir / f"export-{db.url.get_backend_name()}.jsonl"
     times["export to JSONL"] = timed(lambda: svc.export(export))
     times["verify offline (export file)"] = timed(
-        lambda: _ok(verify_export_file(export, public_key=svc.public_key)))
+        lambda: _ok(verify_export_file(export, public_key=svc.public_key))
+    )
     times["inclusion proof (build tree + path)"] = timed(lambda: svc.prove(len(entries) // 2))
     return times
 
@@ -126,8 +154,9 @@ def main() -> None:
     args = parser.parse_args()
 
     entries = synthetic_entries(args.entries)
-    pure = timed(lambda: _ok(verify_ledgers(
-        [LedgerData("platform", entries)], verifiers=[], origin=ORIGIN)))
+    pure = timed(
+        lambda: _ok(verify_ledgers([LedgerData("platform", entries)], verifiers=[], origin=ORIGIN))
+    )
     rows: list[tuple[str, str, str]] = [
         ("pure verify (chain + tree, in memory)", f"{args.entries:,} entries", f"{pure:.2f} s")
     ]
@@ -143,17 +172,29 @@ def main() -> None:
                 db = Database(url)
                 migrate(db)
                 rate = append_rate(db, args.appends)
-                rows.append((f"{label}: append, 1 per transaction", f"{args.appends:,} appends",
-                             f"{rate:,.0f} /s"))
+                rows.append(
+                    (
+                        f"{label}: append, 1 per transaction",
+                        f"{args.appends:,} appends",
+                        f"{rate:,.0f} /s",
+                    )
+                )
                 rate4 = append_rate(db, args.appends, threads=4)
-                rows.append((f"{label}: append, 4 threads contending", f"{args.appends:,} appends",
-                             f"{rate4:,.0f} /s"))
+                rows.append(
+                    (
+                        f"{label}: append, 4 threads contending",
+                        f"{args.appends:,} appends",
+                        f"{rate4:,.0f} /s",
+                    )
+                )
                 db.dispose()
             with opener() as url:  # type: ignore[attr-defined]
                 db = Database(url)
                 migrate(db)
                 for what, seconds in verify_suite(db, entries, work).items():
-                    rows.append((f"{label}: {what}", f"{args.entries:,} entries", f"{seconds:.2f} s"))
+                    rows.append(
+                        (f"{label}: {what}", f"{args.entries:,} entries", f"{seconds:.2f} s")
+                    )
                 db.dispose()
     print("| measurement | size | result |\n|---|---|---|")
     for row in rows:

@@ -19,18 +19,31 @@ OPS = {"type": "user", "id": "usr_ops", "email": "ops@example.com", "role": "ope
 SIGNER = NoteSigner.generate(ORIGIN)  # Ed25519 key generation is cheap, but one will do
 
 GUARDS = {
-    "ledger_entries": ("ledger_entries_no_update", "ledger_entries_no_delete",
-                       "ledger_entries_no_rewrite", "ledger_entries_no_truncate"),
-    "ledger_checkpoints": ("ledger_checkpoints_no_update", "ledger_checkpoints_no_delete",
-                           "ledger_checkpoints_no_rewrite", "ledger_checkpoints_no_truncate"),
+    "ledger_entries": (
+        "ledger_entries_no_update",
+        "ledger_entries_no_delete",
+        "ledger_entries_no_rewrite",
+        "ledger_entries_no_truncate",
+    ),
+    "ledger_checkpoints": (
+        "ledger_checkpoints_no_update",
+        "ledger_checkpoints_no_delete",
+        "ledger_checkpoints_no_rewrite",
+        "ledger_checkpoints_no_truncate",
+    ),
     "ledger_heads": ("ledger_heads_no_delete", "ledger_heads_forward", "ledger_heads_no_truncate"),
 }
 
 
 def service(db: Database, tmp_path: Path, signer: NoteSigner = SIGNER) -> LedgerService:
     published = tmp_path / "published"
-    return LedgerService(db, signer, origin=ORIGIN, publishers=[DirectoryPublisher(published)],
-                         witness_paths=[published])
+    return LedgerService(
+        db,
+        signer,
+        origin=ORIGIN,
+        publishers=[DirectoryPublisher(published)],
+        witness_paths=[published],
+    )
 
 
 def fill(db: Database, n: int, *, tenant: str | None = None, start: int = 0) -> list[LedgerEntry]:
@@ -38,9 +51,17 @@ def fill(db: Database, n: int, *, tenant: str | None = None, start: int = 0) -> 
     out = []
     for i in range(start, start + n):
         with db.begin() as session:
-            out.append(append(session, actor=OPS, action="alias.override",
-                              target=("alias", f"chat-{i}"), tenant=tenant,
-                              note=f"drill step {i}", details={"step": i}))
+            out.append(
+                append(
+                    session,
+                    actor=OPS,
+                    action="alias.override",
+                    target=("alias", f"chat-{i}"),
+                    tenant=tenant,
+                    note=f"drill step {i}",
+                    details={"step": i},
+                )
+            )
     return out
 
 

@@ -60,10 +60,16 @@ def test_field_edited(svc: LedgerService, any_db: Database, tmp_path: Path) -> N
     _assert_caught(_both(svc, tmp_path), 3, "body edited")
 
 
-def test_field_edited_and_hash_recomputed(svc: LedgerService, any_db: Database, tmp_path: Path) -> None:
+def test_field_edited_and_hash_recomputed(
+    svc: LedgerService, any_db: Database, tmp_path: Path
+) -> None:
     body = _bodies(any_db)[3].replace(b'"step":3', b'"step":30')
-    raw(any_db, "UPDATE ledger_entries SET body = :b, leaf_hash = :h WHERE seq = 3",
-        b=body, h=leaf_hash(body))
+    raw(
+        any_db,
+        "UPDATE ledger_entries SET body = :b, leaf_hash = :h WHERE seq = 3",
+        b=body,
+        h=leaf_hash(body),
+    )
     reports = _both(svc, tmp_path)
     _assert_caught(reports, 4, "prev is not the leaf hash of seq 3")
     assert all(any("history rewritten" in p.reason for p in r.problems) for r in reports)
@@ -92,10 +98,23 @@ def test_entry_inserted(svc: LedgerService, any_db: Database, tmp_path: Path) ->
     fourth = entry_from_body(_bodies(any_db)[4])
     for seq in range(SIZE - 1, 4, -1):
         raw(any_db, "UPDATE ledger_entries SET seq = :n WHERE seq = :o", n=seq + 1, o=seq)
-    forged = build_entry(ledger="platform", seq=5, time=fourth.time, prev=fourth.leaf_hash,
-                         actor=OPS, action="tenant.reinstate", target=("tenant", "ten_x"))
-    raw(any_db, "INSERT INTO ledger_entries VALUES ('platform', 5, :t, :b, :h, :p)",
-        t=forged.time, b=forged.body, h=forged.leaf_hash, p=forged.prev)
+    forged = build_entry(
+        ledger="platform",
+        seq=5,
+        time=fourth.time,
+        prev=fourth.leaf_hash,
+        actor=OPS,
+        action="tenant.reinstate",
+        target=("tenant", "ten_x"),
+    )
+    raw(
+        any_db,
+        "INSERT INTO ledger_entries VALUES ('platform', 5, :t, :b, :h, :p)",
+        t=forged.time,
+        b=forged.body,
+        h=forged.leaf_hash,
+        p=forged.prev,
+    )
     _assert_caught(_both(svc, tmp_path), 6, "body says seq 5 but is stored at seq 6")
 
 
@@ -142,17 +161,27 @@ def test_forked_history(svc: LedgerService, any_db: Database, tmp_path: Path) ->
         assert any("history rewritten or forked" in p.reason for p in report.problems)
     # The publish directory alone also exposes it, online and offline.
     assert not svc.verify().ok
-    assert not verify_export_file(after, public_key=svc.public_key,
-                                  against=[tmp_path / "published"]).ok
+    assert not verify_export_file(
+        after, public_key=svc.public_key, against=[tmp_path / "published"]
+    ).ok
 
 
-def test_checkpoint_signed_by_another_key(svc: LedgerService, any_db: Database, tmp_path: Path) -> None:
+def test_checkpoint_signed_by_another_key(
+    svc: LedgerService, any_db: Database, tmp_path: Path
+) -> None:
     leaves = [leaf_hash(b) for b in _bodies(any_db)[:5]]
     rogue = NoteSigner.generate(ORIGIN)
     note = sign_checkpoint(Checkpoint(ledger_origin(ORIGIN, "platform"), 5, root(leaves)), rogue)
-    raw(any_db, "INSERT INTO ledger_checkpoints VALUES ('platform', 5, :r, :n, :t)",
-        r=root(leaves), n=note, t="2025-01-01 00:00:00+00:00")
-    _assert_caught(_both(svc, tmp_path), None, "checkpoint at size 5: note is not signed by a trusted key")
+    raw(
+        any_db,
+        "INSERT INTO ledger_checkpoints VALUES ('platform', 5, :r, :n, :t)",
+        r=root(leaves),
+        n=note,
+        t="2025-01-01 00:00:00+00:00",
+    )
+    _assert_caught(
+        _both(svc, tmp_path), None, "checkpoint at size 5: note is not signed by a trusted key"
+    )
 
 
 def test_export_resigned_with_another_key_needs_the_pinned_key(
@@ -166,8 +195,9 @@ def test_export_resigned_with_another_key_needs_the_pinned_key(
         if obj["type"] == "header":
             obj["public_key"] = rogue.verifier.encode()
         if obj["type"] == "checkpoint":
-            cp = Checkpoint(ledger_origin(ORIGIN, obj["ledger"]), obj["size"],
-                            bytes.fromhex(obj["root"]))
+            cp = Checkpoint(
+                ledger_origin(ORIGIN, obj["ledger"]), obj["size"], bytes.fromhex(obj["root"])
+            )
             obj["note"] = sign_checkpoint(cp, rogue)
         lines.append(json.dumps(obj, ensure_ascii=False))
     path.write_text("\n".join(lines) + "\n")
@@ -188,7 +218,9 @@ def test_export_resigned_with_another_key_needs_the_pinned_key(
         (lambda b: b.replace(b"\n", b"\n\xff", 1), "not valid UTF-8"),
     ],
 )
-def test_corrupted_export_line(svc: LedgerService, tmp_path: Path, mangle: object, fragment: str) -> None:
+def test_corrupted_export_line(
+    svc: LedgerService, tmp_path: Path, mangle: object, fragment: str
+) -> None:
     path = Path(svc.export(tmp_path / "e.jsonl").path)
     path.write_bytes(mangle(path.read_bytes()))  # type: ignore[operator]
     report = verify_export_file(path, public_key=svc.public_key)

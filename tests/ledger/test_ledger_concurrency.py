@@ -42,7 +42,9 @@ def _url(db: Database) -> str:
     return db.url.render_as_string(hide_password=False)
 
 
-def _spawn(db: Database, who: str, n: int, go: Path, crash: bool = False) -> subprocess.Popen[bytes]:
+def _spawn(
+    db: Database, who: str, n: int, go: Path, crash: bool = False
+) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-c", WORKER, _url(db), who, str(n), str(go), "1" if crash else ""]
     return subprocess.Popen(args, stderr=subprocess.PIPE)
 
@@ -67,8 +69,9 @@ def test_processes_appending_at_once_make_one_chain(pg_db: Database, tmp_path: P
     assert sizes == {"platform": half + 1, "tenant:ten_shared": half}
     assert [e.seq for e in platform] == list(range(half + 1))
     assert [e.action for e in platform].count(LEDGER_OPEN) == 1  # opened exactly once
-    per_worker = sorted((e.actor["id"], e.details["i"]) for e in platform + shared
-                        if e.action == "test.append")
+    per_worker = sorted(
+        (e.actor["id"], e.details["i"]) for e in platform + shared if e.action == "test.append"
+    )
     assert per_worker == sorted((f"w{w}", i) for w in range(WORKERS) for i in range(EACH))
 
 

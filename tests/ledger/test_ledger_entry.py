@@ -29,8 +29,14 @@ def _chain(n: int, ledger: str = "platform", tenant: str | None = None) -> list[
     prev = ZERO_HASH
     for seq in range(n):
         e = build_entry(
-            ledger=ledger, seq=seq, time=T0 + timedelta(seconds=seq), prev=prev, actor=ADMIN,
-            action="tenant.update", target=("tenant", f"ten_{seq}"), tenant=tenant,
+            ledger=ledger,
+            seq=seq,
+            time=T0 + timedelta(seconds=seq),
+            prev=prev,
+            actor=ADMIN,
+            action="tenant.update",
+            target=("tenant", f"ten_{seq}"),
+            tenant=tenant,
             details={"n": seq},
         )
         out.append(e)
@@ -44,10 +50,18 @@ def _stored(entries: list[LedgerEntry]) -> list[StoredEntry]:
 
 def test_body_is_canonical_and_hash_is_rfc6962_leaf() -> None:
     e = build_entry(
-        ledger="tenant:ten_1", seq=0, time=T0.astimezone(timezone(timedelta(hours=9))),
-        prev=ZERO_HASH, actor=Actor("user", "usr_1", "a@example.com", "billing_owner"),
-        action="tenant.suspend", target={"type": "tenant", "id": "ten_1"}, tenant="ten_1",
-        reason="non_payment", note="invoice 42 unpaid", authorized_by=ADMIN, request_id="req_1",
+        ledger="tenant:ten_1",
+        seq=0,
+        time=T0.astimezone(timezone(timedelta(hours=9))),
+        prev=ZERO_HASH,
+        actor=Actor("user", "usr_1", "a@example.com", "billing_owner"),
+        action="tenant.suspend",
+        target={"type": "tenant", "id": "ten_1"},
+        tenant="ten_1",
+        reason="non_payment",
+        note="invoice 42 unpaid",
+        authorized_by=ADMIN,
+        request_id="req_1",
         details={"review_by": "2025-02-01", "key_prefix": "sk-abc"},
     )
     assert e.body.startswith(b'{"action":"tenant.suspend","actor":{"email":"a@example.com"')
@@ -79,8 +93,13 @@ def test_body_is_canonical_and_hash_is_rfc6962_leaf() -> None:
 )
 def test_bad_fields_are_refused(changes: dict[str, object], fragment: str) -> None:
     fields: dict[str, object] = {
-        "ledger": "platform", "seq": 0, "time": T0, "prev": ZERO_HASH, "actor": ADMIN,
-        "action": "key.create", "target": ("api_key", "key_1"),
+        "ledger": "platform",
+        "seq": 0,
+        "time": T0,
+        "prev": ZERO_HASH,
+        "actor": ADMIN,
+        "action": "key.create",
+        "target": ("api_key", "key_1"),
     }
     fields.update(changes)
     with pytest.raises(EntryError, match=fragment):
@@ -89,8 +108,16 @@ def test_bad_fields_are_refused(changes: dict[str, object], fragment: str) -> No
 
 def test_secret_looking_names_that_are_safe() -> None:
     details = {"key_id": "k1", "key_prefix": "sk-ab", "secret_hash": "00", "max_tokens": 5}
-    build_entry(ledger="platform", seq=0, time=T0, prev=ZERO_HASH, actor=ADMIN,
-                action="key.create", target=("api_key", "k1"), details=details)
+    build_entry(
+        ledger="platform",
+        seq=0,
+        time=T0,
+        prev=ZERO_HASH,
+        actor=ADMIN,
+        action="key.create",
+        target=("api_key", "k1"),
+        details=details,
+    )
 
 
 def test_ledger_for() -> None:
@@ -129,7 +156,7 @@ def test_deleted_swapped_inserted() -> None:
     stored = _stored(_chain(6))
     assert _first_break(stored[:3] + stored[4:])[0] == 3
     assert _first_break([stored[0], stored[2], stored[1], *stored[3:]])[0] == 1
-    assert _first_break(stored[:2] + [stored[1]] + stored[2:])[0] == 2
+    assert _first_break([*stored[:2], stored[1], *stored[2:]])[0] == 2
     renumbered = [StoredEntry(i, s.body) for i, s in enumerate(stored[:2] + stored[3:])]
     seq, reason = _first_break(renumbered)
     assert seq == 2 and "body says seq 3" in reason

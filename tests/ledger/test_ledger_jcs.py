@@ -10,7 +10,12 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sekisho.ledger.jcs import MAX_SAFE_INTEGER, CanonicalizationError, canonicalize, parse_canonical
+from sekisho.ledger.jcs import (
+    MAX_SAFE_INTEGER,
+    CanonicalizationError,
+    canonicalize,
+    parse_canonical,
+)
 
 from .vectors import JCS
 
@@ -75,9 +80,13 @@ def test_parse_canonical_rejects_non_canonical(body: bytes) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+    st.none()
+    | st.booleans()
+    | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
     | st.text(st.characters(exclude_categories=("Cs",))),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

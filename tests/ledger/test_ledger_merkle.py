@@ -65,7 +65,9 @@ def test_vector_sets_are_complete() -> None:
 
 
 def _check_inclusion(case: dict[str, Any]) -> None:
-    verify_inclusion(case["leafIdx"], case["treeSize"], case["leafHash"], case["proof"], case["root"])
+    verify_inclusion(
+        case["leafIdx"], case["treeSize"], case["leafHash"], case["proof"], case["root"]
+    )
 
 
 def _check_consistency(case: dict[str, Any]) -> None:

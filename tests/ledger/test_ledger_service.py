@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sekisho.ledger.commands import ledger_checkpoint, ledger_export, ledger_prove, ledger_verify
 from sekisho.ledger.checkpoint import open_checkpoint
+from sekisho.ledger.commands import ledger_checkpoint, ledger_export, ledger_prove, ledger_verify
 from sekisho.ledger.merkle import ProofError
 from sekisho.ledger.note import NoteSigner
 from sekisho.ledger.offline import verify_export_file
@@ -21,7 +21,9 @@ from sekisho.store.db import Database
 from .helpers import ORIGIN, SIGNER, fill, service
 
 
-def test_checkpoint_signs_publishes_and_skips_when_unchanged(any_db: Database, tmp_path: Path) -> None:
+def test_checkpoint_signs_publishes_and_skips_when_unchanged(
+    any_db: Database, tmp_path: Path
+) -> None:
     svc = service(any_db, tmp_path)
     fill(any_db, 5)
     fill(any_db, 2, tenant="ten_a")
@@ -51,8 +53,9 @@ def test_inclusion_and_consistency_proofs(any_db: Database, tmp_path: Path) -> N
     svc.checkpoint()
     proof = svc.prove(3)
     assert proof.body == entries[3].body and proof.tree_size == 13
-    check_inclusion_proof(InclusionProof.from_json(json.loads(json.dumps(proof.to_json()))),
-                          [SIGNER.verifier], ORIGIN)
+    check_inclusion_proof(
+        InclusionProof.from_json(json.loads(json.dumps(proof.to_json()))), [SIGNER.verifier], ORIGIN
+    )
     with pytest.raises(ProofError):
         check_inclusion_proof(proof, [NoteSigner.generate(ORIGIN).verifier], ORIGIN)
     consistency = svc.prove_consistency("platform", 9, 13)
@@ -129,7 +132,7 @@ def test_commands(any_db: Database, tmp_path: Path) -> None:
     class Settings:
         database_url = any_db.url.render_as_string(hide_password=False)
 
-        class ledger:  # noqa: N801 - mirrors settings.ledger
+        class ledger:
             signing_key_path = str(tmp_path / "cli.key")
             origin = ORIGIN
             publish_dir = None

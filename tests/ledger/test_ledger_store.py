@@ -39,8 +39,9 @@ def test_tenant_entries_go_to_the_tenant_ledger_which_is_opened_on_platform(
 def test_rollback_leaves_no_entry_and_no_gap(any_db: Database) -> None:
     fill(any_db, 1)
     with pytest.raises(RuntimeError), any_db.begin() as session:
-        append(session, actor=OPS, action="tenant.suspend", target=("tenant", "ten_b"),
-               tenant="ten_b")
+        append(
+            session, actor=OPS, action="tenant.suspend", target=("tenant", "ten_b"), tenant="ten_b"
+        )
         raise RuntimeError("the change failed after its entry was written")
     again = fill(any_db, 1)
     assert again[0].seq == 1
@@ -51,8 +52,13 @@ def test_rollback_leaves_no_entry_and_no_gap(any_db: Database) -> None:
 
 def test_invalid_entry_changes_nothing(any_db: Database) -> None:
     with pytest.raises(EntryError), any_db.begin() as session:
-        append(session, actor=OPS, action="key.create", target=("api_key", "k1"),
-               details={"api_key": "sk-live-secret"})
+        append(
+            session,
+            actor=OPS,
+            action="key.create",
+            target=("api_key", "k1"),
+            details={"api_key": "sk-live-secret"},
+        )
     with snapshot(any_db) as session:
         assert heads(session) == {}
 
@@ -88,22 +94,43 @@ def test_postgres_refuses_truncate(pg_db: Database) -> None:
 def test_constraints_refuse_a_fork_even_without_the_lock(any_db: Database) -> None:
     first, second = fill(any_db, 2)
     with pytest.raises(IntegrityError):  # same predecessor as seq 1
-        raw(any_db, "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
-                    "VALUES ('platform', 2, :t, :b, :h, :p)",
-            t=second.time, b=b"{}", h=bytes(32), p=second.prev)
+        raw(
+            any_db,
+            "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
+            "VALUES ('platform', 2, :t, :b, :h, :p)",
+            t=second.time,
+            b=b"{}",
+            h=bytes(32),
+            p=second.prev,
+        )
     with pytest.raises(IntegrityError):  # same seq
-        raw(any_db, "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
-                    "VALUES ('platform', 1, :t, :b, :h, :p)",
-            t=second.time, b=b"{}", h=bytes(32), p=second.leaf_hash)
+        raw(
+            any_db,
+            "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
+            "VALUES ('platform', 1, :t, :b, :h, :p)",
+            t=second.time,
+            b=b"{}",
+            h=bytes(32),
+            p=second.leaf_hash,
+        )
     del first
 
 
 def test_migration_installs_the_triggers(any_db: Database) -> None:
     with any_db.engine.connect() as conn:
-        names = {r[0] for r in conn.execute(text(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger'" if any_db.is_sqlite else
-            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-        ))}
-    expected = {"ledger_entries_no_update", "ledger_entries_no_delete"} if any_db.is_sqlite else {
-        "ledger_entries_no_rewrite", "ledger_entries_no_truncate"}
+        names = {
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                    if any_db.is_sqlite
+                    else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+                )
+            )
+        }
+    expected = (
+        {"ledger_entries_no_update", "ledger_entries_no_delete"}
+        if any_db.is_sqlite
+        else {"ledger_entries_no_rewrite", "ledger_entries_no_truncate"}
+    )
     assert expected <= names

@@ -31,12 +31,10 @@ from sekisho.ledger.entry import (
     build_entry,
     ledger_for,
 )
-from sekisho.ledger.tables import LedgerEntryRow, LedgerHeadRow
+from sekisho.ledger.tables import ENTRIES as _ENTRIES
+from sekisho.ledger.tables import HEADS as _HEADS
 
 __all__ = ["append"]
-
-_HEADS = LedgerHeadRow.__table__
-_ENTRIES = LedgerEntryRow.__table__
 
 
 def _utcnow() -> datetime:
@@ -69,9 +67,19 @@ def append(
     name = ledger_for(tenant, ledger)
     size, prev = _lock_head(session, name, request_id, clock)
     entry = build_entry(
-        ledger=name, seq=size, time=clock(), prev=prev, actor=actor, action=action,
-        target=target, tenant=tenant, reason=reason, note=note, authorized_by=authorized_by,
-        request_id=request_id, details=details,
+        ledger=name,
+        seq=size,
+        time=clock(),
+        prev=prev,
+        actor=actor,
+        action=action,
+        target=target,
+        tenant=tenant,
+        reason=reason,
+        note=note,
+        authorized_by=authorized_by,
+        request_id=request_id,
+        details=details,
     )
     _write(session, entry)
     return entry
@@ -80,8 +88,12 @@ def append(
 def _write(session: Session, entry: LedgerEntry) -> None:
     session.execute(
         insert(_ENTRIES).values(
-            ledger=entry.ledger, seq=entry.seq, time=entry.time, body=entry.body,
-            leaf_hash=entry.leaf_hash, prev=entry.prev,
+            ledger=entry.ledger,
+            seq=entry.seq,
+            time=entry.time,
+            body=entry.body,
+            leaf_hash=entry.leaf_hash,
+            prev=entry.prev,
         )
     )
     moved = session.execute(
@@ -104,8 +116,12 @@ def _create_head(session: Session, name: str) -> bool:
     """Insert an empty head row unless one exists; True if this call created it."""
     dialect = session.get_bind().dialect.name
     maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = maker(_HEADS).values(ledger=name, size=0, last_hash=ZERO_HASH)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["ledger"]).returning(_HEADS.c.ledger)
+    stmt = (
+        maker(_HEADS)
+        .values(ledger=name, size=0, last_hash=ZERO_HASH)
+        .on_conflict_do_nothing(index_elements=["ledger"])
+        .returning(_HEADS.c.ledger)
+    )
     return session.execute(stmt).first() is not None
 
 
@@ -120,8 +136,12 @@ def _lock_head(
         _lock_head(session, PLATFORM_LEDGER, request_id, clock)
     if _create_head(session, name) and name != PLATFORM_LEDGER:
         append(
-            session, actor=SYSTEM_ACTOR, action=LEDGER_OPEN, target={"type": "ledger", "id": name},
-            request_id=request_id, clock=clock,
+            session,
+            actor=SYSTEM_ACTOR,
+            action=LEDGER_OPEN,
+            target={"type": "ledger", "id": name},
+            request_id=request_id,
+            clock=clock,
         )
     head = _select_head(session, name)
     if head is None:  # pragma: no cover - the row was just inserted or already existed

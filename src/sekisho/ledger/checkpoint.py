@@ -45,7 +45,12 @@ class Checkpoint:
 
     def body(self) -> str:
         """The checkpoint text that gets signed."""
-        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode(), *self.extensions]
+        lines = [
+            self.origin,
+            str(self.size),
+            base64.b64encode(self.root).decode(),
+            *self.extensions,
+        ]
         return "".join(f"{line}\n" for line in lines)
 
 
@@ -59,8 +64,10 @@ def parse_checkpoint_body(text: str) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise CheckpointError("checkpoint origin is empty")
-    if not size_text.isdigit() or not size_text.isascii() or (
-        size_text != "0" and size_text.startswith("0")
+    if (
+        not size_text.isdigit()
+        or not size_text.isascii()
+        or (size_text != "0" and size_text.startswith("0"))
     ):
         raise CheckpointError(f"checkpoint size {size_text!r} is not a decimal number")
     try:

@@ -56,19 +56,63 @@ _ACTION_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _BODY_KEYS = frozenset(
-    {"v", "ledger", "seq", "time", "actor", "action", "target", "tenant", "reason", "note",
-     "authorized_by", "request_id", "details", "prev"}
+    {
+        "v",
+        "ledger",
+        "seq",
+        "time",
+        "actor",
+        "action",
+        "target",
+        "tenant",
+        "reason",
+        "note",
+        "authorized_by",
+        "request_id",
+        "details",
+        "prev",
+    }
 )
 _ACTOR_KEYS = ("type", "id", "email", "role")
 # Names of detail fields that would carry a secret. Ids, prefixes and hashes of
 # secrets are fine ("key_id", "key_prefix", "secret_hash").
 _SECRET_WORDS = frozenset(
-    {"password", "passwd", "secret", "token", "apikey", "authorization", "cookie",
-     "credential", "credentials", "privatekey", "plaintext"}
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "authorization",
+        "cookie",
+        "credential",
+        "credentials",
+        "privatekey",
+        "plaintext",
+    }
 )
 _SAFE_SUFFIXES = frozenset(
-    {"id", "ids", "prefix", "hash", "sha256", "digest", "fingerprint", "count", "name", "type",
-     "kind", "expires", "expiry", "ttl", "at", "ref", "version", "len", "length"}
+    {
+        "id",
+        "ids",
+        "prefix",
+        "hash",
+        "sha256",
+        "digest",
+        "fingerprint",
+        "count",
+        "name",
+        "type",
+        "kind",
+        "expires",
+        "expiry",
+        "ttl",
+        "at",
+        "ref",
+        "version",
+        "len",
+        "length",
+    }
 )
 
 

@@ -55,28 +55,45 @@ def _line(obj: dict[str, Any]) -> str:
 
 
 def header_line(header: ExportHeader) -> str:
-    return _line({
-        "type": "header", "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
-        "origin": header.origin, "public_key": header.public_key,
-        "exported_at": header.exported_at, "complete": header.complete,
-        "ledgers": list(header.ledgers),
-    })
+    return _line(
+        {
+            "type": "header",
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "origin": header.origin,
+            "public_key": header.public_key,
+            "exported_at": header.exported_at,
+            "complete": header.complete,
+            "ledgers": list(header.ledgers),
+        }
+    )
 
 
 def entry_line(ledger: str, entry: StoredEntry) -> str:
     leaf = entry.leaf_hash.hex() if entry.leaf_hash is not None else None
-    return _line({
-        "type": "entry", "ledger": ledger, "seq": entry.seq, "leaf_hash": leaf,
-        "body": entry.body.decode("utf-8"),
-    })
+    return _line(
+        {
+            "type": "entry",
+            "ledger": ledger,
+            "seq": entry.seq,
+            "leaf_hash": leaf,
+            "body": entry.body.decode("utf-8"),
+        }
+    )
 
 
 def checkpoint_line(cp: CheckpointRecord) -> str:
     created = cp.created_at.isoformat() if cp.created_at else None
-    return _line({
-        "type": "checkpoint", "ledger": cp.ledger, "size": cp.size, "root": cp.root.hex(),
-        "created_at": created, "note": cp.note,
-    })
+    return _line(
+        {
+            "type": "checkpoint",
+            "ledger": cp.ledger,
+            "size": cp.size,
+            "root": cp.root.hex(),
+            "created_at": created,
+            "note": cp.note,
+        }
+    )
 
 
 def end_line(entries: int, checkpoints: int) -> str:
@@ -120,7 +137,9 @@ def parse_export(lines: Iterable[bytes]) -> ParsedExport:
                 checkpoints.setdefault(cp.ledger, []).append(cp)
             elif kind == "end":
                 ended = True
-                _check_end(obj, sum(map(len, entries.values())), sum(map(len, checkpoints.values())))
+                _check_end(
+                    obj, sum(map(len, entries.values())), sum(map(len, checkpoints.values()))
+                )
             else:
                 raise _LineError(f"unknown line type {kind!r}")
         except _LineError as exc:
@@ -162,12 +181,21 @@ def _header(obj: dict[str, Any]) -> ExportHeader:
         raise _LineError("first line is not a sekisho ledger export header")
     if obj.get("version") != EXPORT_VERSION:
         raise _LineError(f"unsupported export version {obj.get('version')!r}")
-    _fields(obj, format=str, version=int, origin=str, public_key=str, exported_at=str,
-            complete=bool, ledgers=list)
+    _fields(
+        obj,
+        format=str,
+        version=int,
+        origin=str,
+        public_key=str,
+        exported_at=str,
+        complete=bool,
+        ledgers=list,
+    )
     if not all(isinstance(n, str) for n in obj["ledgers"]):
         raise _LineError("ledgers must be names")
-    return ExportHeader(obj["origin"], obj["public_key"], obj["exported_at"], obj["complete"],
-                        tuple(obj["ledgers"]))
+    return ExportHeader(
+        obj["origin"], obj["public_key"], obj["exported_at"], obj["complete"], tuple(obj["ledgers"])
+    )
 
 
 def _hash(value: Any, what: str) -> bytes:
@@ -193,8 +221,9 @@ def _checkpoint(obj: dict[str, Any]) -> CheckpointRecord:
             created = datetime.fromisoformat(obj["created_at"])
         except ValueError as exc:
             raise _LineError("created_at is not ISO 8601") from exc
-    return CheckpointRecord(obj["ledger"], obj["size"], _hash(obj["root"], "root"), obj["note"],
-                            created)
+    return CheckpointRecord(
+        obj["ledger"], obj["size"], _hash(obj["root"], "root"), obj["note"], created
+    )
 
 
 def _check_end(obj: dict[str, Any], entries: int, checkpoints: int) -> None:

@@ -51,9 +51,7 @@ def _fast(value: Any) -> bytes:
     # same by code point as by UTF-16 code unit (no character >= U+E000): the
     # stdlib escapes exactly the characters RFC 8785 escapes, the same way.
     try:
-        return json.dumps(
-            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-        ).encode("utf-8")
+        return _ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise CanonicalizationError("input contains non-UTF-8 codepoints") from exc
 
@@ -64,10 +62,7 @@ def parse_canonical(body: bytes) -> Any:
     The body must also stay within the strict domain: no floats, safe integers.
     """
     try:
-        value = json.loads(
-            body.decode("utf-8"), parse_float=_reject_float, parse_int=_safe_int,
-            parse_constant=_reject_constant,
-        )
+        value = _DECODER.decode(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CanonicalizationError(f"not valid JSON: {exc}") from exc
     # UTF-8 lead bytes 0xEE and up encode U+E000 and beyond: sort those the slow way.
@@ -93,6 +88,12 @@ def _safe_int(text: str) -> int:
 
 
 _HIGH_BYTES = re.compile(rb"[\xee-\xff]")
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+_DECODER = json.JSONDecoder(
+    parse_float=_reject_float, parse_int=_safe_int, parse_constant=_reject_constant
+)
 
 
 def _check(value: Any, path: str, allow_floats: bool) -> bool:

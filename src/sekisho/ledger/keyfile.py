@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -26,7 +27,9 @@ def load_or_create_signing_key(path: str | os.PathLike[str], name: str) -> NoteS
         _create(target, NoteSigner.generate(name))
     mode = target.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"{target} is readable by others (mode {oct(mode & 0o777)}); chmod 600 it")
+        raise KeyFileError(
+            f"{target} is readable by others (mode {oct(mode & 0o777)}); chmod 600 it"
+        )
     try:
         return NoteSigner.parse(target.read_text(encoding="ascii"))
     except (NoteError, UnicodeDecodeError) as exc:
@@ -44,9 +47,7 @@ def _create(target: Path, signer: NoteSigner) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         # link() never replaces: if another process won the race, keep its key.
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, target)
-        except FileExistsError:
-            pass
     finally:
         tmp.unlink(missing_ok=True)

@@ -231,9 +231,7 @@ def _check_hashes(proof: Sequence[bytes]) -> None:
             raise ProofError(f"proof element {i} is {len(h)} bytes, want {HASH_SIZE}")
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """Recompute the root implied by an inclusion proof; ProofError if malformed."""
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not below tree size {size}")

@@ -76,10 +76,13 @@ def compare_ledgers(
                 break
         else:
             if len(b) > len(a):
-                problems.append(Problem(
-                    name, len(a),
-                    f"{label} holds {len(b)} entries, this copy only {len(a)} (tail truncated)",
-                ))
+                problems.append(
+                    Problem(
+                        name,
+                        len(a),
+                        f"{label} holds {len(b)} entries, this copy only {len(a)} (tail truncated)",
+                    )
+                )
     return problems
 
 
@@ -128,8 +131,11 @@ def verify_parsed(
         witnesses += [cp.note for data in other.ledgers.values() for cp in data.checkpoints]
         forks += compare_ledgers(parsed.ledgers, other.ledgers, label)
     report = verify_ledgers(
-        parsed.ledgers.values(), verifiers=verifiers, origin=header.origin if header else "",
-        witnesses=witnesses, complete=bool(header and header.complete),
+        parsed.ledgers.values(),
+        verifiers=verifiers,
+        origin=header.origin if header else "",
+        witnesses=witnesses,
+        complete=bool(header and header.complete),
     )
     problems = (*parsed.problems, *key_problems, *report.problems, *forks)
     return replace(report, problems=problems, notices=(*notices, *report.notices))

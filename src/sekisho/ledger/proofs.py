@@ -32,18 +32,26 @@ class InclusionProof:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ledger": self.ledger, "seq": self.seq, "body": self.body.decode("utf-8"),
-            "leaf_hash": self.leaf_hash.hex(), "tree_size": self.tree_size,
-            "root": self.root.hex(), "proof": [p.hex() for p in self.path],
+            "ledger": self.ledger,
+            "seq": self.seq,
+            "body": self.body.decode("utf-8"),
+            "leaf_hash": self.leaf_hash.hex(),
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "proof": [p.hex() for p in self.path],
             "checkpoint": self.checkpoint,
         }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> InclusionProof:
         return cls(
-            ledger=doc["ledger"], seq=int(doc["seq"]), body=doc["body"].encode("utf-8"),
-            tree_size=int(doc["tree_size"]), root=bytes.fromhex(doc["root"]),
-            path=tuple(bytes.fromhex(p) for p in doc["proof"]), checkpoint=doc["checkpoint"],
+            ledger=doc["ledger"],
+            seq=int(doc["seq"]),
+            body=doc["body"].encode("utf-8"),
+            tree_size=int(doc["tree_size"]),
+            root=bytes.fromhex(doc["root"]),
+            path=tuple(bytes.fromhex(p) for p in doc["proof"]),
+            checkpoint=doc["checkpoint"],
         )
 
 
@@ -62,10 +70,14 @@ class ConsistencyProof:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ledger": self.ledger, "size1": self.size1, "size2": self.size2,
-            "root1": self.root1.hex(), "root2": self.root2.hex(),
+            "ledger": self.ledger,
+            "size1": self.size1,
+            "size2": self.size2,
+            "root1": self.root1.hex(),
+            "root2": self.root2.hex(),
             "proof": [p.hex() for p in self.path],
-            "checkpoint1": self.checkpoint1, "checkpoint2": self.checkpoint2,
+            "checkpoint1": self.checkpoint1,
+            "checkpoint2": self.checkpoint2,
         }
 
     def check(self) -> None:

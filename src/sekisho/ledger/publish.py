@@ -55,7 +55,7 @@ class WebhookPublisher:
         request = urllib.request.Request(
             self.url, data=body, method="POST", headers={"content-type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             if response.status >= 300:
                 raise OSError(f"webhook answered {response.status}")
         return self.url

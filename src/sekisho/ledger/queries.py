@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sekisho.ledger.entry import StoredEntry
-from sekisho.ledger.tables import LedgerCheckpointRow, LedgerEntryRow, LedgerHeadRow
+from sekisho.ledger.tables import CHECKPOINTS as _C
+from sekisho.ledger.tables import ENTRIES as _E
+from sekisho.ledger.tables import HEADS as _H
 from sekisho.ledger.verify import CheckpointRecord, HeadRecord, LedgerData
 from sekisho.store.db import Database
 
@@ -24,18 +26,17 @@ __all__ = [
     "stored_entries",
 ]
 
-_E = LedgerEntryRow.__table__
-_H = LedgerHeadRow.__table__
-_C = LedgerCheckpointRow.__table__
-
 
 @contextmanager
 def snapshot(db: Database) -> Iterator[Session]:
     """A read-only session that sees one consistent state across several queries."""
     options = {} if db.is_sqlite else {"isolation_level": "REPEATABLE READ"}
-    with db.engine.connect().execution_options(**options) as conn:
-        with Session(bind=conn) as session, conn.begin():
-            yield session
+    with (
+        db.engine.connect().execution_options(**options) as conn,
+        Session(bind=conn) as session,
+        conn.begin(),
+    ):
+        yield session
 
 
 def heads(session: Session) -> dict[str, HeadRecord]:
@@ -80,8 +81,9 @@ def checkpoints(session: Session, ledger: str | None = None) -> list[CheckpointR
     if ledger is not None:
         stmt = stmt.where(_C.c.ledger == ledger)
     rows = session.execute(stmt.order_by(_C.c.ledger, _C.c.size))
-    return [CheckpointRecord(r.ledger, int(r.size), bytes(r.root), r.note, r.created_at)
-            for r in rows]
+    return [
+        CheckpointRecord(r.ledger, int(r.size), bytes(r.root), r.note, r.created_at) for r in rows
+    ]
 
 
 def latest_checkpoint(session: Session, ledger: str) -> CheckpointRecord | None:
@@ -89,8 +91,9 @@ def latest_checkpoint(session: Session, ledger: str) -> CheckpointRecord | None:
     if size is None:
         return None
     row = session.execute(
-        select(_C.c.ledger, _C.c.size, _C.c.root, _C.c.note, _C.c.created_at)
-        .where(_C.c.ledger == ledger, _C.c.size == size)
+        select(_C.c.ledger, _C.c.size, _C.c.root, _C.c.note, _C.c.created_at).where(
+            _C.c.ledger == ledger, _C.c.size == size
+        )
     ).one()
     return CheckpointRecord(row.ledger, int(row.size), bytes(row.root), row.note, row.created_at)
 
@@ -101,10 +104,12 @@ def load_ledgers(session: Session, names: Sequence[str] | None = None) -> list[L
     all_checkpoints = checkpoints(session)
     out = []
     for name in names if names is not None else ledger_names(session):
-        out.append(LedgerData(
-            name=name,
-            entries=stored_entries(session, name),
-            checkpoints=[cp for cp in all_checkpoints if cp.ledger == name],
-            head=head_rows.get(name, HeadRecord(0, bytes(32))),
-        ))
+        out.append(
+            LedgerData(
+                name=name,
+                entries=stored_entries(session, name),
+                checkpoints=[cp for cp in all_checkpoints if cp.ledger == name],
+                head=head_rows.get(name, HeadRecord(0, bytes(32))),
+            )
+        )
     return out

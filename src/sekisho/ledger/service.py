@@ -9,6 +9,7 @@ caller's own transaction through `sekisho.ledger.append.append`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -37,7 +38,7 @@ from sekisho.ledger.note import NoteSigner, NoteVerifier
 from sekisho.ledger.offline import compare_ledgers, load_evidence
 from sekisho.ledger.proofs import ConsistencyProof, InclusionProof
 from sekisho.ledger.publish import DirectoryPublisher, Publisher, WebhookPublisher
-from sekisho.ledger.tables import LedgerCheckpointRow
+from sekisho.ledger.tables import CHECKPOINTS as _C
 from sekisho.ledger.verify import CheckpointRecord, VerificationReport, verify_ledgers
 from sekisho.store.db import Database
 
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_C = LedgerCheckpointRow.__table__
 
 
 class LedgerIntegrityError(Exception):
@@ -123,8 +123,9 @@ class LedgerService:
         if settings.publish_webhook:
             publishers.append(WebhookPublisher(settings.publish_webhook))
         witnesses = [settings.publish_dir] if settings.publish_dir else []
-        return cls(db, signer, origin=settings.origin, publishers=publishers,
-                   witness_paths=witnesses)
+        return cls(
+            db, signer, origin=settings.origin, publishers=publishers, witness_paths=witnesses
+        )
 
     @property
     def public_key(self) -> str:
@@ -144,8 +145,9 @@ class LedgerService:
                 results.append(self._checkpoint_one(check_ledger_name(name)))
             except LedgerIntegrityError as exc:
                 log.error("refusing to sign a checkpoint: %s", exc)
-                results.append(CheckpointResult(name, sizes.get(name, 0), b"", "", False,
-                                                refused=str(exc)))
+                results.append(
+                    CheckpointResult(name, sizes.get(name, 0), b"", "", False, refused=str(exc))
+                )
         return results
 
     def _checkpoint_one(self, ledger: str) -> CheckpointResult:
@@ -165,7 +167,11 @@ class LedgerService:
         return CheckpointResult(ledger, head.size, tree_root, note, True, published, errors)
 
     def _root_for_signing(
-        self, session: Any, ledger: str, size: int, last_hash: bytes,
+        self,
+        session: Any,
+        ledger: str,
+        size: int,
+        last_hash: bytes,
         latest: CheckpointRecord | None,
     ) -> bytes:
         # Never sign over a ledger that disagrees with what was signed before:
@@ -186,7 +192,9 @@ class LedgerService:
                 )
             base = latest.size
         fresh = queries.stored_entries(session, ledger, start=base, stop=size)
-        check = verify_chain(ledger, fresh, start=base, prev=leaves[base - 1] if base else ZERO_HASH)
+        check = verify_chain(
+            ledger, fresh, start=base, prev=leaves[base - 1] if base else ZERO_HASH
+        )
         if check.first_break is not None:
             raise LedgerIntegrityError(
                 f"ledger {ledger}, seq {check.first_break.seq}: {check.first_break.reason}"
@@ -204,7 +212,9 @@ class LedgerService:
             # Another replica may have signed the same size first; both notes are valid.
             session.execute(stmt.on_conflict_do_nothing(index_elements=["ledger", "size"]))
 
-    def _publish(self, ledger: str, size: int, note: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _publish(
+        self, ledger: str, size: int, note: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         done, errors = [], []
         for publisher in self.publishers:
             try:
@@ -236,8 +246,13 @@ class LedgerService:
             body = queries.stored_entries(session, ledger, start=seq, stop=seq + 1)[0].body
         tree = MerkleTree.build(leaves)
         proof = InclusionProof(
-            ledger=ledger, seq=seq, body=body, tree_size=latest.size, root=latest.root,
-            path=tuple(tree.inclusion_proof(seq)), checkpoint=latest.note,
+            ledger=ledger,
+            seq=seq,
+            body=body,
+            tree_size=latest.size,
+            root=latest.root,
+            path=tuple(tree.inclusion_proof(seq)),
+            checkpoint=latest.note,
         )
         try:  # prove nothing we would not accept ourselves
             verify_inclusion(seq, latest.size, proof.leaf_hash, proof.path, latest.root)
@@ -245,18 +260,23 @@ class LedgerService:
             raise LedgerIntegrityError(f"ledger {ledger}: {exc}") from exc
         return proof
 
-    def prove_consistency(self, ledger: str, size1: int, size2: int | None = None) -> ConsistencyProof:
+    def prove_consistency(
+        self, ledger: str, size1: int, size2: int | None = None
+    ) -> ConsistencyProof:
         """Consistency proof between two checkpointed sizes (default: up to the latest)."""
         with queries.snapshot(self.db) as session:
             known = {cp.size: cp for cp in queries.checkpoints(session, ledger)}
             size2 = max(known, default=0) if size2 is None else size2
             if size1 not in known or size2 not in known:
-                raise ProofUnavailable(f"ledger {ledger}: no checkpoints at sizes {size1} and {size2}")
+                raise ProofUnavailable(
+                    f"ledger {ledger}: no checkpoints at sizes {size1} and {size2}"
+                )
             leaves = [h for _, h in queries.leaf_hashes(session, ledger, size2)]
         first, second = known[size1], known[size2]
         path = tuple(MerkleTree.build(leaves).consistency_proof(size1, size2))
-        proof = ConsistencyProof(ledger, first.note, second.note, size1, size2, first.root,
-                                 second.root, path)
+        proof = ConsistencyProof(
+            ledger, first.note, second.note, size1, size2, first.root, second.root, path
+        )
         try:
             verify_consistency(size1, size2, first.root, second.root, path)
         except ValueError as exc:
@@ -288,23 +308,32 @@ class LedgerService:
             witnesses += [cp.note for d in other.ledgers.values() for cp in d.checkpoints]
             extra += compare_ledgers(by_name, other.ledgers, label)
         verifiers = (pinned,) if pinned is not None else self.verifiers
-        report = verify_ledgers(data, verifiers=verifiers, origin=self.origin,
-                                witnesses=witnesses, complete=True)
+        report = verify_ledgers(
+            data, verifiers=verifiers, origin=self.origin, witnesses=witnesses, complete=True
+        )
         if extra:
             report = VerificationReport((*report.problems, *extra), report.ledgers, report.notices)
         return report
 
-    def export(self, out: str | os.PathLike[str], ledgers: Sequence[str] | None = None) -> ExportSummary:
+    def export(
+        self, out: str | os.PathLike[str], ledgers: Sequence[str] | None = None
+    ) -> ExportSummary:
         """Write the JSONL export (atomically) and return its summary and SHA-256."""
         target = Path(out).expanduser()
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         digest = hashlib.sha256()
         with queries.snapshot(self.db) as session:
             names = list(ledgers) if ledgers is not None else queries.ledger_names(session)
-            header = ExportHeader(self.origin, self.public_key, self.clock().isoformat(),
-                                  ledgers is None, tuple(names))
+            header = ExportHeader(
+                self.origin,
+                self.public_key,
+                self.clock().isoformat(),
+                ledgers is None,
+                tuple(names),
+            )
             n_entries = n_checkpoints = 0
             with tmp.open("wb") as fh:
+
                 def write(line: str) -> None:
                     data = line.encode("utf-8")
                     digest.update(data)
@@ -320,7 +349,9 @@ class LedgerService:
                         n_checkpoints += 1
                 write(end_line(n_entries, n_checkpoints))
         tmp.replace(target)
-        return ExportSummary(str(target), digest.hexdigest(), n_entries, n_checkpoints, tuple(names))
+        return ExportSummary(
+            str(target), digest.hexdigest(), n_entries, n_checkpoints, tuple(names)
+        )
 
 
 async def run_periodic_checkpoints(
@@ -332,7 +363,5 @@ async def run_periodic_checkpoints(
             await asyncio.to_thread(service.checkpoint)
         except Exception:  # keep the task alive; the next tick retries
             log.exception("ledger checkpoint failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except TimeoutError:
-            pass

@@ -8,13 +8,29 @@ lock that serializes appends to one ledger and the source of the next seq.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, LargeBinary, PrimaryKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sekisho.store.base import Base, UTCDateTime
 
-__all__ = ["LedgerCheckpointRow", "LedgerEntryRow", "LedgerHeadRow"]
+__all__ = [
+    "CHECKPOINTS",
+    "ENTRIES",
+    "HEADS",
+    "LedgerCheckpointRow",
+    "LedgerEntryRow",
+    "LedgerHeadRow",
+]
 
 
 class LedgerEntryRow(Base):
@@ -56,3 +72,9 @@ class LedgerCheckpointRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Core handles for the statements of append, queries and the service.
+ENTRIES = cast(Table, LedgerEntryRow.__table__)
+HEADS = cast(Table, LedgerHeadRow.__table__)
+CHECKPOINTS = cast(Table, LedgerCheckpointRow.__table__)

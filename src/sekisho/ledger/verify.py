@@ -120,8 +120,14 @@ class VerificationReport:
                 {"ledger": p.ledger, "seq": p.seq, "reason": p.reason} for p in self.problems
             ],
             "ledgers": [
-                {"name": s.name, "size": s.size, "root": s.root.hex(), "checkpoints": s.checkpoints,
-                 "anchored_size": s.anchored_size, "unanchored": s.unanchored}
+                {
+                    "name": s.name,
+                    "size": s.size,
+                    "root": s.root.hex(),
+                    "checkpoints": s.checkpoints,
+                    "anchored_size": s.anchored_size,
+                    "unanchored": s.unanchored,
+                }
                 for s in self.ledgers
             ],
             "unanchored": self.unanchored,
@@ -181,15 +187,20 @@ def _check_head(item: _Work) -> None:
     if head is None:
         return
     if head.size != chain.size:
-        item.problems.append(Problem(
-            item.data.name, min(head.size, chain.size),
-            f"head row says {head.size} entries but {chain.size} are stored "
-            "(entries deleted or inserted)",
-        ))
+        item.problems.append(
+            Problem(
+                item.data.name,
+                min(head.size, chain.size),
+                f"head row says {head.size} entries but {chain.size} are stored "
+                "(entries deleted or inserted)",
+            )
+        )
     elif chain.size and head.last_hash != chain.leaf_hashes[-1]:
-        item.problems.append(Problem(
-            item.data.name, chain.size - 1, "head row's last hash does not match the last entry"
-        ))
+        item.problems.append(
+            Problem(
+                item.data.name, chain.size - 1, "head row's last hash does not match the last entry"
+            )
+        )
 
 
 def _check_tree(
@@ -237,13 +248,15 @@ def _check_checkpoint(
         return Problem(cp.ledger, None, f"{what}: stored size/root differ from the signed note")
     if cp.size > size:
         return Problem(
-            cp.ledger, size,
+            cp.ledger,
+            size,
             f"{what} covers {cp.size} entries but only {size} exist: "
             f"seq {size}..{cp.size - 1} missing (tail truncated)",
         )
     if roots[cp.size] != cp.root:
         return Problem(
-            cp.ledger, None,
+            cp.ledger,
+            None,
             f"{what}: entries 0..{cp.size - 1} do not produce the signed root "
             "(history rewritten or forked)",
         )
@@ -265,7 +278,7 @@ def _witness_records(
         except CheckpointError as exc:
             problems.append(f"witness checkpoint {i + 1}: {exc}")
             continue
-        ledger = cp.origin[len(prefix):] if cp.origin.startswith(prefix) else None
+        ledger = cp.origin[len(prefix) :] if cp.origin.startswith(prefix) else None
         if ledger is None:
             problems.append(f"witness checkpoint {i + 1}: foreign origin {cp.origin!r}")
         elif ledger not in work:
@@ -287,7 +300,11 @@ def _check_registry(work: dict[str, _Work]) -> list[Problem]:
             problems.append(Problem(name, None, "ledger is not opened in the platform ledger"))
     for name, seq in sorted(opened.items(), key=lambda kv: kv[1]):
         if name not in work or not work[name].chain.size:
-            problems.append(Problem(
-                PLATFORM_LEDGER, seq, f"ledger {name} opened here is missing (deleted wholesale)"
-            ))
+            problems.append(
+                Problem(
+                    PLATFORM_LEDGER,
+                    seq,
+                    f"ledger {name} opened here is missing (deleted wholesale)",
+                )
+            )
     return problems
