@@ -9,7 +9,7 @@ import uvicorn
 from sekisho.http.app import create_app
 from sekisho.settings import Settings
 from sekisho.store.db import Database
-from sekisho.store.migrate import current_revision, head_revision
+from sekisho.store.migrate import current_revision, head_revisions, is_current
 
 
 class SchemaOutOfDate(Exception):
@@ -18,10 +18,11 @@ class SchemaOutOfDate(Exception):
 
 def check_schema(db: Database) -> None:
     """Refuse to serve on a database that `sekisho migrate` has not brought up to date."""
-    current, head = current_revision(db), head_revision()
-    if current != head:
+    if not is_current(db):
+        expected = "+".join(sorted(head_revisions()))
         raise SchemaOutOfDate(
-            f"database schema is at {current or 'nothing'}, expected {head}: run 'sekisho migrate'"
+            f"database schema is at {current_revision(db) or 'nothing'}, expected {expected}: "
+            "run 'sekisho migrate'"
         )
 
 

@@ -20,13 +20,24 @@ def _config() -> Config:
     return cfg
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+def head_revisions() -> frozenset[str]:
+    """Every head of the migration graph (feature branches may be merged later)."""
+    return frozenset(ScriptDirectory.from_config(_config()).get_heads())
+
+
+def current_revisions(db: Database) -> frozenset[str]:
+    with db.engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    """The database's revision(s) as one readable string, or None when empty."""
+    revs = current_revisions(db)
+    return "+".join(sorted(revs)) if revs else None
+
+
+def is_current(db: Database) -> bool:
+    return current_revisions(db) == head_revisions()
 
 
 def migrate(db: Database) -> str | None:
@@ -34,6 +45,6 @@ def migrate(db: Database) -> str | None:
     cfg = _config()
     with db.engine.connect().execution_options(sekisho_write=True) as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
         conn.commit()
     return current_revision(db)
