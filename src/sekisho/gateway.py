@@ -16,21 +16,23 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sekisho.actor import Actor
 from sekisho.chat.core import ChatService, RoutingState
 from sekisho.chat.inflight import InflightStreams
 from sekisho.chat.upstream import UpstreamClient
 from sekisho.control import overrides as override_service
-from sekisho.control.replicas import heartbeat
 from sekisho.control.matrix_versions import record_matrix_load
+from sekisho.control.replicas import heartbeat
 from sekisho.matrix import Matrix, MatrixCheck
 from sekisho.requestlog.sink import StoreSink
-from sekisho.routing.circuit import CircuitBook
 from sekisho.requestlog.writer import RequestLogWriter
+from sekisho.routing.circuit import CircuitBook
+from sekisho.routing.overrides import Override
 from sekisho.settings import Settings
 from sekisho.store.db import Database
 from sekisho.tenancy.authcache import KeyCache
@@ -60,7 +62,7 @@ class Gateway:
     routing: RoutingState
     refresh_interval_s: float = REFRESH_INTERVAL_S
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     refresh_failures: int = 0
     replica_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
@@ -89,7 +91,7 @@ class Gateway:
         with self.db.begin() as session:
             record_matrix_load(session, matrix, actor or Actor.system("gateway"), source)
 
-    def _load_overrides(self) -> list[override_service.Override]:
+    def _load_overrides(self) -> list[Override]:
         """One write transaction a second: expiries, this replica's heartbeat, active overrides."""
         views = self.routing.circuits.snapshot(time.time())
         with self.db.begin() as session:

@@ -12,7 +12,13 @@ from sekisho.settings import Settings, settings_from_document
 from sekisho.simulator import SimulatorServer
 from sekisho.store.db import Database
 from tests.support.databases import sqlite_url
-from tests.support.gateway import RunningGateway, make_tenant, migrated, reset_circuits, start_gateway
+from tests.support.gateway import (
+    RunningGateway,
+    make_tenant,
+    migrated,
+    reset_circuits,
+    start_gateway,
+)
 
 SECRETS = {"SIM_KEY": "k"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,12 @@ from sekisho.simulator import SimulatorServer
 from sekisho.store.db import Database
 from tests.support.databases import sqlite_url
 from tests.support.gateway import (
-    RunningGateway, make_tenant, migrated, reset_circuits, start_gateway, test_settings,
+    RunningGateway,
+    make_tenant,
+    migrated,
+    reset_circuits,
+    start_gateway,
+    test_settings,
 )
 
 

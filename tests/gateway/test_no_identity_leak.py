@@ -18,8 +18,7 @@ FAULTS: list[dict[str, object]] = [
 
 def _scan(env: Env, blob: bytes, where: str) -> None:
     text = blob.decode("utf-8", "replace").lower()
-    for needle in env.identity_strings() + ["simulator", "-sim", "fp_", "msg_", "toolu_",
-                                            "-org", "sim-region"]:
+    for needle in [*env.identity_strings(), "simulator", "-sim", "fp_", "msg_", "toolu_", "-org", "sim-region"]:
         assert needle.lower() not in text, f"{needle!r} leaked in {where}: {text[:400]}"
 
 

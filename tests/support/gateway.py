@@ -13,10 +13,10 @@ import uvicorn
 
 from sekisho.actor import Actor
 from sekisho.chat.core import RoutingState
-from sekisho.routing.circuit import CircuitBook
 from sekisho.demo import DEMO_SECRETS, demo_document
 from sekisho.gateway import Gateway
 from sekisho.http.app import GatewayApp, create_app
+from sekisho.routing.circuit import CircuitBook
 from sekisho.settings import Settings, settings_from_document
 from sekisho.store.db import Database
 from sekisho.store.migrate import migrate

@@ -28,8 +28,13 @@ from sekisho.chat.principal import Principal
 from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
 from sekisho.errors import (
-    InvalidRequest, ModelNotFound, PermissionDenied, RateLimited, SekishoError,
-    UpstreamUnavailable, error_for_code,
+    InvalidRequest,
+    ModelNotFound,
+    PermissionDenied,
+    RateLimited,
+    SekishoError,
+    UpstreamUnavailable,
+    error_for_code,
 )
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix, Provider
@@ -37,7 +42,11 @@ from sekisho.requestlog.record import Attempt, RequestRecord
 from sekisho.routing.availability import alias_access
 from sekisho.routing.circuit import CircuitBook
 from sekisho.routing.outcome import (
-    Outcome, classify_failure, classify_status, classify_stream_error, final_error,
+    Outcome,
+    classify_failure,
+    classify_status,
+    classify_stream_error,
+    final_error,
 )
 from sekisho.routing.overrides import Override
 from sekisho.routing.plan import Candidate, plan_routes

@@ -47,7 +47,7 @@ DEMO_SECRETS = {
 def demo_document(simulator_url: str, state_dir: Path, port: int) -> dict[str, object]:
     """The demo config: the packaged matrix pointed at a simulator, SQLite in `state_dir`."""
     text = files("sekisho.demo").joinpath("matrix.yaml").read_text(encoding="utf-8")
-    doc = yaml.safe_load(text.replace("{sim}", simulator_url))
+    doc: dict[str, object] = yaml.safe_load(text.replace("{sim}", simulator_url))
     doc.update({
         "database_url": f"sqlite:///{(state_dir / 'sekisho.db').resolve()}",
         "listen": {"host": "127.0.0.1", "port": port},

@@ -7,18 +7,16 @@ Starlette app that owns the lifespan-free routes.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import asyncio
+import logging
 import signal
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from sekisho.admin import aliases as admin_aliases
 from sekisho.admin.app import create_admin_app
-
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
 from sekisho.http.ops import ops_routes

@@ -16,7 +16,16 @@ from sekisho.chat.core import ChatService
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import parse_chat_request
 from sekisho.errors import InternalError, InvalidApiKey, InvalidRequest, SekishoError
-from sekisho.http.asgi import SSE_HEADERS, Receive, Scope, Send, header, read_body, send_bytes, send_error
+from sekisho.http.asgi import (
+    SSE_HEADERS,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_bytes,
+    send_error,
+)
 from sekisho.ids import request_id as new_request_id
 from sekisho.tenancy.authcache import KeyCache
 from sekisho.tenancy.keys import key_matches, key_prefix

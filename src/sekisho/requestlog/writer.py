@@ -10,6 +10,7 @@ queue, so a clean shutdown loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -88,10 +89,8 @@ class RequestLogWriter:
 
     async def _run(self) -> None:
         while not self._stopping:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
             while self._queue and not self._stopping:
                 await self._write_batch()

@@ -77,10 +77,13 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any exception."""
-        with self.engine.connect().execution_options(sekisho_write=True) as conn:
-            with Session(bind=conn, expire_on_commit=False) as session, conn.begin():
-                yield session
-                session.flush()
+        with (
+            self.engine.connect().execution_options(sekisho_write=True) as conn,
+            Session(bind=conn, expire_on_commit=False) as session,
+            conn.begin(),
+        ):
+            yield session
+            session.flush()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -94,7 +97,7 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+        except Exception:
             return False
 
     def dispose(self) -> None:
