@@ -144,7 +144,8 @@ def build_gateway(
         queue_max=settings.request_log.queue_max,
     )
     keys = KeyCache(StoreCredentialLoader(db), ttl_s=settings.auth.cache_ttl_s,
-                    max_stale_s=settings.auth.max_stale_s, max_size=settings.auth.cache_size)
+                    max_stale_s=settings.auth.max_stale_s, max_size=settings.auth.cache_size,
+                    load_timeout_s=settings.auth.store_timeout_s)
     holder: list[Gateway] = []
     chat = ChatService(
         routing=lambda: holder[0].routing,

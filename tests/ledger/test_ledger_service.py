@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from sekisho.ledger.merkle import ProofError
 from sekisho.ledger.note import NoteSigner
 from sekisho.ledger.offline import verify_export_file
 from sekisho.ledger.proofs import InclusionProof, check_inclusion_proof
+from sekisho.ledger.publish import DirectoryPublisher, WebhookPublisher
 from sekisho.ledger.service import LedgerService, ProofUnavailable, run_periodic_checkpoints
 from sekisho.store.db import Database
 
@@ -152,3 +155,54 @@ def test_commands(any_db: Database, tmp_path: Path) -> None:
     other = NoteSigner.generate(ORIGIN).verifier.encode()
     failed = ledger_verify(None, export=str(tmp_path / "e.jsonl"), public_key=other)
     assert failed.exit_code == 1 and "FAILED" in failed.text
+
+
+def test_summaries_and_entries_for_the_console(any_db: Database, tmp_path: Path) -> None:
+    svc = service(any_db, tmp_path)
+    fill(any_db, 3)
+    svc.checkpoint()
+    fill(any_db, 2, tenant="ten_a")
+    got = {s.name: (s.size, s.anchored_size, s.unanchored) for s in svc.summaries()}
+    assert got == {"platform": (4, 3, 1), "tenant:ten_a": (2, 0, 2)}
+    page = svc.entries("platform", start=1, limit=2)
+    assert [e.seq for e in page] == [1, 2] and page[0].note == "drill step 1"
+
+
+def test_webhook_and_write_once_directory_publishing(any_db: Database, tmp_path: Path) -> None:
+    received: list[dict[str, object]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/checkpoints"
+        published = DirectoryPublisher(tmp_path / "pub")
+        svc = LedgerService(
+            any_db, SIGNER, origin=ORIGIN, publishers=[published, WebhookPublisher(url)]
+        )
+        fill(any_db, 2)
+        result = svc.checkpoint()[0]
+        assert len(result.published) == 2 and not result.publish_errors
+        assert received == [{"ledger": "platform", "size": 2, "checkpoint": result.note}]
+    finally:
+        server.shutdown()
+    # A different note for a size already published is refused: that would be a fork.
+    with pytest.raises(OSError, match="different checkpoint"):
+        published.publish("platform", 2, result.note.replace("platform", "other"))
+    dead = LedgerService(
+        any_db,
+        SIGNER,
+        origin=ORIGIN,
+        publishers=[WebhookPublisher("http://127.0.0.1:9/nowhere", timeout_s=1)],
+    )
+    fill(any_db, 1)
+    assert dead.checkpoint()[0].publish_errors  # counted, not fatal: the DB holds it

@@ -92,28 +92,20 @@ def test_postgres_refuses_truncate(pg_db: Database) -> None:
 
 
 def test_constraints_refuse_a_fork_even_without_the_lock(any_db: Database) -> None:
-    first, second = fill(any_db, 2)
-    with pytest.raises(IntegrityError):  # same predecessor as seq 1
-        raw(
-            any_db,
-            "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
-            "VALUES ('platform', 2, :t, :b, :h, :p)",
-            t=second.time,
-            b=b"{}",
-            h=bytes(32),
-            p=second.prev,
-        )
-    with pytest.raises(IntegrityError):  # same seq
-        raw(
-            any_db,
-            "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
-            "VALUES ('platform', 1, :t, :b, :h, :p)",
-            t=second.time,
-            b=b"{}",
-            h=bytes(32),
-            p=second.leaf_hash,
-        )
-    del first
+    _, second = fill(any_db, 2)
+    # (seq 2 claiming seq 1's predecessor) and (a second seq 1)
+    for seq, prev in ((2, second.prev), (1, second.leaf_hash)):
+        with pytest.raises(IntegrityError):
+            raw(
+                any_db,
+                "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
+                "VALUES ('platform', :s, :t, :b, :h, :p)",
+                s=seq,
+                t=second.time,
+                b=b"{}",
+                h=bytes(32),
+                p=prev,
+            )
 
 
 def test_migration_installs_the_triggers(any_db: Database) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 import threading
 import time
 from dataclasses import dataclass
@@ -86,10 +87,10 @@ def make_tenant(db: Database, settings: Settings, name: str, *,
     return tenant.id, secret
 
 
-def reset_circuits(gw: RunningGateway) -> None:
-    """Forget all passive health (between tests sharing one gateway)."""
+def reset_circuits(gw: RunningGateway, **changes: float) -> None:
+    """Forget all passive health (between tests sharing one gateway), maybe with new thresholds."""
     gateway = gw.gateway
     current = gateway.routing
-    gateway.routing = RoutingState(matrix=current.matrix,
-                                   circuits=CircuitBook(gateway.settings.circuit_settings()),
+    settings = replace(gateway.settings.circuit_settings(), **changes)
+    gateway.routing = RoutingState(matrix=current.matrix, circuits=CircuitBook(settings),
                                    overrides=current.overrides)

@@ -17,14 +17,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sekisho.ledger import queries
 from sekisho.ledger.checkpoint import Checkpoint, CheckpointError, ledger_origin, open_checkpoint
 from sekisho.ledger.checkpoint import sign_checkpoint as sign_checkpoint_note
-from sekisho.ledger.entry import PLATFORM_LEDGER, ZERO_HASH, check_ledger_name, verify_chain
+from sekisho.ledger.entry import (
+    PLATFORM_LEDGER,
+    ZERO_HASH,
+    EntryError,
+    LedgerEntry,
+    check_ledger_name,
+    entry_from_body,
+    verify_chain,
+)
 from sekisho.ledger.export import (
     ExportHeader,
     checkpoint_line,
@@ -45,13 +53,24 @@ from sekisho.store.db import Database
 __all__ = [
     "CheckpointResult",
     "ExportSummary",
+    "LedgerConfig",
     "LedgerIntegrityError",
     "LedgerService",
+    "LedgerSummary",
     "ProofUnavailable",
     "run_periodic_checkpoints",
 ]
 
 log = logging.getLogger(__name__)
+
+
+class LedgerConfig(Protocol):
+    """What the service reads from `sekisho.settings.LedgerSettings`."""
+
+    signing_key_path: str
+    origin: str
+    publish_dir: str | None
+    publish_webhook: str | None
 
 
 class LedgerIntegrityError(Exception):
@@ -78,6 +97,19 @@ class CheckpointResult:
     published: tuple[str, ...] = ()
     publish_errors: tuple[str, ...] = ()
     refused: str | None = None  # why nothing was signed (the ledger disagrees with itself)
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    """A ledger's size and the size its latest checkpoint anchors."""
+
+    name: str
+    size: int
+    anchored_size: int
+
+    @property
+    def unanchored(self) -> int:
+        return self.size - self.anchored_size
 
 
 @dataclass(frozen=True)
@@ -114,7 +146,7 @@ class LedgerService:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, db: Database, settings: Any) -> LedgerService:
+    def from_settings(cls, db: Database, settings: LedgerConfig) -> LedgerService:
         """Build from `sekisho.settings.LedgerSettings` (creates the key file on first use)."""
         signer = load_or_create_signing_key(settings.signing_key_path, settings.origin)
         publishers: list[Publisher] = []
@@ -228,6 +260,35 @@ class LedgerService:
         """Stored checkpoints, oldest first."""
         with queries.snapshot(self.db) as session:
             return queries.checkpoints(session, ledger)
+
+    # -- reading (console, admin API) ----------------------------------------
+
+    def summaries(self) -> list[LedgerSummary]:
+        """Every ledger with its size and how much of it is anchored by a checkpoint."""
+        with queries.snapshot(self.db) as session:
+            heads = queries.heads(session)
+            latest: dict[str, int] = {}
+            for cp in queries.checkpoints(session):
+                latest[cp.ledger] = max(latest.get(cp.ledger, 0), cp.size)
+        return [
+            LedgerSummary(name, head.size, latest.get(name, 0))
+            for name, head in sorted(
+                heads.items(), key=lambda kv: (kv[0] != PLATFORM_LEDGER, kv[0])
+            )
+        ]
+
+    def entries(
+        self, ledger: str = PLATFORM_LEDGER, *, start: int = 0, limit: int = 100
+    ) -> list[LedgerEntry]:
+        """Decoded entries ``start .. start+limit-1`` of one ledger (read-only views)."""
+        with queries.snapshot(self.db) as session:
+            stored = queries.stored_entries(session, ledger, start=start, stop=start + limit)
+        try:
+            return [entry_from_body(s.body) for s in stored]
+        except EntryError as exc:
+            raise LedgerIntegrityError(
+                f"ledger {ledger}: {exc}; run `sekisho ledger verify`"
+            ) from exc
 
     # -- proofs ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sekisho.store.base import Base, UTCDateTime
@@ -152,3 +152,92 @@ class ReplicaStatus(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     matrix_hash: Mapped[str] = mapped_column(String(64))
     circuits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+# --- Tenant lifecycle, identity, notifications, evidence (migration 0004_lifecycle) ---
+
+
+class TenantSuspension(Base):
+    """One suspension decision: who asked, who authorized, why, until when it is reviewed.
+
+    Rows are never deleted; reinstatement or off-boarding closes one (`ended_*`).
+    """
+
+    __tablename__ = "tenant_suspensions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    authorized_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    review_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_kind: Mapped[str | None] = mapped_column(String(16))  # reinstated | offboarding
+    ended_requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    ended_authorized_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    end_note: Mapped[str | None] = mapped_column(Text)
+
+
+class UserSession(Base):
+    """A signed-in browser session; the cookie holds a secret whose SHA-256 is `token_hash`."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """The outbox: a webhook or e-mail to deliver, with retries, by any replica's worker."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email
+    destination: Mapped[str] = mapped_column(String(500))
+    event: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EvidenceBundleRecord(Base):
+    """An evidence bundle taken: its hash and manifest; the bytes too for snapshots."""
+
+    __tablename__ = "evidence_bundles"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # export | suspension_snapshot | incident
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
+    alias: Mapped[str | None] = mapped_column(String(200))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    manifest: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(320))
+
+
+# --- Observability and incidents (migration 0005_observability): declared next to their code,
+# imported here so that the metadata is complete wherever the models are imported.
+from sekisho.incidents import tables as _incident_tables  # noqa: E402,F401
+from sekisho.observe import tables as _observe_tables  # noqa: E402,F401

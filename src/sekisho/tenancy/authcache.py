@@ -4,8 +4,10 @@ A lookup answered from memory is at most `ttl_s` old. Past that the entry is
 re-confirmed from the store (one load per key however many requests wait:
 single flight). If the store cannot answer, a cached entry younger than
 `max_stale_s` still serves; anything older, or never seen, fails closed with
-`503 service_unavailable` (Rule 6). `invalidate_*` drop entries at once; the
-cross-replica invalidation bus calls them.
+`503 service_unavailable` (Rule 6). A store that stalls instead of failing
+counts as failed after `load_timeout_s`. `invalidate_*` drop entries at once
+(the cross-replica invalidation bus calls them) and bump a generation, so a
+load that was already running when an invalidation arrived is not cached.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class KeyCache:
         max_stale_s: float = 5.0,
         max_size: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        load_timeout_s: float = 2.0,
     ) -> None:
         self._loader = loader
         self._ttl = ttl_s
@@ -54,6 +57,8 @@ class KeyCache:
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        self._load_timeout = load_timeout_s
+        self._generation = 0
         self.store_failures = 0
 
     async def lookup(self, prefix: str) -> KeyRecord | None:
@@ -72,23 +77,25 @@ class KeyCache:
             ) from exc
 
     async def _refresh(self, prefix: str) -> KeyRecord | None:
-        pending = self._inflight.get(prefix)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
-        self._inflight[prefix] = future
-        try:
-            record = await asyncio.to_thread(self._loader.load_key, prefix)
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        else:
-            future.set_result(record)
+        task = self._inflight.get(prefix)
+        if task is None:
+            task = asyncio.ensure_future(self._load(prefix, self._generation))
+            self._inflight[prefix] = task
+            task.add_done_callback(lambda done: self._loaded(prefix, done))
+        # Waiters give up after the timeout; the load itself (single flight) runs on.
+        return await asyncio.wait_for(asyncio.shield(task), self._load_timeout)
+
+    async def _load(self, prefix: str, generation: int) -> KeyRecord | None:
+        record = await asyncio.to_thread(self._loader.load_key, prefix)
+        if generation == self._generation:
             self._store(prefix, record)
-            return record
-        finally:
+        return record
+
+    def _loaded(self, prefix: str, task: asyncio.Future[KeyRecord | None]) -> None:
+        if self._inflight.get(prefix) is task:
             del self._inflight[prefix]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: waiters re-raise it themselves
 
     def _store(self, prefix: str, record: KeyRecord | None) -> None:
         self._entries[prefix] = _Entry(record, self._clock())
@@ -97,14 +104,17 @@ class KeyCache:
             self._entries.popitem(last=False)
 
     def invalidate_key(self, prefix: str) -> None:
+        self._generation += 1
         self._entries.pop(prefix, None)
 
     def invalidate_tenant(self, tenant_id: str) -> None:
+        self._generation += 1
         for prefix, entry in list(self._entries.items()):
             if entry.record is not None and entry.record[1].id == tenant_id:
                 del self._entries[prefix]
 
     def invalidate_all(self) -> None:
+        self._generation += 1
         self._entries.clear()
 
     def __len__(self) -> int:

@@ -1,0 +1,1 @@
+"""Incidents: severity, affected aliases, timeline, customer updates (leak-checked), resolution."""

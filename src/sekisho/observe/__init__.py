@@ -1,0 +1,1 @@
+"""Observability: request-log rollups and series, spike alerts, metrics, probes, triage."""
