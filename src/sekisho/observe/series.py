@@ -1,0 +1,121 @@
+"""Time series and window totals read from the rollup (never from the raw log).
+
+`series` answers the dashboards (`/admin/v1/aliases/{alias}/series`, `sekisho
+report`); `window_totals` answers the spike rule, the status page, triage and
+incident impact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sekisho.observe import histogram
+from sekisho.observe.rollup import Cell
+from sekisho.observe.tables import RequestRollup
+
+
+@dataclass(slots=True)
+class Totals:
+    """Merged counters of some rollup rows, with the derived numbers operators read."""
+
+    cell: Cell = field(default_factory=Cell)
+
+    @property
+    def requests(self) -> int:
+        return self.cell.requests
+
+    @property
+    def errors(self) -> int:
+        """Customer-visible failures the runbook watches: every 5xx plus 429."""
+        return self.cell.s5xx + self.cell.s429
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.cell
+        rate = self.error_rate
+        return {
+            "requests": c.requests, "2xx": c.s2xx, "4xx": c.s4xx, "5xx": c.s5xx,
+            "429": c.s429, "502": c.s502,
+            "error_rate": round(rate, 4) if rate is not None else None,
+            "codes": dict(sorted(c.codes.items())),
+            "latency_ms": _latency(c.latency_hist, c.latency_sum, sum(c.latency_hist)),
+            "ttfb_ms": _latency(c.ttfb_hist, c.ttfb_sum, c.ttfb_count),
+            "tokens": {"prompt": c.prompt_tokens, "completion": c.completion_tokens},
+        }
+
+
+def _latency(hist: list[int], total: float, n: int) -> dict[str, float | None]:
+    return {
+        "p50": histogram.percentile(hist, 0.50), "p95": histogram.percentile(hist, 0.95),
+        "p99": histogram.percentile(hist, 0.99), "mean": round(total / n, 1) if n else None,
+    }
+
+
+def row_cell(row: RequestRollup) -> Cell:
+    return Cell(
+        requests=row.requests, s2xx=row.s2xx, s4xx=row.s4xx, s5xx=row.s5xx, s429=row.s429,
+        s502=row.s502, codes=dict(row.codes or {}), latency_sum=row.latency_sum,
+        latency_hist=histogram.merged([row.latency_hist or []]), ttfb_count=row.ttfb_count,
+        ttfb_sum=row.ttfb_sum, ttfb_hist=histogram.merged([row.ttfb_hist or []]),
+        prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
+    )
+
+
+_COLUMNS = [c for c in RequestRollup.__table__.columns if c.name not in ("dim", "key", "replica")]
+
+
+def _rows(session: Session, dim: str, keys: list[str], start: datetime,
+          end: datetime) -> list[Any]:
+    # Plain tuples, not ORM objects: 24 h of 1-minute buckets stays a few thousand rows.
+    stmt = select(*_COLUMNS).where(
+        RequestRollup.dim == dim, RequestRollup.key.in_(keys),
+        RequestRollup.bucket >= start, RequestRollup.bucket < end,
+    )
+    return list(session.execute(stmt).all())
+
+
+def _cell_of(row: Any) -> Cell:
+    return row_cell(row)  # a Row has the same attribute names as the table
+
+
+def series(session: Session, dim: str, key: str, start: datetime,
+           end: datetime) -> list[tuple[datetime, Totals]]:
+    """Per-bucket totals of one alias / tenant / provider in [start, end), oldest first."""
+    merged: dict[datetime, Totals] = {}
+    for row in _rows(session, dim, [key], start, end):
+        merged.setdefault(row.bucket, Totals()).cell.merge(_cell_of(row))
+    return sorted(merged.items())
+
+
+def window_totals(session: Session, dim: str, keys: list[str], start: datetime,
+                  end: datetime) -> dict[str, Totals]:
+    """Totals per key over [start, end) (buckets whose start falls in the window)."""
+    out = {k: Totals() for k in keys}
+    if not keys:
+        return out
+    for row in session.execute(select(RequestRollup.key, *_COLUMNS).where(
+            RequestRollup.dim == dim, RequestRollup.key.in_(keys),
+            RequestRollup.bucket >= start, RequestRollup.bucket < end)).all():
+        out[row.key].cell.merge(_cell_of(row))
+    return out
+
+
+def series_document(dim: str, key: str, start: datetime, end: datetime, bucket_s: int,
+                    points: list[tuple[datetime, Totals]]) -> dict[str, Any]:
+    """The JSON shape of a series (admin API and `report --json`)."""
+    total = Totals()
+    for _, t in points:
+        total.cell.merge(t.cell)
+    return {
+        dim: key, "from": start.isoformat(), "to": end.isoformat(), "bucket_s": bucket_s,
+        "buckets": [{"ts": ts.isoformat(), **t.to_dict()} for ts, t in points],
+        "totals": total.to_dict(),
+    }
