@@ -168,8 +168,11 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the store; postgresql:// URLs use psycopg 3.")
+    redis_url: str | None = Field(
+        None, description="Redis for invalidation and shared counters across replicas.")
     listen: Listen = Listen()
     limits: Limits = Limits()
     request_log: RequestLogSettings = RequestLogSettings()
@@ -181,7 +184,7 @@ class Settings(BaseModel):
     bus: BusSettings = BusSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     notify: NotifySettings = NotifySettings()
-    state_dir: str = ".sekisho"
+    state_dir: str = Field(".sekisho", description="Where local state lives (demo database, keys).")
     circuit: dict[str, float] = Field(
         default_factory=dict,
         description="Circuit-breaker thresholds (see sekisho.routing.circuit.CircuitSettings).",

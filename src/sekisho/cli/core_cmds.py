@@ -24,7 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     msub = p.add_subparsers(dest="matrix_command", metavar="ACTION")
     msub.required = True
     c = msub.add_parser("check", parents=[common], help="validate a matrix or config file")
-    c.add_argument("file", type=Path)
+    c.add_argument("file", type=Path, help="a matrix file, or a config file holding the matrix")
     c.set_defaults(handler=matrix_check)
 
     p = sub.add_parser("simulator", parents=[common], help="run the provider simulator")

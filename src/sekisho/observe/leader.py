@@ -40,6 +40,7 @@ class SchedulerLock:
         if self._conn is not None:
             try:
                 self._conn.execute(text("SELECT 1"))
+                self._conn.commit()
                 return True
             except Exception:  # the connection (and with it the lock) is gone
                 log.warning("lost the observe scheduler lock", exc_info=True)
