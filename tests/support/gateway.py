@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
