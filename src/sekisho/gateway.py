@@ -64,9 +64,13 @@ class Gateway:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     refresh_failures: int = 0
+    # sekisho.lifecycle.runtime.LifecycleRuntime: bus, sessions, notifications (set by the app).
+    lifecycle: Any = None
     replica_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Rollups, metrics, probes and alerts (sekisho.observe.runtime.Observability).
+    observability: Any = None
 
     async def start(self) -> None:
         self.writer.start()
@@ -85,6 +89,8 @@ class Gateway:
                 await task
         self._tasks.clear()
         await self.writer.stop()
+        if self.observability is not None:
+            await self.observability.flush()  # the last rollup deltas, after the last records
         await self.upstream.close()
 
     def _record_matrix(self, matrix: Matrix, source: str, actor: Actor | None = None) -> None:
@@ -160,4 +166,30 @@ def build_gateway(
                       routing=RoutingState(matrix=settings.matrix,
                                            circuits=CircuitBook(settings.circuit_settings())))
     holder.append(gateway)
+    _attach_observability(gateway)
+    _attach_ledger_checkpoints(gateway)
     return gateway
+
+
+def _attach_observability(gateway: Gateway) -> None:
+    """Request-log listener, rollup flush, probes and alert rules (sekisho.observe)."""
+    from sekisho.observe.runtime import Observability
+
+    obs = Observability(gateway.settings, gateway.db, replica_id=gateway.replica_id,
+                        routing=lambda: gateway.routing, chat=gateway.chat,
+                        upstream=gateway.upstream)
+    gateway.observability = obs
+    gateway.writer.listeners.append(obs.on_record)
+    gateway.background.extend([obs.run_rollup_flush, obs.run_scheduler])
+
+
+def _attach_ledger_checkpoints(gateway: Gateway) -> None:
+    """Sign ledger checkpoints every `ledger.checkpoint_interval_s` (and publish them)."""
+    from sekisho.ledger.service import LedgerService, run_periodic_checkpoints
+
+    async def run_checkpoints() -> None:
+        service = LedgerService.from_settings(gateway.db, gateway.settings.ledger)
+        await run_periodic_checkpoints(service, gateway.settings.ledger.checkpoint_interval_s,
+                                       asyncio.Event())
+
+    gateway.background.append(run_checkpoints)

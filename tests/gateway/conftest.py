@@ -16,7 +16,7 @@ from tests.support.gateway import (
     migrated,
     reset_circuits,
     start_gateway,
-    test_settings,
+    gateway_settings,
 )
 
 
@@ -39,7 +39,7 @@ class Env:
 @pytest.fixture(scope="module")
 def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     state = tmp_path_factory.mktemp("gw")
-    settings = test_settings(simulator.url, state, sqlite_url(state))
+    settings = gateway_settings(simulator.url, state, sqlite_url(state))
     db = migrated(settings.database_url)
     keys: dict[str, str] = {}
     tenants: dict[str, str] = {}

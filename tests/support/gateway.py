@@ -23,7 +23,7 @@ from sekisho.store.migrate import migrate
 from sekisho.tenancy import service
 
 
-def test_settings(sim_url: str, state_dir: Path, database_url: str | None = None,
+def gateway_settings(sim_url: str, state_dir: Path, database_url: str | None = None,
                   **extra: Any) -> Settings:
     """The demo matrix over a running simulator, with a test database."""
     doc = demo_document(sim_url, state_dir, 0)

@@ -1,21 +1,41 @@
-"""The one pooled HTTP client to providers (aiohttp: keep-alive, fast under load).
+"""The one pooled HTTP client to providers: a lean keep-alive HTTP/1.1 client.
 
 Passed into the chat core through its constructor so tests and benchmarks
 talk to real local servers. Nothing upstream sends is passed to a customer
 except through an adapter's allow-list; no upstream header is passed at all
 (every header a provider sends describes the provider: its name, its
 organisation, its rate-limit tiers, its request ids).
+
+Why not a general HTTP client library: the gateway sends one kind of request
+(a POST with a body it already holds as bytes) and reads one response. Under
+load, aiohttp's general machinery (request and response objects, header
+multidicts, cookie jar, a task per `wait_for`) was a quarter of the CPU of a
+whole chat request (docs/benchmarks.md). This client writes the request in one
+`write`, parses the response with httptools (the parser uvicorn uses) straight
+into a queue of body chunks, and keeps connections alive per host. It speaks
+HTTP/1.1 over TCP or TLS, decodes chunked and gzip/deflate bodies, and maps
+every failure onto `UpstreamFailure` kinds: `connect_error`, `timeout`, `reset`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
+import time
+import zlib
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 
-import aiohttp
+import httptools
 
 PASSED_UPSTREAM_HEADERS: frozenset[str] = frozenset()
+
+_HIGH_WATER = 256 * 1024  # pause reading an upstream whose body the client is slow to take
+_LOW_WATER = 64 * 1024
+_Key = tuple[str, str, int]  # scheme, host, port
 
 
 class UpstreamFailure(Exception):
@@ -34,79 +54,365 @@ class AttemptTimeouts:
     read_s: float  # between chunks once streaming / body read
 
 
+class _ConnectFailed(Exception):
+    pass
+
+
+@lru_cache(maxsize=1024)
+def _target(url: str) -> tuple[_Key, str, str]:
+    """(scheme, host, port), the Host header and the request target of an upstream URL."""
+    parts = httptools.parse_url(url.encode())
+    scheme = (parts.schema or b"").decode().lower()
+    host = (parts.host or b"").decode()
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"unsupported upstream URL: {url!r}")
+    default = 443 if scheme == "https" else 80
+    port = parts.port or default
+    host_header = f"[{host}]" if ":" in host else host
+    if port != default:
+        host_header += f":{port}"
+    path = (parts.path or b"/").decode()
+    if parts.query:
+        path += "?" + parts.query.decode()
+    return (scheme, host, port), host_header, path
+
+
+def _request_head(path: str, host: str, headers: dict[str, str], length: int) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {length}",
+             "Accept-Encoding: gzip, deflate"]
+    for name, value in headers.items():
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
+            raise ValueError(f"invalid characters in upstream header {name!r}")
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode()
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; the response being read lands in `_chunks`."""
+
+    def __init__(self, key: _Key, client: UpstreamClient) -> None:
+        self.key = key
+        self._client = client
+        self._parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._counted = False  # counts against the client's connection limit once connected
+        self._new_message()
+
+    def _new_message(self) -> None:
+        self.status = 0
+        self.headers_done: asyncio.Future[None] | None = None
+        self.complete = False
+        self.keep_alive = False
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self._delimited = False  # Content-Length or chunked; else the body ends at close
+        self._decoder: zlib._Decompress | None = None
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except (httptools.HttpParserError, zlib.error) as exc:
+            self._fail(ConnectionResetError(f"malformed upstream response: {exc}"))
+            self.abort()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost decides what the end means
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._client._lost(self)
+        if self.complete:
+            return
+        headers_seen = self.headers_done is not None and self.headers_done.done()
+        if headers_seen and not self._delimited and self._error is None and exc is None:
+            self.on_message_complete()  # a body delimited by the close itself
+        else:
+            self._fail(exc or ConnectionResetError("upstream closed the connection"))
+
+    # -- httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-length" or (name == b"transfer-encoding"
+                                         and b"chunked" in value.lower()):
+            self._delimited = True
+        elif name == b"content-encoding" and value.strip().lower() in (b"gzip", b"x-gzip",
+                                                                      b"deflate"):
+            self._decoder = zlib.decompressobj(wbits=47)  # zlib or gzip header, detected
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        if self.headers_done is not None and not self.headers_done.done():
+            self.headers_done.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        if self._decoder is not None:
+            body = self._decoder.decompress(body)
+        if body:
+            self._chunks.append(body)
+            self._buffered += len(body)
+            if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+            self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._decoder is not None:
+            tail = self._decoder.flush()
+            if tail:
+                self._chunks.append(tail)
+        self.keep_alive = self._parser.should_keep_alive()
+        self.complete = True
+        self._wake()
+
+    # -- used by the client and the response
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        if self.headers_done is not None and not self.headers_done.done():
+            self.headers_done.set_exception(exc)
+            self.headers_done.exception()  # retrieved: the waiter re-raises it itself
+        self._wake()
+
+    async def request(self, data: bytes) -> None:
+        """Write a whole request and wait for the response headers."""
+        if self.closed or self.transport is None:
+            raise ConnectionResetError("upstream closed the connection")
+        self.headers_done = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        await self.headers_done
+
+    def ready(self) -> bool:
+        """The response is complete or has data or an error: `next_chunk` will not wait."""
+        return bool(self._chunks) or self.complete or self._error is not None
+
+    async def next_chunk(self) -> bytes:
+        """The next piece of the body; b"" at its end; raises if the connection broke."""
+        while True:
+            if self._chunks:
+                data = self._chunks.popleft()
+                self._buffered -= len(data)
+                if self._paused and self._buffered < _LOW_WATER and self.transport is not None:
+                    self._paused = False
+                    self.transport.resume_reading()
+                return data
+            if self.complete:
+                return b""
+            if self._error is not None:
+                raise self._error
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def reusable(self) -> bool:
+        return self.complete and self.keep_alive and not self._chunks and not self.closed
+
+    def abort(self) -> None:
+        """Drop the connection now; a reader waiting for the body gets a reset."""
+        if not self.complete:
+            self._fail(ConnectionResetError("connection closed by the gateway"))
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
 class UpstreamResponse:
-    def __init__(self, response: aiohttp.ClientResponse, timeouts: AttemptTimeouts) -> None:
-        self._response = response
+    def __init__(self, conn: _Connection, timeouts: AttemptTimeouts, client: UpstreamClient) -> None:
+        self._conn = conn
         self._timeouts = timeouts
-        self.status = response.status
+        self._client = client
+        self._closed = False
+        self.status = conn.status
 
     async def read(self) -> bytes:
+        conn = self._conn
+        parts: list[bytes] = []
         try:
-            return await asyncio.wait_for(self._response.read(), self._timeouts.read_s)
+            if conn.complete:  # the usual case for a small body: no timer needed
+                while chunk := await conn.next_chunk():
+                    parts.append(chunk)
+            else:
+                async with asyncio.timeout(self._timeouts.read_s):
+                    while chunk := await conn.next_chunk():
+                        parts.append(chunk)
         except TimeoutError as exc:
             raise UpstreamFailure("timeout", "timed out reading the upstream body") from exc
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        except (OSError, zlib.error) as exc:
             raise UpstreamFailure("reset", f"upstream body broke off: {exc!r}") from exc
+        return b"".join(parts)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Raw body bytes as they arrive; raises UpstreamFailure on a cut or a stall."""
-        content = self._response.content
+        conn = self._conn
+        read_s = self._timeouts.read_s
         while True:
             try:
-                data = await asyncio.wait_for(content.readany(), self._timeouts.read_s)
+                if conn.ready():
+                    data = await conn.next_chunk()
+                else:
+                    async with asyncio.timeout(read_s):
+                        data = await conn.next_chunk()
             except TimeoutError as exc:
                 raise UpstreamFailure("timeout", "upstream stream stalled") from exc
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            except (OSError, zlib.error) as exc:
                 raise UpstreamFailure("reset", f"upstream stream broke off: {exc!r}") from exc
             if not data:
                 return
             yield data
 
     def close(self) -> None:
-        self._response.close()
+        """Done with the response: a fully read one returns its connection to the pool."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._conn.reusable():
+            self._client._release(self._conn)
+        else:
+            self._conn.abort()
+
+    def __del__(self) -> None:
+        if not self._closed and self._conn.transport is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                self._conn.transport.abort()
 
 
 class UpstreamClient:
     """A pooled keep-alive client; one per process."""
 
-    def __init__(self, *, limit: int = 1000, limit_per_host: int = 0) -> None:
-        self._limit = limit
-        self._limit_per_host = limit_per_host
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self, *, limit: int = 1000, limit_per_host: int = 0,
+                 keepalive_s: float = 30.0, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._limit = limit  # open connections in all; further requests wait for one
+        self._keepalive_s = keepalive_s
+        self._ssl = ssl_context
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._open = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._last_sweep = time.monotonic()
 
-    def _ensure(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._limit, limit_per_host=self._limit_per_host,
-                ttl_dns_cache=300, keepalive_timeout=30,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
-        return self._session
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
 
     async def send(self, url: str, headers: dict[str, str], body: bytes,
                    timeouts: AttemptTimeouts) -> UpstreamResponse:
         """POST and wait for the response headers."""
-        session = self._ensure()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_s)
+        key, host, path = _target(url)
+        data = _request_head(path, host, headers, len(body)) + body
         try:
-            response = await asyncio.wait_for(
-                session.post(url, data=body, headers=headers, timeout=timeout),
-                timeouts.first_byte_s,
-            )
+            async with asyncio.timeout(timeouts.first_byte_s):
+                conn = await self._acquire(key, timeouts.connect_s)
+                try:
+                    await conn.request(data)
+                except BaseException:
+                    conn.abort()
+                    raise
         except TimeoutError as exc:
             raise UpstreamFailure("timeout", f"no response within {timeouts.first_byte_s:g}s") from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise UpstreamFailure("reset", f"connection reset: {exc!r}") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamFailure("connect_error", f"cannot connect: {exc!r}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except _ConnectFailed as exc:
+            raise UpstreamFailure("connect_error", f"cannot connect: {exc.__cause__!r}") from exc
+        except (OSError, httptools.HttpParserError) as exc:
             raise UpstreamFailure("reset", f"connection failed: {exc!r}") from exc
-        return UpstreamResponse(response, timeouts)
+        return UpstreamResponse(conn, timeouts, self)
+
+    async def _acquire(self, key: _Key, connect_s: float) -> _Connection:
+        while True:
+            idle = self._idle.get(key)
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if conn.closed:
+                    continue
+                if now - conn.idle_since > self._keepalive_s:
+                    conn.abort()
+                    continue
+                return conn
+            if self._open < self._limit:
+                break
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        self._open += 1
+        scheme, host, port = key
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(connect_s):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(key, self), host, port,
+                    ssl=self._ssl_context() if scheme == "https" else None,
+                    server_hostname=host if scheme == "https" else None,
+                )
+        except TimeoutError:
+            self._open -= 1
+            self._wake_one()
+            raise
+        except (OSError, ssl.SSLError) as exc:
+            self._open -= 1
+            self._wake_one()
+            raise _ConnectFailed() from exc
+        except BaseException:
+            self._open -= 1
+            self._wake_one()
+            raise
+        if conn.closed:  # lost between connecting and now: nothing to count any more
+            self._open -= 1
+            raise ConnectionResetError("upstream closed the connection")
+        conn._counted = True
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        now = time.monotonic()
+        conn.idle_since = now
+        conn._new_message()
+        self._idle.setdefault(conn.key, []).append(conn)
+        self._wake_one()
+        if now - self._last_sweep > self._keepalive_s:
+            self._sweep(now)
+
+    def _lost(self, conn: _Connection) -> None:
+        if conn._counted:
+            conn._counted = False
+            self._open -= 1
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _sweep(self, now: float) -> None:
+        """Close connections idle longer than the keep-alive time."""
+        self._last_sweep = now
+        for key, idle in list(self._idle.items()):
+            keep = [c for c in idle if not c.closed and now - c.idle_since <= self._keepalive_s]
+            for conn in idle:
+                if conn not in keep:
+                    conn.abort()
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.abort()
+        self._idle.clear()
+        await asyncio.sleep(0)  # let the transports report their close

@@ -11,12 +11,21 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from sekisho.cli import alias_cmds, core_cmds, ledger_cmds, tenancy_cmds
+from sekisho.cli import (
+    alias_cmds,
+    core_cmds,
+    incident_cmds,
+    ledger_cmds,
+    lifecycle_cmds,
+    observe_cmds,
+    tenancy_cmds,
+)
 from sekisho.cli.context import CliContext, CommandError
 from sekisho.tenancy.service import ControlPlaneError
 
 Handler = Callable[[CliContext], int | None]
-MODULES = (core_cmds, tenancy_cmds, alias_cmds, ledger_cmds)
+MODULES = (core_cmds, tenancy_cmds, lifecycle_cmds, alias_cmds, ledger_cmds, observe_cmds,
+           incident_cmds)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ def _plain(value: Any) -> Any:
 
 
 def _rows(session: Session, table: Table, filters: EvidenceFilters,
-          window: EvidenceWindow) -> list[dict[str, Any]]:
+          window: EvidenceWindow) -> list[Mapping[str, Any]]:
     columns = table.c
     if "ts" not in columns:
         return []

@@ -16,11 +16,19 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from sekisho.admin import aliases as admin_aliases
+from sekisho.admin import incidents as admin_incidents
+from sekisho.admin import ledger as admin_ledger
+from sekisho.admin import observe as admin_observe
+from sekisho.admin import keys as admin_keys
+from sekisho.admin import session_routes as admin_session
+from sekisho.admin import tenants as admin_tenants
 from sekisho.admin.app import create_admin_app
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
 from sekisho.http.ops import ops_routes
 from sekisho.http.v1 import DataPlane
+from sekisho.lifecycle.runtime import install as install_lifecycle
+from sekisho.observe.mount import public_routes
 from sekisho.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,8 +41,14 @@ class GatewayApp:
         self.gateway = gateway
         self.data_plane = DataPlane(gateway.chat, gateway.keys,
                                     max_body_bytes=gateway.settings.limits.max_body_bytes)
-        self.admin = create_admin_app(gateway, [admin_aliases.router])
-        self.rest = Starlette(routes=[*ops_routes(gateway), Mount("/admin/v1", app=self.admin)])
+        lifecycle = install_lifecycle(gateway)
+        self.admin = create_admin_app(gateway, [admin_aliases.router, admin_observe.router,
+                                                admin_incidents.router, admin_ledger.router,
+                                                admin_tenants.router, admin_keys.router,
+                                                admin_session.router])
+        self.admin.state.session_resolver = lifecycle.sessions.admin_principal
+        self.rest = Starlette(routes=[*ops_routes(gateway), *public_routes(gateway),
+                                      Mount("/admin/v1", app=self.admin)])
         self._hot = {
             "/v1/chat/completions": self.data_plane.chat_completions,
             "/v1/models": self.data_plane.models,

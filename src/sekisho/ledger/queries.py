@@ -27,6 +27,14 @@ __all__ = [
 ]
 
 
+def _raw(value: object) -> bytes:
+    """Column bytes as stored. A tampered row may hold text or a number instead of a blob
+    (SQLite is loosely typed): turn it into bytes so verification reports it, not crashes."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
 @contextmanager
 def snapshot(db: Database) -> Iterator[Session]:
     """A read-only session that sees one consistent state across several queries."""
@@ -41,7 +49,7 @@ def snapshot(db: Database) -> Iterator[Session]:
 
 def heads(session: Session) -> dict[str, HeadRecord]:
     rows = session.execute(select(_H.c.ledger, _H.c.size, _H.c.last_hash))
-    return {r.ledger: HeadRecord(int(r.size), bytes(r.last_hash)) for r in rows}
+    return {r.ledger: HeadRecord(int(r.size), _raw(r.last_hash)) for r in rows}
 
 
 def ledger_names(session: Session) -> list[str]:
@@ -62,7 +70,7 @@ def stored_entries(
     if stop is not None:
         stmt = stmt.where(_E.c.seq < stop)
     rows = session.execute(stmt.order_by(_E.c.seq).execution_options(yield_per=5000))
-    return [StoredEntry(int(r.seq), bytes(r.body), bytes(r.leaf_hash), bytes(r.prev)) for r in rows]
+    return [StoredEntry(int(r.seq), _raw(r.body), _raw(r.leaf_hash), _raw(r.prev)) for r in rows]
 
 
 def leaf_hashes(session: Session, ledger: str, stop: int) -> list[tuple[int, bytes]]:
@@ -82,7 +90,7 @@ def checkpoints(session: Session, ledger: str | None = None) -> list[CheckpointR
         stmt = stmt.where(_C.c.ledger == ledger)
     rows = session.execute(stmt.order_by(_C.c.ledger, _C.c.size))
     return [
-        CheckpointRecord(r.ledger, int(r.size), bytes(r.root), r.note, r.created_at) for r in rows
+        CheckpointRecord(r.ledger, int(r.size), _raw(r.root), r.note, r.created_at) for r in rows
     ]
 
 
@@ -95,7 +103,7 @@ def latest_checkpoint(session: Session, ledger: str) -> CheckpointRecord | None:
             _C.c.ledger == ledger, _C.c.size == size
         )
     ).one()
-    return CheckpointRecord(row.ledger, int(row.size), bytes(row.root), row.note, row.created_at)
+    return CheckpointRecord(row.ledger, int(row.size), _raw(row.root), row.note, row.created_at)
 
 
 def load_ledgers(session: Session, names: Sequence[str] | None = None) -> list[LedgerData]:

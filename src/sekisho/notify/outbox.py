@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ def enqueue(session: Session, *, channel: str, destination: str, event: str, sub
         "subject": subject, "payload": payload, "tenant_id": tenant_id, "dedupe_key": dedupe_key,
         "created_at": now, "next_attempt_at": now, "attempts": 0,
     }
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)
     if session.get_bind().dialect.name == "postgresql":
         stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing()
     else:

@@ -1,0 +1,55 @@
+"""What each replica runs for the lifecycle: the invalidation bus, sessions, the outbox worker."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sekisho.bus import Announcer, Invalidation, Invalidator, listeners_for
+from sekisho.bus.subscribe import PostgresListener, RedisListener, VersionPoller
+from sekisho.gateway import Gateway
+from sekisho.identity.resolver import SessionAuth
+from sekisho.identity.signin import SignIn
+from sekisho.identity.throttle import FailureCounter, MemoryCounter, RedisCounter, SigninThrottle
+from sekisho.lifecycle.overdue import OverdueTracker
+from sekisho.notify import NotificationWorker
+
+
+@dataclass
+class LifecycleRuntime:
+    invalidator: Invalidator
+    push: RedisListener | PostgresListener | None
+    poller: VersionPoller
+    announcer: Announcer
+    notifier: NotificationWorker
+    overdue: OverdueTracker
+    sessions: SessionAuth
+    signin: SignIn
+
+    async def announce(self, event: Invalidation) -> None:
+        """Apply a change committed by this replica here at once, then tell the others."""
+        self.invalidator.apply(event)
+        await asyncio.to_thread(self.announcer.publish, [event])
+
+
+def install(gateway: Gateway) -> LifecycleRuntime:
+    """Build the runtime, register its loops as the gateway's background jobs."""
+    settings, db = gateway.settings, gateway.db
+    invalidator = Invalidator(gateway.keys, gateway.chat.inflight)
+    push, poller = listeners_for(settings, db, invalidator)
+    counter: FailureCounter = (RedisCounter(settings.redis_url, settings.identity.signin_window_s)
+                               if settings.redis_url
+                               else MemoryCounter(settings.identity.signin_window_s))
+    runtime = LifecycleRuntime(
+        invalidator=invalidator, push=push, poller=poller,
+        announcer=Announcer(settings.redis_url, settings.bus.channel),
+        notifier=NotificationWorker(db, settings), overdue=OverdueTracker(db, settings),
+        sessions=SessionAuth(db, settings.identity),
+        signin=SignIn(db, settings.identity,
+                      SigninThrottle(counter, settings.identity.signin_max_failures)),
+    )
+    if push is not None:
+        gateway.background.append(push.run)
+    gateway.background.extend([poller.run, runtime.notifier.run, runtime.overdue.run])
+    gateway.lifecycle = runtime
+    return runtime
