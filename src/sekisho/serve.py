@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 
 import uvicorn
 
@@ -38,7 +36,6 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
         raise CommandError(str(exc)) from exc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings, db=db)
-    sys.setswitchinterval(float(os.environ.get('XSW','0.005')))
     config = uvicorn.Config(
         app, host=host, port=port, loop="uvloop", http="httptools", lifespan="on",
         access_log=False, log_level="warning", timeout_graceful_shutdown=10,

@@ -29,5 +29,5 @@ def pg_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     with fresh_postgres_database() as url:
         db = migrated(url)
         settings = gateway_settings("http://127.0.0.1:9", state, url)
-        yield Store(db, settings, make_people(db), state)
+        yield Store(db, settings, make_people(db, passwords=False), state)
         db.dispose()

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ from sqlalchemy import inspect, select, text
 
 from sekisho.actor import Actor
 from sekisho.demo import DEMO_SECRETS, demo_document
-from sekisho.settings import Settings
 from sekisho.store.db import Database
 from sekisho.store.models import PLATFORM_ROLES, User
 from sekisho.tenancy import service
@@ -31,13 +30,14 @@ ROLE_EMAIL = {role: f"{role.replace('_', '-')}@sekisho.test" for role in PLATFOR
 MEMBER_EMAIL = "member@tenant.test"
 
 
-def make_people(db: Database) -> dict[str, str]:
+def make_people(db: Database, *, passwords: bool = True) -> dict[str, str]:
     """One enabled user per platform role; returns role -> e-mail."""
     with db.begin() as session:
         existing = set(session.scalars(select(User.email)))
         for role, email in ROLE_EMAIL.items():
             if email not in existing:
-                service.create_user(session, email, role, PASSWORD, Actor.system("tests"))
+                service.create_user(session, email, role, PASSWORD if passwords else None,
+                                    Actor.system("tests"))
     return dict(ROLE_EMAIL)
 
 
@@ -159,10 +159,8 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self.mode = "cut"

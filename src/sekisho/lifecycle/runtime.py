@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sekisho.bus import Announcer, Invalidation, Invalidator, listeners_for
-from sekisho.bus.subscribe import PostgresListener, RedisListener, VersionPoller
+from sekisho.bus import Announcer, Invalidation
+from sekisho.bus.subscribe import (
+    Invalidator,
+    PostgresListener,
+    RedisListener,
+    VersionPoller,
+    listeners_for,
+)
 from sekisho.gateway import Gateway
 from sekisho.identity.resolver import SessionAuth
 from sekisho.identity.signin import SignIn

@@ -28,9 +28,19 @@ def empty() -> list[int]:
 
 def merge(into: list[int], other: Sequence[int]) -> list[int]:
     """Add `other` into `into` (tolerates a shorter or empty stored list)."""
-    for i, n in enumerate(other[:N_BUCKETS]):
-        into[i] += int(n)
+    if len(other) == N_BUCKETS:
+        into[:] = [a + b for a, b in zip(into, other, strict=True)]
+    else:
+        for i, n in enumerate(other[:N_BUCKETS]):
+            into[i] += int(n)
     return into
+
+
+def copy(stored: Sequence[int] | None) -> list[int]:
+    """A full-length histogram from a stored one (which may be empty or shorter)."""
+    if stored is not None and len(stored) == N_BUCKETS:
+        return list(stored)
+    return merge(empty(), stored or [])
 
 
 def merged(hists: Iterable[Sequence[int]]) -> list[int]:
@@ -42,15 +52,27 @@ def merged(hists: Iterable[Sequence[int]]) -> list[int]:
 
 def percentile(hist: Sequence[int], q: float) -> float | None:
     """The q-quantile (0..1) estimated from bucket counts; None when there is no sample."""
+    return percentiles(hist, (q,))[0]
+
+
+def percentiles(hist: Sequence[int], qs: Sequence[float]) -> list[float | None]:
+    """Several ascending quantiles in one pass over the buckets."""
     total = sum(hist)
     if total == 0:
-        return None
-    rank = q * total
+        return [None] * len(qs)
+    out: list[float | None] = []
     seen = 0
-    for i, n in enumerate(hist):
-        if n and seen + n >= rank:
-            lo = BOUNDS_MS[i - 1] if i > 0 else 0.0
-            hi = BOUNDS_MS[i] if i < len(BOUNDS_MS) else BOUNDS_MS[-1] * 2
-            return round(lo + (hi - lo) * max(0.0, rank - seen) / n, 1)
-        seen += n
-    return BOUNDS_MS[-1] * 2
+    i = 0
+    for q in qs:
+        rank = q * total
+        while i < len(hist) and not (hist[i] and seen + hist[i] >= rank):
+            seen += hist[i]
+            i += 1
+        if i >= len(hist):
+            out.append(BOUNDS_MS[-1] * 2)
+            continue
+        n = hist[i]
+        lo = BOUNDS_MS[i - 1] if i > 0 else 0.0
+        hi = BOUNDS_MS[i] if i < len(BOUNDS_MS) else BOUNDS_MS[-1] * 2
+        out.append(round(lo + (hi - lo) * max(0.0, rank - seen) / n, 1))
+    return out

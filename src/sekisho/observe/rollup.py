@@ -62,9 +62,17 @@ class Cell:
         self.latency_hist[histogram.bucket_index(latency_ms)] += 1
 
     def merge(self, other: Cell) -> None:
-        for name in ("requests", "s2xx", "s4xx", "s5xx", "s429", "s502", "latency_sum",
-                     "ttfb_count", "ttfb_sum", "prompt_tokens", "completion_tokens"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.requests += other.requests
+        self.s2xx += other.s2xx
+        self.s4xx += other.s4xx
+        self.s5xx += other.s5xx
+        self.s429 += other.s429
+        self.s502 += other.s502
+        self.latency_sum += other.latency_sum
+        self.ttfb_count += other.ttfb_count
+        self.ttfb_sum += other.ttfb_sum
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
         for code, n in other.codes.items():
             self.codes[code] = self.codes.get(code, 0) + n
         histogram.merge(self.latency_hist, other.latency_hist)

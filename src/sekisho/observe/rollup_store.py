@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, delete, func, or_, select, tuple_
+from sqlalchemy import BigInteger, and_, case, cast, delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sekisho.observe import histogram
@@ -85,26 +85,31 @@ def _bucket_expr(db: Database, bucket_s: int) -> Any:
     return epoch - epoch % bucket_s
 
 
-def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int) -> int:
+def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int,
+            dims: tuple[str, ...] = ("alias", "tenant")) -> int:
     """Recompute the alias and tenant rollup of [start, end) from the raw log.
 
     Replaces every rollup row of those dimensions in the window (rollups are
-    derived data). Rebuild closed windows only: live replicas keep adding to
-    the current bucket. The provider dimension (attempts) is not rebuilt.
-    Returns the number of rows written.
+    derived data) in one transaction. Rebuild closed windows only: live
+    replicas keep adding to the current bucket. The provider dimension
+    (attempts) is not rebuilt. Returns the number of rows written.
     """
     bucket = _bucket_expr(db, bucket_s).label("b")
     lat = _latency_index(RequestLog.latency_ms).label("li")
+    ttfb = _latency_index(RequestLog.ttfb_ms).label("ti")
+    customer = or_(RequestLog.source.is_(None), RequestLog.source != "probe")
+    columns = {"alias": RequestLog.alias, "tenant": RequestLog.tenant_id}
     cells: dict[CellKey, Cell] = defaultdict(Cell)
     with db.read() as session:
-        for dim, column in (("alias", RequestLog.alias), ("tenant", RequestLog.tenant_id)):
+        for dim in dims:
+            column = columns[dim]
+            scope = (RequestLog.ts >= start, RequestLog.ts < end, column.is_not(None), customer)
             stmt = (
-                select(bucket, column.label("k"), RequestLog.status, RequestLog.error_code, lat,
+                select(bucket, column, RequestLog.status, RequestLog.error_code, lat,
                        func.count(), func.sum(RequestLog.latency_ms),
                        func.coalesce(func.sum(RequestLog.prompt_tokens), 0),
                        func.coalesce(func.sum(RequestLog.completion_tokens), 0))
-                .where(RequestLog.ts >= start, RequestLog.ts < end, column.is_not(None),
-                       or_(RequestLog.source.is_(None), RequestLog.source != "probe"))
+                .where(*scope)
                 .group_by(bucket, column, RequestLog.status, RequestLog.error_code, lat)
             )
             for b, key, status, code, li, n, lat_sum, pt, ct in session.execute(stmt):
@@ -114,12 +119,9 @@ def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int) -> int:
                 cell.latency_hist[int(li)] += n
                 cell.prompt_tokens += int(pt)
                 cell.completion_tokens += int(ct)
-            ttfb = _latency_index(RequestLog.ttfb_ms).label("ti")
             stmt = (
-                select(bucket, column.label("k"), ttfb, func.count(), func.sum(RequestLog.ttfb_ms))
-                .where(RequestLog.ts >= start, RequestLog.ts < end, column.is_not(None),
-                       RequestLog.ttfb_ms.is_not(None),
-                       or_(RequestLog.source.is_(None), RequestLog.source != "probe"))
+                select(bucket, column, ttfb, func.count(), func.sum(RequestLog.ttfb_ms))
+                .where(*scope, RequestLog.ttfb_ms.is_not(None))
                 .group_by(bucket, column, ttfb)
             )
             for b, key, ti, n, total in session.execute(stmt):
@@ -127,8 +129,22 @@ def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int) -> int:
                 cell.ttfb_count += n
                 cell.ttfb_sum += float(total or 0)
                 cell.ttfb_hist[int(ti)] += n
+    rows = [_row_values((b, dim, key), cell) for (b, dim, key), cell in cells.items()]
     with db.begin() as session:
         session.execute(delete(RequestRollup).where(
             and_(RequestRollup.bucket >= start, RequestRollup.bucket < end,
-                 RequestRollup.dim.in_(("alias", "tenant")))))
-    return write_deltas(db, REBUILD_REPLICA, dict(cells))
+                 RequestRollup.dim.in_(dims))))
+        for i in range(0, len(rows), 5000):
+            session.execute(insert(RequestRollup), rows[i:i + 5000])
+    return len(rows)
+
+
+def _row_values(key: CellKey, cell: Cell) -> dict[str, Any]:
+    b, dim, k = key
+    return {"bucket": bucket_time(b), "dim": dim, "key": k, "replica": REBUILD_REPLICA,
+            "requests": cell.requests, "s2xx": cell.s2xx, "s4xx": cell.s4xx,
+            "s5xx": cell.s5xx, "s429": cell.s429, "s502": cell.s502, "codes": cell.codes,
+            "latency_sum": cell.latency_sum, "latency_hist": cell.latency_hist,
+            "ttfb_count": cell.ttfb_count, "ttfb_sum": cell.ttfb_sum,
+            "ttfb_hist": cell.ttfb_hist, "prompt_tokens": cell.prompt_tokens,
+            "completion_tokens": cell.completion_tokens}

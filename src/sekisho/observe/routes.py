@@ -20,6 +20,7 @@ from starlette.routing import Route
 from sekisho.admin.tokens import user_for_token
 from sekisho.control.replicas import live_replicas, merged_circuits
 from sekisho.errors import InvalidApiKey, SekishoError, ServiceUnavailable, error_body
+from sekisho.matrix import Matrix
 from sekisho.observe.alerts import firing_alerts
 from sekisho.observe.metrics import CONTENT_TYPE, Gauges, render
 from sekisho.observe.probes import summaries
@@ -38,8 +39,9 @@ def _overdue(session: object) -> int:
     ) or 0)
 
 
-def _gauges(db: Database, obs: Observability, writer: RequestLogWriter, aliases: list[str],
-            providers: list[str], internal: bool) -> Gauges:
+def _gauges(db: Database, obs: Observability, writer: RequestLogWriter, matrix: Matrix,
+            internal: bool) -> Gauges:
+    aliases, providers = sorted(matrix.aliases), sorted(matrix.providers)
     circuits: dict[tuple[str, str], str] = {}
     probes: dict[tuple[str, str], bool] = {}
     with db.read() as session:
@@ -49,8 +51,11 @@ def _gauges(db: Database, obs: Observability, writer: RequestLogWriter, aliases:
         except Exception:  # the lifecycle tables may not be migrated yet
             overdue = None
         if internal:
-            for route, view in merged_circuits(live_replicas(session)).items():
-                circuits[(route.provider, route.model)] = view.state
+            merged = merged_circuits(live_replicas(session))
+            for alias in matrix.aliases.values():  # every route; unknown ones are closed
+                for route in alias.routes:
+                    view = merged.get(route)
+                    circuits[(route.provider, route.model)] = view.state if view else "closed"
             since = datetime.now(UTC) - timedelta(hours=1)
             for kind, targets in (("provider", providers), ("alias", aliases)):
                 for target, s in summaries(session, kind, targets, since).items():
@@ -86,8 +91,7 @@ def metrics_routes(db: Database, obs: Observability, writer: RequestLogWriter,
             internal = who is True
             if who is None or (who is False and not obs.settings.observe.metrics_public):
                 return _error(InvalidApiKey("An operator token is required for these metrics."))
-            gauges = await asyncio.to_thread(_gauges, db, obs, writer, sorted(live.aliases),
-                                             sorted(live.providers), internal)
+            gauges = await asyncio.to_thread(_gauges, db, obs, writer, live, internal)
         except Exception:  # the store is down: say so instead of half the numbers
             return _error(ServiceUnavailable("Metrics are unavailable right now."))
         return PlainTextResponse(render(obs.metrics, gauges, internal=internal),

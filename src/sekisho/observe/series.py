@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import JSON, Text, cast, select
 from sqlalchemy.orm import Session
 
 from sekisho.observe import histogram
@@ -53,23 +54,30 @@ class Totals:
 
 
 def _latency(hist: list[int], total: float, n: int) -> dict[str, float | None]:
-    return {
-        "p50": histogram.percentile(hist, 0.50), "p95": histogram.percentile(hist, 0.95),
-        "p99": histogram.percentile(hist, 0.99), "mean": round(total / n, 1) if n else None,
-    }
+    p50, p95, p99 = histogram.percentiles(hist, (0.50, 0.95, 0.99))
+    return {"p50": p50, "p95": p95, "p99": p99, "mean": round(total / n, 1) if n else None}
 
 
-def row_cell(row: RequestRollup) -> Cell:
+def _json(value: Any) -> Any:
+    """JSON columns are read as text and decoded here (orjson: 2-3x faster than the driver)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def row_cell(row: Any) -> Cell:
+    """A `Cell` from a rollup row (an ORM object or a plain result row)."""
     return Cell(
         requests=row.requests, s2xx=row.s2xx, s4xx=row.s4xx, s5xx=row.s5xx, s429=row.s429,
-        s502=row.s502, codes=dict(row.codes or {}), latency_sum=row.latency_sum,
-        latency_hist=histogram.merged([row.latency_hist or []]), ttfb_count=row.ttfb_count,
-        ttfb_sum=row.ttfb_sum, ttfb_hist=histogram.merged([row.ttfb_hist or []]),
+        s502=row.s502, codes=dict(_json(row.codes) or {}), latency_sum=row.latency_sum,
+        latency_hist=histogram.copy(_json(row.latency_hist)), ttfb_count=row.ttfb_count,
+        ttfb_sum=row.ttfb_sum, ttfb_hist=histogram.copy(_json(row.ttfb_hist)),
         prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
     )
 
 
-_COLUMNS = [c for c in RequestRollup.__table__.columns if c.name not in ("dim", "key", "replica")]
+_COLUMNS = [
+    cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c
+    for c in RequestRollup.__table__.columns if c.name not in ("dim", "key", "replica")
+]
 
 
 def _rows(session: Session, dim: str, keys: list[str], start: datetime,
@@ -82,16 +90,16 @@ def _rows(session: Session, dim: str, keys: list[str], start: datetime,
     return list(session.execute(stmt).all())
 
 
-def _cell_of(row: Any) -> Cell:
-    return row_cell(row)  # a Row has the same attribute names as the table
-
-
 def series(session: Session, dim: str, key: str, start: datetime,
            end: datetime) -> list[tuple[datetime, Totals]]:
     """Per-bucket totals of one alias / tenant / provider in [start, end), oldest first."""
     merged: dict[datetime, Totals] = {}
     for row in _rows(session, dim, [key], start, end):
-        merged.setdefault(row.bucket, Totals()).cell.merge(_cell_of(row))
+        seen = merged.get(row.bucket)
+        if seen is None:  # usually one row per bucket: no merge needed
+            merged[row.bucket] = Totals(row_cell(row))
+        else:
+            seen.cell.merge(row_cell(row))
     return sorted(merged.items())
 
 
@@ -104,7 +112,7 @@ def window_totals(session: Session, dim: str, keys: list[str], start: datetime,
     for row in session.execute(select(RequestRollup.key, *_COLUMNS).where(
             RequestRollup.dim == dim, RequestRollup.key.in_(keys),
             RequestRollup.bucket >= start, RequestRollup.bucket < end)).all():
-        out[row.key].cell.merge(_cell_of(row))
+        out[row.key].cell.merge(row_cell(row))
     return out
 
 
