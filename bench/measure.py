@@ -127,8 +127,8 @@ def rate_steps(gen: LoadGen, direct: Target, gateways: Sequence[Target], scenari
                log: Log) -> dict[str, object]:
     """Open-loop constant-rate steps up the ladder, direct and each gateway at every rate.
 
-    A gateway leaves the ladder after two failing steps in a row (success below
-    99.9% or added p99 above 10 ms); direct goes on to twice the best gateway's
+    A gateway leaves the ladder after three failing steps in a row (success below
+    99.9% or added p99 above 10 ms) or one below 99% success; direct goes on to twice the best gateway's
     ceiling, to show the load generator and the mock were not the limit.
     """
     steps: dict[str, list[dict[str, float]]] = {t.name: [] for t in [direct, *gateways]}
@@ -162,8 +162,11 @@ def rate_steps(gen: LoadGen, direct: Target, gateways: Sequence[Target], scenari
                 ceiling[target.name] = rate
                 misses[target.name] = 0
             else:
+                # Latency spikes on a shared machine can miss one step well below the
+                # ceiling; a gateway leaves after three misses in a row, or at once when
+                # it drops requests.
                 misses[target.name] += 1
-                if misses[target.name] >= 2 or step["success"] < 0.9:
+                if misses[target.name] >= 3 or step["success"] < 0.99:
                     active.remove(target)
             if not passed:
                 time.sleep(2 * pause_s)  # let a saturated gateway drain before the next step

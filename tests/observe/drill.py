@@ -64,7 +64,7 @@ def drill_document(sim: SimulatorServer, state: Path, hook: str) -> dict[str, An
                     "min_requests": 1000},
         "observe": {"rollup_bucket_s": 1, "rollup_flush_s": 0.2, "alert_window_s": 3,
                     "alert_baseline_s": 60, "alert_threshold": 0.2, "alert_min_requests": 5,
-                    "alert_interval_s": 0.3, "probe_interval_s": 0.5, "probe_timeout_s": 3,
+                    "alert_interval_s": 0.3, "probes_enabled": True, "probe_interval_s": 0.5, "probe_timeout_s": 3,
                     "status_window_s": 3, "status_min_requests": 3, "status_cache_s": 0},
         "incidents": {"ops_webhook_url": hook, "after_window_s": 3, "before_window_s": 60,
                       "evidence_dir": str(state / "evidence")},

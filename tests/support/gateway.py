@@ -50,6 +50,10 @@ class RunningGateway:
 
 
 def start_gateway(settings: Settings, db: Database, **overrides: Any) -> RunningGateway:
+    if "probes_enabled" not in settings.observe.model_fields_set:
+        # Synthetic probes would add upstream calls and request-log rows that tests count;
+        # a test that wants them says `observe: {probes_enabled: true}`.
+        settings.observe.probes_enabled = False
     app = create_app(settings, db=db, **overrides)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
