@@ -175,25 +175,19 @@ def rate_steps(gen: LoadGen, direct: Target, gateways: Sequence[Target], scenari
             "steps": steps, "ceiling_rps": ceiling, "direct_highest_ok_rps": direct_ok}
 
 
-WRK_COUNT_SCRIPT = """
+WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 {auth}
-local count = 0
-local limit = {limit}
-function response(status, headers, body)
-  count = count + 1
-  if count >= limit then wrk.thread:stop() end
-end
 """
 
 
-def wrk_script(target: Target, scenario: str, limit: int, path: Path) -> Path:
+def wrk_script(target: Target, scenario: str, path: Path) -> Path:
     raw = target.request(scenario)
     body = raw.split(b"\r\n\r\n", 1)[1].decode()
     auth = f'wrk.headers["Authorization"] = "Bearer {target.auth}"' if target.auth else ""
-    path.write_text(WRK_COUNT_SCRIPT.format(body=json.dumps(body), auth=auth, limit=limit))
+    path.write_text(WRK_SCRIPT.format(body=json.dumps(body), auth=auth))
     return path
 
 
@@ -213,8 +207,8 @@ def parse_wrk(text: str) -> dict[str, object]:
 
 
 def wrk_run(wrk: str, target: Target, scenario: str, *, connections: int, seconds: float,
-            limit: int, workdir: Path, commands: list[str]) -> dict[str, object]:
-    script = wrk_script(target, scenario, limit, workdir / f"wrk-{target.name}.lua")
+            workdir: Path, commands: list[str]) -> dict[str, object]:
+    script = wrk_script(target, scenario, workdir / f"wrk-{target.name}.lua")
     argv = pinned(CLIENT_CORE, [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
                                 "-s", str(script),
                                 f"http://127.0.0.1:{target.port}{target.path(scenario)}"])
@@ -223,8 +217,8 @@ def wrk_run(wrk: str, target: Target, scenario: str, *, connections: int, second
     return parse_wrk(done.stdout + done.stderr)
 
 
-def memory_run(wrk: str, target: Target, scenario: str, *, total: int, connections: int,
-               workdir: Path, commands: list[str], log: Log) -> dict[str, object]:
+def memory_run(gen: LoadGen, target: Target, scenario: str, *, total: int, connections: int,
+               log: Log) -> dict[str, object]:
     """RSS before, every second during, and after a `total`-request closed-loop run."""
     before = target.rss_kb()
     samples: list[tuple[float, int | None]] = []
@@ -238,8 +232,8 @@ def memory_run(wrk: str, target: Target, scenario: str, *, total: int, connectio
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        result = wrk_run(wrk, target, scenario, connections=connections, seconds=600,
-                         limit=total, workdir=workdir, commands=commands)
+        summary, latencies = gen.run(target, scenario, "closed", connections, 900,
+                                     timeout_ms=10_000, count=total)
     finally:
         stop.set()
         sampler.join()
@@ -247,15 +241,18 @@ def memory_run(wrk: str, target: Target, scenario: str, *, total: int, connectio
     after = target.rss_kb()
     during = [kb for _, kb in samples if kb is not None]
     third = max(1, len(during) // 3)
+    elapsed = time.monotonic() - t0 - 5
     out = {
-        "requests": result.get("requests"), "requests_per_s": result.get("requests_per_s"),
-        "non_2xx": result.get("non_2xx", 0), "socket_errors": result.get("socket_errors"),
+        "requests": summary["sent"], "ok": summary["ok"],
+        "requests_per_s": round(summary["ok"] / max(summary["elapsed_s"], 1e-9), 1),
+        "failed": summary["sent"] - summary["ok"], "latency": percentiles(latencies),
         "rss_before_kb": before, "rss_after_kb": after,
         "rss_during_max_kb": max(during) if during else None,
         "rss_first_third_avg_kb": sum(during[:third]) // third if during else None,
         "rss_last_third_avg_kb": sum(during[-third:]) // third if during else None,
-        "rss_samples": samples, "wrk_output": result.get("raw"),
+        "rss_samples": samples, "seconds": round(elapsed, 1),
     }
-    log(f"  memory {target.name}: {out['requests']} requests at {out['requests_per_s']}/s, "
-        f"RSS before {before} KiB, max during {out['rss_during_max_kb']} KiB, after {after} KiB")
+    log(f"  memory {target.name}: {out['ok']} of {out['requests']} requests ok at "
+        f"{out['requests_per_s']}/s, RSS before {before} KiB, max during "
+        f"{out['rss_during_max_kb']} KiB, after {after} KiB")
     return out

@@ -13,7 +13,7 @@ GOALS = {"added_p50_ms": 1.0, "added_p99_ms": 3.0, "throughput_x_litellm": 5.0,
 
 def _f(value: Any, digits: int = 2) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -87,16 +87,16 @@ def stream_section(res: dict[str, Any]) -> list[str]:
 
 
 def memory_section(res: dict[str, Any]) -> list[str]:
-    out = ["### Memory over a 100,000-request run (wrk, closed loop)", ""]
+    out = ["### Memory over a 100,000-request run (loadgen, closed loop, 16 connections)", ""]
     rows = []
     for name, m in res.items():
         def mib(kb: Any) -> str:
-            return "–" if kb is None else f"{kb / 1024:.1f}"
+            return "-" if kb is None else f"{kb / 1024:.1f}"
         rows.append([name, _f(m.get("requests")), _f(m.get("requests_per_s"), 0),
-                     _f(m.get("non_2xx")), mib(m.get("rss_start_kb")), mib(m.get("rss_before_kb")),
+                     _f(m.get("failed")), mib(m.get("rss_start_kb")), mib(m.get("rss_before_kb")),
                      mib(m.get("rss_first_third_avg_kb")), mib(m.get("rss_last_third_avg_kb")),
                      mib(m.get("rss_during_max_kb")), mib(m.get("rss_after_kb"))])
-    out += _table(["target", "requests", "req/s", "non-2xx", "RSS at start MiB",
+    out += _table(["target", "requests", "req/s", "failed", "RSS at start MiB",
                    "before MiB", "during (first third) MiB", "during (last third) MiB",
                    "during max MiB", "after MiB"], rows)
     return [*out, ""]
@@ -124,9 +124,9 @@ def goals_section(doc: dict[str, Any]) -> list[str]:
                    f"(goal ≤ 3: {'met' if ok99 else 'NOT met'}) at concurrency 1.")
         if name in ceilings:
             ratio = (ceilings[name] / lite) if lite else None
-            verdict = "–" if ratio is None else ("met" if ratio >= 5 else "NOT met")
+            verdict = "-" if ratio is None else ("met" if ratio >= 5 else "NOT met")
             out.append(f"  Sustained {ceilings[name]:g}/s with 99.9% success and added p99 ≤ 10 ms"
-                       + (f"; LiteLLM {lite:g}/s, ratio {ratio:.1f}× (goal ≥ 5×: {verdict})."
+                       + (f"; LiteLLM {lite:g}/s, ratio {ratio:.1f}x (goal ≥ 5x: {verdict})."
                           if lite else "; LiteLLM not measured in this run."))
         if name in stream:
             added = stream[name].get("added_ttfc_p50")

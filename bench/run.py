@@ -10,6 +10,7 @@ memory run. See docs/benchmarks.md for the method.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -48,7 +49,7 @@ class Plan:
 
 QUICK = Plan("quick", ("sekisho-sqlite",), ("small",), 3, 2.0,
              (100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000),
-             3.0, 3000, 0.3, 4, 0, 0, 0)
+             3.0, 3000, 0.3, 4, 0, 4.0, 0)
 FULL = Plan("full", ("sekisho-sqlite", "sekisho-pg", "litellm"), ("small", "large", "slow"), 5,
             3.0,
             (10, 25, 50, 100, 200, 300, 400, 500, 600, 750, 1000, 1250, 1500, 2000, 2500, 3000,
@@ -75,10 +76,8 @@ def environment(plan: Plan, wrk: str | None, litellm_version: str | None) -> dic
     packages = {}
     for name in ("sekisho", "uvicorn", "uvloop", "httptools", "aiohttp", "orjson", "sqlalchemy",
                  "psycopg", "starlette"):
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             packages[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     if litellm_version:
         packages["litellm"] = litellm_version
     commit = _read(["git", "-C", str(targets.REPO), "rev-parse", "--short", "HEAD"])
@@ -130,7 +129,7 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     loadgen = tools.ensure_loadgen()
-    wrk = tools.ensure_wrk() if (plan.memory_requests or plan.wrk_seconds) else None
+    wrk = tools.ensure_wrk() if plan.wrk_seconds else None
     litellm_version = None
     if "litellm" in plan.gateways:
         try:
@@ -172,20 +171,19 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
             doc["wrk_throughput"] = {}
             for target in all_targets:
                 result = measure.wrk_run(wrk, target, "small", connections=32,
-                                         seconds=plan.wrk_seconds, limit=10**9, workdir=workdir,
+                                         seconds=plan.wrk_seconds, workdir=workdir,
                                          commands=wrk_commands)
                 doc["wrk_throughput"][target.name] = {k: v for k, v in result.items()
                                                       if k != "raw"}
                 log(f"  wrk {target.name:15s} {result.get('requests_per_s')} req/s")
-        if plan.memory_requests and wrk:
+        if plan.memory_requests:
             log(f"memory over {plan.memory_requests} requests ...")
             doc["memory"] = {}
             for target in gateways:
                 if not target.name.startswith("sekisho"):
                     continue
-                result = measure.memory_run(wrk, target, "small", total=plan.memory_requests,
-                                            connections=16, workdir=workdir,
-                                            commands=wrk_commands, log=log)
+                result = measure.memory_run(gen, target, "small", total=plan.memory_requests,
+                                            connections=16, log=log)
                 result["rss_start_kb"] = target.info.get("rss_start_kb")
                 doc["memory"][target.name] = result
     doc["environment"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]

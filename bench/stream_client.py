@@ -10,6 +10,7 @@ one that buffers shows frames arriving together (counted as `coalesced`).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 
@@ -84,7 +85,7 @@ async def _one_stream(target: Target, scenario: str) -> dict[str, object]:
             pending += data
         if not stamps:
             raise StreamBroken("no data frames")
-        gaps = [(b - a) * 1e6 for a, b in zip(stamps, stamps[1:], strict=False)]
+        gaps = [(b - a) * 1e6 for a, b in itertools.pairwise(stamps)]
         return {"ttfc_us": (stamps[0] - t0) * 1e6, "frames": len(stamps),
                 "gaps_us": gaps, "reads_with_several_frames": reads_with_many,
                 "total_us": (stamps[-1] - t0) * 1e6}
@@ -125,7 +126,7 @@ async def _measure(targets: Sequence[Target], scenario: str, streams: int,
             "ttfc": ttfc, "gap": gaps,
         }
     base = out["direct"]["ttfc"]
-    for name, entry in out.items():
+    for entry in out.values():
         ttfc = entry["ttfc"]
         entry["added_ttfc_p50"] = round(ttfc["p50"] - base["p50"], 3) if ttfc.get("n") else None  # type: ignore[index]
         entry["added_ttfc_p99"] = round(ttfc["p99"] - base["p99"], 3) if ttfc.get("n") else None  # type: ignore[index]

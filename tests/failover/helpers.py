@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import select
 
 from sekisho.store.models import RequestLog
 from tests.failover.conftest import Drill
+from tests.support.requestlog import wait_for_row
 
 IDENTITY = ("jp-alpha", "jp-beta", "open-gamma", "cn-delta", "region-of", "127.0.0.1",
             "simulator", "fp_", "-org")
@@ -59,15 +58,7 @@ def assert_no_identity(reply: Reply) -> None:
 
 
 def log_row(drill: Drill, reply: Reply) -> RequestLog:
-    rid = reply.headers["x-request-id"]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with drill.db.read() as s:
-            row = s.scalars(select(RequestLog).where(RequestLog.id == rid)).first()
-        if row is not None:
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"{rid} not logged")
+    return wait_for_row(drill.db, reply.headers["x-request-id"])
 
 
 def requests_to(drill: Drill, provider: str) -> int:

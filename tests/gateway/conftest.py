@@ -12,11 +12,11 @@ from sekisho.store.db import Database
 from tests.support.databases import sqlite_url
 from tests.support.gateway import (
     RunningGateway,
+    gateway_settings,
     make_tenant,
     migrated,
     reset_circuits,
     start_gateway,
-    gateway_settings,
 )
 
 

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
-from sqlalchemy import select
 
 from sekisho.simulator import SimulatorServer
 from sekisho.store.models import RequestLog
 from tests.gateway.conftest import Env
-
-
-def _flush(env: Env) -> None:
-    gw = env.gw.gateway
-    loop_writer = gw.writer
-    deadline = time.monotonic() + 5
-    while loop_writer.depth and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.05)
+from tests.support.requestlog import wait_for_row
 
 
 def _row(env: Env, rid: str) -> RequestLog:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with env.db.read() as s:
-            row = s.scalars(select(RequestLog).where(RequestLog.id == rid)).first()
-        if row is not None:
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"request {rid} was never logged")
+    return wait_for_row(env.db, rid)
 
 
 def test_success_row(env: Env, sim: SimulatorServer) -> None:

@@ -14,7 +14,7 @@ from sekisho.simulator import SimulatorServer
 from tests.support.databases import sqlite_url
 
 SECRETS = {"SIM_KEY": "k"}
-IDENTITY = ("jp-alpha", "open-gamma", "region-of", "127.0.0.1", "simulator", "alpha", "gamma")
+IDENTITY = ("obs-alpha", "obs-gamma", "region-of", "127.0.0.1", "simulator", "alpha", "gamma")
 
 
 @contextmanager
@@ -52,13 +52,13 @@ def drill_document(sim: SimulatorServer, state: Path, hook: str) -> dict[str, An
         "database_url": sqlite_url(state),
         "state_dir": str(state),
         "ledger": {"signing_key_path": str(state / "ledger.key")},
-        "providers": [provider("jp-alpha", ["jp_sovereign"]), provider("open-gamma", [])],
+        "providers": [provider("obs-alpha", ["jp_sovereign"]), provider("obs-gamma", [])],
         "aliases": [
-            # Sovereign tenants can only be served by jp-alpha; others fail over to open-gamma.
+            # Sovereign tenants can only be served by obs-alpha; others fail over to obs-gamma.
             {"name": "open-chat", "description": "General chat",
-             "route": {"provider": "jp-alpha", "model": "a1"},
-             "fallbacks": [{"provider": "open-gamma", "model": "g1"}]},
-            {"name": "other-chat", "route": {"provider": "open-gamma", "model": "g2"}},
+             "route": {"provider": "obs-alpha", "model": "a1"},
+             "fallbacks": [{"provider": "obs-gamma", "model": "g1"}]},
+            {"name": "other-chat", "route": {"provider": "obs-gamma", "model": "g2"}},
         ],
         "circuit": {"failure_threshold": 3, "cooldown_s": 0.5, "probe_interval_s": 0.5,
                     "min_requests": 1000},

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +71,14 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
         db = migrated(settings.database_url)
         keys = {"plain": make_tenant(db, settings, "plain")[1],
                 "jp": make_tenant(db, settings, "jp-bank", sovereignty="jp_sovereign")[1]}
-        simulator.reset()
+        for pid in ("obs-alpha", "obs-gamma"):
+            simulator.clear_faults(pid)
         gw = start_gateway(settings, db)
         try:
             yield Env(gw, db, simulator, config, keys, posts)
         finally:
             gw.stop()
-            simulator.reset()
+            simulator.clear_faults("obs-alpha")
             db.dispose()
 
 
@@ -126,39 +128,40 @@ def test_provider_outage_drill(env: Env) -> None:
     wait_for("first probes", lambda: all(p["total"] for p in env.json("probes")))
 
     # The provider fails: sovereign tenants get 502, the others are failed over.
-    env.sim.set_fault("jp-alpha", status=503)
-    failed_at = time.monotonic()
+    env.sim.set_fault("obs-alpha", status=503)
+    failed_at = datetime.now(UTC)
     statuses = traffic(env, 3)
     assert statuses.count(502) == 3 and statuses.count(200) == 6
 
     # The spike alert fires for the alias (and only for it), within its window.
     alerts = wait_for("the spike alert", lambda: env.json("alerts"))
     assert [a["alias"] for a in alerts] == ["open-chat"]
-    assert time.monotonic() - failed_at < 3 + 2  # window + evaluation and flush intervals
+    fired_at = datetime.fromisoformat(alerts[0]["fired_at"])
+    assert (fired_at - failed_at).total_seconds() < 3  # within the alert window
     assert any("open-chat" in p["text"] and "spike" in p["text"] for p in env.posts)
 
     # Triage: upstream, with the numbers.
     report = env.json("triage", "open-chat", "--window", "1m")
     assert report["verdict"] == "upstream"
-    alpha = next(p for p in report["providers"] if p["provider"] == "jp-alpha")
+    alpha = next(p for p in report["providers"] if p["provider"] == "obs-alpha")
     assert alpha["failing"] and alpha["probes"]["failed"] >= 1
     assert report["alias_traffic"]["502"] == 3
 
     # Incident with a pin to the fallback, an internal note and a customer update.
     incident = env.cli("incident", "open", "--title", "Errors on open-chat", "--severity", "sev2",
                        "--alias", "open-chat", "--eta", "30m",
-                       "--note", "jp-alpha answers 503; sovereign tenants have no other route")
-    override = env.cli("alias", "override", "open-chat", "--pin", "open-gamma", "--for", "30m",
-                       "--reason", "jp-alpha outage", "--incident", incident)
-    env.cli("incident", "note", incident, "jp-alpha's own status page confirms the outage",
+                       "--note", "obs-alpha answers 503; sovereign tenants have no other route")
+    override = env.cli("alias", "override", "open-chat", "--pin", "obs-gamma", "--for", "30m",
+                       "--reason", "obs-alpha outage", "--incident", incident)
+    env.cli("incident", "note", incident, "obs-alpha's own status page confirms the outage",
             "--severity", "SEV3")
-    refused = run("incident", "update", incident, "Jp Alpha is down", config=env.config,
+    refused = run("incident", "update", incident, "Obs Alpha is down", config=env.config,
                   env=SECRETS)
     assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
-    assert "jp-alpha" in refused.stderr
+    assert "obs-alpha" in refused.stderr
     update = "Some requests to open-chat fail for Japan-sovereign tenants. Next update in 30 minutes."
     run("incident", "update", incident, update, config=env.config, env=SECRETS).check_returncode()
-    assert any(incident in p["text"] and "jp-alpha" in p["text"] for p in env.posts)
+    assert any(incident in p["text"] and "obs-alpha" in p["text"] for p in env.posts)
 
     # The status page: degraded, the update, no provider identity.
     traffic(env, 2)
@@ -172,17 +175,17 @@ def test_provider_outage_drill(env: Env) -> None:
         assert_public(body)
 
     # Recovery: every tenant is served again; with traffic flowing, the incident is resolved.
-    env.sim.clear_faults("jp-alpha")
+    env.sim.clear_faults("obs-alpha")
     wait_for("recovery", lambda: env.chat("jp") == 200)
     with steady_traffic(env) as served:
         time.sleep(3.3)  # the 'after' window (3 s) now holds recovered traffic only
-        resolved = run("incident", "resolve", incident, "--note", "jp-alpha recovered",
+        resolved = run("incident", "resolve", incident, "--note", "obs-alpha recovered",
                        "--update", "open-chat is fully served again.", config=env.config,
                        env=SECRETS)
     assert resolved.returncode == 0, resolved.stderr
     assert served and set(served) == {200}
     out = resolved.stdout
-    assert f"reverted pin of open-gamma on open-chat (#{override})" in out
+    assert f"reverted pin of obs-gamma on open-chat (#{override})" in out
     doc = env.json("incident", "show", incident)
     impact = doc["impact"]
     assert impact["during"]["errors"] >= 5 and impact["during"]["error_rate"] > 0.1

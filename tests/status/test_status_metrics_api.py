@@ -76,8 +76,8 @@ def test_metrics_are_public_safe_and_provider_series_need_a_token(env: Env) -> N
     _no_identity(anon.text)
     inside = httpx.get(env.gw.url + "/metrics", timeout=10,
                        headers={"authorization": f"Bearer {env.tokens['auditor']}"})
-    assert 'sekisho_upstream_attempts_total{provider="jp-alpha",outcome="ok"} 3' in inside.text
-    assert 'sekisho_circuit_state{provider="jp-alpha",model="a1"}' in inside.text
+    assert 'sekisho_upstream_attempts_total{provider="obs-alpha",outcome="ok"} 3' in inside.text
+    assert 'sekisho_circuit_state{provider="obs-alpha",model="a1"}' in inside.text
     bad = httpx.get(env.gw.url + "/metrics", timeout=10,
                     headers={"authorization": "Bearer sko_000000000000_" + "x" * 43})
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_api_key"
@@ -113,7 +113,7 @@ def test_series_and_alerts_by_admin_api(env: Env) -> None:
     assert env.admin("GET", "/aliases/nope/series").status_code == 404
     assert env.admin("GET", "/aliases/open-chat/series",
                      params={"since": "1h", "from": "2026-01-01"}).status_code == 400
-    provider = env.admin("GET", "/providers/jp-alpha/series", params={"since": "1h"}).json()
+    provider = env.admin("GET", "/providers/obs-alpha/series", params={"since": "1h"}).json()
     assert provider["totals"]["codes"] == {"ok": 3}
     assert env.admin("GET", "/alerts").json() == {"alerts": []}
     triage = env.admin("GET", "/aliases/open-chat/triage", params={"window": "5m"}).json()
@@ -123,22 +123,22 @@ def test_series_and_alerts_by_admin_api(env: Env) -> None:
 def test_incidents_by_admin_api_with_roles_and_leak_check(env: Env) -> None:
     body = {"title": "Errors on open-chat", "severity": "SEV3", "aliases": ["open-chat"]}
     assert env.admin("POST", "/incidents", role="auditor", json=body).status_code == 403
-    leaky = env.admin("POST", "/incidents", json={**body, "title": "OPEN GAMMA trouble"})
-    assert leaky.status_code == 400 and "open-gamma" in leaky.json()["error"]["message"]
+    leaky = env.admin("POST", "/incidents", json={**body, "title": "OBS GAMMA trouble"})
+    assert leaky.status_code == 400 and "obs-gamma" in leaky.json()["error"]["message"]
     created = env.admin("POST", "/incidents", json=body)
     assert created.status_code == 201, created.text
     incident = created.json()["id"]
     assert env.admin("POST", f"/incidents/{incident}/notes",
-                     json={"text": "jp-alpha slow"}).status_code == 201
+                     json={"text": "obs-alpha slow"}).status_code == 201
     bad = env.admin("POST", f"/incidents/{incident}/updates",
-                    json={"text": "see https://region-of-jp-alpha.example"})
+                    json={"text": "see https://region-of-obs-alpha.example"})
     assert bad.status_code == 400
     assert env.admin("POST", f"/incidents/{incident}/updates",
                      json={"text": "Slow answers on open-chat."}).status_code == 201
     # A provider named in old text (say, after a matrix change) is withheld on the way out.
     with env.db.begin() as s:
         s.add(IncidentEvent(incident_id=incident, ts=datetime.now(UTC), kind="update",
-                            public=True, author="x", text="moved to open-gamma"))
+                            public=True, author="x", text="moved to obs-gamma"))
     status = httpx.get(env.gw.url + "/status.json", timeout=10)
     _no_identity(status.text)
     texts = [u["text"] for u in status.json()["incidents"][0]["updates"]]
@@ -159,7 +159,7 @@ READ = {"operator", "auditor"}
 WRITE = {"operator"}
 MY_ROUTES = [
     ("GET", "/aliases/open-chat/series", READ), ("GET", "/tenants/t/series", READ),
-    ("GET", "/providers/jp-alpha/series", READ), ("GET", "/alerts", READ),
+    ("GET", "/providers/obs-alpha/series", READ), ("GET", "/alerts", READ),
     ("GET", "/probes", READ), ("GET", "/aliases/open-chat/triage", READ),
     ("GET", "/incidents", READ), ("GET", "/incidents/inc_nope", READ),
     ("POST", "/incidents", WRITE), ("POST", "/incidents/inc_nope/notes", WRITE),

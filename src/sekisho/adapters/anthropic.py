@@ -32,7 +32,11 @@ from sekisho.adapters.shape import (
 )
 from sekisho.adapters.sse import DONE_FRAME
 from sekisho.adapters.stream import SSEStreamTranslator
-from sekisho.adapters.upstream_errors import UpstreamFormatError, error_detail, stream_error
+from sekisho.adapters.upstream_errors import (
+    decode_body,
+    error_detail,
+    stream_error,
+)
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicAdapter"]
 
@@ -164,12 +168,7 @@ class AnthropicAdapter:
 
     def parse_response(self, data: bytes, ctx: ResponseContext) -> tuple[dict[str, Any], Usage]:
         """Turn a `message` into our `chat.completion`."""
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamFormatError(f"response is not JSON: {exc}") from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("content"), list):
-            raise UpstreamFormatError(f"response is not a message: {data[:200]!r}")
+        payload = decode_body(data, "content", "a message")
         ids = ToolCallIds(self._new_id)
         texts: list[str] = []
         calls: list[dict[str, Any]] = []

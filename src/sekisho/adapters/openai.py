@@ -33,7 +33,11 @@ from sekisho.adapters.shape import (
     tool_call_body,
 )
 from sekisho.adapters.stream import SSEStreamTranslator
-from sekisho.adapters.upstream_errors import UpstreamFormatError, error_detail, stream_error
+from sekisho.adapters.upstream_errors import (
+    decode_body,
+    error_detail,
+    stream_error,
+)
 
 __all__ = ["OpenAIAdapter"]
 
@@ -216,12 +220,7 @@ class OpenAIAdapter:
 
     def parse_response(self, data: bytes, ctx: ResponseContext) -> tuple[dict[str, Any], Usage]:
         """Rebuild the upstream `chat.completion` from the allow-list with our identity."""
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamFormatError(f"response is not JSON: {exc}") from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
-            raise UpstreamFormatError(f"response has no choices: {data[:200]!r}")
+        payload = decode_body(data, "choices", "a chat completion")
         ids = ToolCallIds(self._new_id)
         choices = []
         for position, raw in enumerate(payload["choices"]):

@@ -153,3 +153,14 @@ def stream_error(payload: dict[str, Any]) -> StreamError:
             kind = kind_for_status(value)  # vLLM puts the HTTP status in `code`
             break
     return StreamError(kind or SERVER_ERROR, _describe(err)[:_MAX_DETAIL])
+
+
+def decode_body(data: bytes, key: str, what: str) -> dict[str, Any]:
+    """A 2xx upstream body as a JSON object whose `key` is a list, or UpstreamFormatError."""
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamFormatError(f"response is not JSON: {exc}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
+        raise UpstreamFormatError(f"response is not {what}: {data[:200]!r}")
+    return payload
