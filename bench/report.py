@@ -64,8 +64,16 @@ def rate_section(res: dict[str, Any]) -> list[str]:
     out += _table(["rate /s", *names], rows)
     out += ["", "Highest rate meeting 99.9% success and added p99 ≤ 10 ms: " + ", ".join(
         f"**{name}** {rate:g}/s" for name, rate in res["ceiling_rps"].items())
-        + f"; direct sustained {res['direct_highest_ok_rps']:g}/s.", ""]
+        + f"; direct sustained {res['direct_highest_ok_rps']:g}/s.",
+        "", "Highest rate with 99.9% success, whatever the latency: " + ", ".join(
+            f"**{name}** {rate:g}/s" for name, rate in success_ceilings(res).items()) + ".", ""]
     return out
+
+
+def success_ceilings(res: dict[str, Any]) -> dict[str, float]:
+    """Per gateway, the highest step rate with at least 99.9% success (latency ignored)."""
+    return {name: max([s["rate"] for s in steps if s["success"] >= 0.999] or [0.0])
+            for name, steps in res["steps"].items() if name != "direct"}
 
 
 def stream_section(res: dict[str, Any]) -> list[str]:
@@ -123,11 +131,17 @@ def goals_section(doc: dict[str, Any]) -> list[str]:
                    f"{'met' if ok50 else 'NOT met'}), added p99 {_f(s.get('added_p99'), 3)} ms "
                    f"(goal ≤ 3: {'met' if ok99 else 'NOT met'}) at concurrency 1.")
         if name in ceilings:
-            ratio = (ceilings[name] / lite) if lite else None
-            verdict = "-" if ratio is None else ("met" if ratio >= 5 else "NOT met")
-            out.append(f"  Sustained {ceilings[name]:g}/s with 99.9% success and added p99 ≤ 10 ms"
-                       + (f"; LiteLLM {lite:g}/s, ratio {ratio:.1f}x (goal ≥ 5x: {verdict})."
-                          if lite else "; LiteLLM not measured in this run."))
+            lite_ok = success_ceilings(doc["rate_steps"]).get("litellm")
+            if lite:
+                ratio = ceilings[name] / lite
+                vs = f"; LiteLLM {lite:g}/s, ratio {ratio:.1f}x (goal ≥ 5x: {'met' if ratio >= 5 else 'NOT met'})."
+            elif lite_ok:
+                ratio = ceilings[name] / lite_ok
+                vs = (f"; LiteLLM met added p99 ≤ 10 ms at no rate, and kept 99.9% success up to "
+                      f"{lite_ok:g}/s: ratio {ratio:.0f}x (goal ≥ 5x: {'met' if ratio >= 5 else 'NOT met'}).")
+            else:
+                vs = "; LiteLLM not measured in this run."
+            out.append(f"  Sustained {ceilings[name]:g}/s with 99.9% success and added p99 ≤ 10 ms{vs}")
         if name in stream:
             added = stream[name].get("added_ttfc_p50")
             several = stream[name].get("reads_with_several_frames")

@@ -52,17 +52,23 @@ def evaluate(db: Database, rule: SpikeRule, aliases: Sequence[str],
     """One evaluation round over `aliases`; stores the result and returns the changes."""
     now = now or datetime.now(UTC)
     window_start = now - timedelta(seconds=rule.window_s)
-    changes: list[AlertChange] = []
-    with db.begin() as session:
-        window = window_totals(session, "alias", list(aliases), window_start, now + timedelta(seconds=1))
+    with db.read() as session:  # no write lock unless something changes
+        window = window_totals(session, "alias", list(aliases), window_start,
+                               now + timedelta(seconds=1))
         base = window_totals(session, "alias", list(aliases),
                              window_start - timedelta(seconds=rule.baseline_s), window_start)
+        firing_ids = {a.alias: a.id for a in firing_alerts(session)}
+    decisions = {alias: decide(rule, _sample(window[alias]), _sample(base[alias]),
+                               alias in firing_ids) for alias in aliases}
+    if not firing_ids and all(d == "quiet" for d in decisions.values()):
+        return []
+    changes: list[AlertChange] = []
+    with db.begin() as session:
         firing = {a.alias: a for a in firing_alerts(session)}
-        for alias in aliases:
+        for alias, decision in decisions.items():
             w, b = _sample(window[alias]), _sample(base[alias])
             current = firing.get(alias)
-            decision = decide(rule, w, b, current is not None)
-            if decision == "fire":
+            if decision == "fire" and current is None:
                 current = ObserveAlert(
                     id=new_id("alr", 6), alias=alias, rule=RULE, state="firing", fired_at=now,
                     last_evaluated_at=now, rate=w.rate, peak_rate=w.rate, baseline_rate=b.rate,
@@ -75,9 +81,12 @@ def evaluate(db: Database, rule: SpikeRule, aliases: Sequence[str],
                 if decision == "resolve":
                     current.state, current.resolved_at = "resolved", now
                     current.details = {**current.details, "resolved_with": _details(rule, w, b)}
-            if decision in ("fire", "resolve") and current is not None:
-                changes.append(AlertChange(alias, current.state, current.id, w.rate, b.rate,
-                                           w.requests, w.errors))
+                else:
+                    continue
+            else:
+                continue
+            changes.append(AlertChange(alias, current.state, current.id, w.rate, b.rate,
+                                       w.requests, w.errors))
     return changes
 
 
