@@ -13,7 +13,7 @@ from sekisho.admin.tokens import create_token
 from sekisho.simulator import SimulatorServer
 from sekisho.tenancy import service
 from tests.support.databases import sqlite_url
-from tests.support.gateway import make_tenant, migrated, start_gateway, gateway_settings
+from tests.support.gateway import gateway_settings, make_tenant, migrated, start_gateway
 
 
 def test_auditor_reads_verifies_and_proves(simulator: SimulatorServer, tmp_path: Path) -> None:
