@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,7 +51,9 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        # orjson for JSON columns: the request log writes several per row.
+        kwargs: dict[str, Any] = {"echo": echo, "future": True,
+                                  "json_serializer": lambda v: orjson.dumps(v).decode()}
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:":

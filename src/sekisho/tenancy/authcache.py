@@ -4,7 +4,9 @@ A lookup answered from memory is at most `ttl_s` old. Past that the entry is
 re-confirmed from the store (one load per key however many requests wait:
 single flight). If the store cannot answer, a cached entry younger than
 `max_stale_s` still serves; anything older, or never seen, fails closed with
-`503 service_unavailable` (Rule 6). A store that stalls instead of failing
+`503 service_unavailable` (Rule 6). An entry past half its `ttl_s` is still
+served but refreshed in the background (refresh-ahead), so a key in steady use
+never waits for the store on the request path. A store that stalls instead of failing
 counts as failed after `load_timeout_s`. `invalidate_*` drop entries at once
 (the cross-replica invalidation bus calls them) and bump a generation, so a
 load that was already running when an invalidation arrived is not cached.
@@ -65,6 +67,8 @@ class KeyCache:
         entry = self._entries.get(prefix)
         now = self._clock()
         if entry is not None and now - entry.fetched < self._ttl:
+            if now - entry.fetched >= self._ttl / 2 and prefix not in self._inflight:
+                self._refresh_ahead(prefix)
             return entry.record
         try:
             return await self._refresh(prefix)
@@ -76,12 +80,23 @@ class KeyCache:
                 "Credentials cannot be verified right now; the request was refused. Retry shortly."
             ) from exc
 
-    async def _refresh(self, prefix: str) -> KeyRecord | None:
+    def _start_load(self, prefix: str) -> asyncio.Future[KeyRecord | None]:
         task = self._inflight.get(prefix)
         if task is None:
             task = asyncio.ensure_future(self._load(prefix, self._generation))
             self._inflight[prefix] = task
             task.add_done_callback(lambda done: self._loaded(prefix, done))
+        return task
+
+    def _refresh_ahead(self, prefix: str) -> None:
+        def counted(done: asyncio.Future[KeyRecord | None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                self.store_failures += 1
+
+        self._start_load(prefix).add_done_callback(counted)
+
+    async def _refresh(self, prefix: str) -> KeyRecord | None:
+        task = self._start_load(prefix)
         # Waiters give up after the timeout; the load itself (single flight) runs on.
         return await asyncio.wait_for(asyncio.shield(task), self._load_timeout)
 
