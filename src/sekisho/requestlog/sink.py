@@ -10,7 +10,6 @@ from sekisho.requestlog.record import RequestRecord
 from sekisho.store.db import Database
 from sekisho.store.models import ApiKey, RequestLog
 
-
 REQUEST_LOG: Table = RequestLog.__table__  # type: ignore[assignment]
 
 
