@@ -15,6 +15,14 @@ whole chat request (docs/benchmarks.md). This client writes the request in one
 into a queue of body chunks, and keeps connections alive per host. It speaks
 HTTP/1.1 over TCP or TLS, decodes chunked and gzip/deflate bodies, and maps
 every failure onto `UpstreamFailure` kinds: `connect_error`, `timeout`, `reset`.
+
+A server may close an idle keep-alive connection just as we write a request on
+it. If its FIN reached us first, the pool never hands that connection out. If
+the close crosses our write, the server never read the request: we see EOF or
+RST before any response byte. Only then, and only on a reused connection, the
+request is sent once more on a fresh connection within the same first-byte
+deadline; a failure on a new connection, after any response byte, or by timeout
+is never retried here (failover decides what happens next).
 """
 
 from __future__ import annotations
@@ -61,7 +69,10 @@ class _ConnectFailed(Exception):
 @lru_cache(maxsize=1024)
 def _target(url: str) -> tuple[_Key, str, str]:
     """(scheme, host, port), the Host header and the request target of an upstream URL."""
-    parts = httptools.parse_url(url.encode())
+    try:
+        parts = httptools.parse_url(url.encode())
+    except httptools.HttpParserInvalidURLError as exc:
+        raise ValueError(f"unsupported upstream URL: {url!r}") from exc
     scheme = (parts.schema or b"").decode().lower()
     host = (parts.host or b"").decode()
     if scheme not in ("http", "https") or not host:
@@ -97,6 +108,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.reused = False  # has served a response before: a crossed close is possible
         self.idle_since = 0.0
         self._counted = False  # counts against the client's connection limit once connected
         self._new_message()
@@ -106,6 +118,8 @@ class _Connection(asyncio.Protocol):
         self.headers_done: asyncio.Future[None] | None = None
         self.complete = False
         self.keep_alive = False
+        self.answered = False  # some response byte has arrived
+        self._interim = False  # inside a 1xx response; the real one follows
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
@@ -119,6 +133,10 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.headers_done is None:  # no request in flight: a stray response (a 408 before
+            self.abort()  # an idle close) must never be read as the next request's answer
+            return
+        self.answered = True
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, zlib.error) as exc:
@@ -126,6 +144,7 @@ class _Connection(asyncio.Protocol):
             self.abort()
 
     def eof_received(self) -> bool | None:
+        self.closed = True  # never handed out again, even before connection_lost runs
         return None  # close the transport; connection_lost decides what the end means
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -140,6 +159,10 @@ class _Connection(asyncio.Protocol):
             self._fail(exc or ConnectionResetError("upstream closed the connection"))
 
     # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        if self.complete:  # a second response to one request: the stream is out of step
+            raise ConnectionResetError("unexpected bytes after the upstream response")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
         if name == b"content-length" or (name == b"transfer-encoding"
@@ -150,7 +173,11 @@ class _Connection(asyncio.Protocol):
             self._decoder = zlib.decompressobj(wbits=47)  # zlib or gzip header, detected
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if status < 200:  # 100 Continue, 103 Early Hints: the real response follows
+            self._interim = True
+            return
+        self.status = status
         if self.headers_done is not None and not self.headers_done.done():
             self.headers_done.set_result(None)
 
@@ -166,10 +193,15 @@ class _Connection(asyncio.Protocol):
             self._wake()
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = self._delimited = False
+            self._decoder = None
+            return
         if self._decoder is not None:
             tail = self._decoder.flush()
             if tail:
                 self._chunks.append(tail)
+                self._buffered += len(tail)
         self.keep_alive = self._parser.should_keep_alive()
         self.complete = True
         self._wake()
@@ -188,12 +220,16 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     async def request(self, data: bytes) -> None:
-        """Write a whole request and wait for the response headers."""
-        if self.closed or self.transport is None:
-            raise ConnectionResetError("upstream closed the connection")
-        self.headers_done = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
-        await self.headers_done
+        """Write a whole request and wait for the response headers; on failure, abort."""
+        try:
+            if self.closed or self.transport is None:
+                raise ConnectionResetError("upstream closed the connection")
+            self.headers_done = asyncio.get_running_loop().create_future()
+            self.transport.write(data)
+            await self.headers_done
+        except BaseException:
+            self.abort()
+            raise
 
     def ready(self) -> bool:
         """The response is complete or has data or an error: `next_chunk` will not wait."""
@@ -300,7 +336,8 @@ class UpstreamClient:
         self._keepalive_s = keepalive_s
         self._ssl = ssl_context
         self._idle: dict[_Key, list[_Connection]] = {}
-        self._open = 0
+        self._open = 0  # connections counted against the limit, idle or in use
+        self._conns: set[_Connection] = set()  # those same connections, for close()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._last_sweep = time.monotonic()
 
@@ -319,9 +356,12 @@ class UpstreamClient:
                 conn = await self._acquire(key, timeouts.connect_s)
                 try:
                     await conn.request(data)
-                except BaseException:
-                    conn.abort()
-                    raise
+                except OSError:
+                    if not conn.reused or conn.answered:
+                        raise
+                    # closed by the server as our request crossed it (module docstring)
+                    conn = await self._acquire(key, timeouts.connect_s, fresh=True)
+                    await conn.request(data)
         except TimeoutError as exc:
             raise UpstreamFailure("timeout", f"no response within {timeouts.first_byte_s:g}s") from exc
         except _ConnectFailed as exc:
@@ -330,9 +370,9 @@ class UpstreamClient:
             raise UpstreamFailure("reset", f"connection failed: {exc!r}") from exc
         return UpstreamResponse(conn, timeouts, self)
 
-    async def _acquire(self, key: _Key, connect_s: float) -> _Connection:
+    async def _acquire(self, key: _Key, connect_s: float, *, fresh: bool = False) -> _Connection:
         while True:
-            idle = self._idle.get(key)
+            idle = None if fresh else self._idle.get(key)
             now = time.monotonic()
             while idle:
                 conn = idle.pop()
@@ -340,13 +380,19 @@ class UpstreamClient:
                     continue
                 if now - conn.idle_since > self._keepalive_s:
                     conn.abort()
+                    self._forget(conn)
                     continue
                 return conn
-            if self._open < self._limit:
+            if self._open < self._limit or self._evict_idle():
                 break
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled before it ran: pass the slot on
+                raise
         self._open += 1
         scheme, host, port = key
         loop = asyncio.get_running_loop()
@@ -357,37 +403,51 @@ class UpstreamClient:
                     ssl=self._ssl_context() if scheme == "https" else None,
                     server_hostname=host if scheme == "https" else None,
                 )
-        except TimeoutError:
+        except BaseException as exc:
             self._open -= 1
             self._wake_one()
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                raise _ConnectFailed() from exc  # refused, unresolvable, TLS verification
             raise
-        except (OSError, ssl.SSLError) as exc:
+        if conn.closed:  # lost between connecting and now
             self._open -= 1
             self._wake_one()
-            raise _ConnectFailed() from exc
-        except BaseException:
-            self._open -= 1
-            self._wake_one()
-            raise
-        if conn.closed:  # lost between connecting and now: nothing to count any more
-            self._open -= 1
             raise ConnectionResetError("upstream closed the connection")
         conn._counted = True
+        self._conns.add(conn)
         return conn
+
+    def _evict_idle(self) -> bool:
+        """At the limit, close the oldest idle connection (to another host) to make room."""
+        for idle in self._idle.values():
+            while idle:
+                conn = idle.pop(0)
+                conn.abort()
+                if self._forget(conn):
+                    return True
+        return False
 
     def _release(self, conn: _Connection) -> None:
         now = time.monotonic()
         conn.idle_since = now
+        conn.reused = True
         conn._new_message()
         self._idle.setdefault(conn.key, []).append(conn)
         self._wake_one()
         if now - self._last_sweep > self._keepalive_s:
             self._sweep(now)
 
+    def _forget(self, conn: _Connection) -> bool:
+        """Stop counting a closed connection against the limit; whether it was counted."""
+        if not conn._counted:
+            return False
+        conn._counted = False
+        self._open -= 1
+        self._conns.discard(conn)
+        return True
+
     def _lost(self, conn: _Connection) -> None:
-        if conn._counted:
-            conn._counted = False
-            self._open -= 1
+        if self._forget(conn):
             self._wake_one()
 
     def _wake_one(self) -> None:
@@ -411,8 +471,9 @@ class UpstreamClient:
                 del self._idle[key]
 
     async def close(self) -> None:
-        for idle in self._idle.values():
-            for conn in idle:
-                conn.abort()
+        """Close every connection, idle or in use (their readers get a reset)."""
         self._idle.clear()
+        for conn in list(self._conns):
+            conn.abort()
+            self._lost(conn)
         await asyncio.sleep(0)  # let the transports report their close
