@@ -36,18 +36,28 @@ _WORDS = ("sekisho", "checkpoint", "tokaido", "traveller", "papers", "gate", "ro
 
 
 def _completion(content: str) -> bytes:
-    return orjson.dumps({
-        "id": "chatcmpl-mockupstream0000000000000000",
-        "object": "chat.completion",
-        "created": 1_700_000_000,
-        "model": "mock-model-2025-01-01",
-        "system_fingerprint": "fp_mockupstream",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
-                                             "refusal": None},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": max(1, len(content) // 4),
-                  "total_tokens": 12 + max(1, len(content) // 4)},
-    })
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-mockupstream0000000000000000",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": "mock-model-2025-01-01",
+            "system_fingerprint": "fp_mockupstream",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 12,
+                "completion_tokens": max(1, len(content) // 4),
+                "total_tokens": 12 + max(1, len(content) // 4),
+            },
+        }
+    )
 
 
 def _large_text() -> str:
@@ -63,12 +73,22 @@ def _large_text() -> str:
 
 
 def _chunk(delta: dict[str, object], finish: str | None) -> bytes:
-    return b"data: " + orjson.dumps({
-        "id": "chatcmpl-mockupstream0000000000000000", "object": "chat.completion.chunk",
-        "created": 1_700_000_000, "model": "mock-model-2025-01-01",
-        "system_fingerprint": "fp_mockupstream",
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }) + b"\n\n"
+    return (
+        b"data: "
+        + orjson.dumps(
+            {
+                "id": "chatcmpl-mockupstream0000000000000000",
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": "mock-model-2025-01-01",
+                "system_fingerprint": "fp_mockupstream",
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+        )
+        + b"\n\n"
+    )
 
 
 def _stream_frames() -> list[bytes]:
@@ -77,27 +97,45 @@ def _stream_frames() -> list[bytes]:
     frames.append(_chunk({"content": f"tok{STREAM_CHUNKS - 1}"}, "stop"))
     # The usage chunk goes last, with no choices, as OpenAI sends it; always sent, so
     # every target gets the same bytes whether or not it asked for usage.
-    frames[-1] += b"data: " + orjson.dumps({
-        "id": "chatcmpl-mockupstream0000000000000000", "object": "chat.completion.chunk",
-        "created": 1_700_000_000, "model": "mock-model-2025-01-01", "choices": [],
-        "usage": {"prompt_tokens": 12, "completion_tokens": STREAM_CHUNKS,
-                  "total_tokens": 12 + STREAM_CHUNKS},
-    }) + b"\n\ndata: [DONE]\n\n"
+    frames[-1] += (
+        b"data: "
+        + orjson.dumps(
+            {
+                "id": "chatcmpl-mockupstream0000000000000000",
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": "mock-model-2025-01-01",
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": 12,
+                    "completion_tokens": STREAM_CHUNKS,
+                    "total_tokens": 12 + STREAM_CHUNKS,
+                },
+            }
+        )
+        + b"\n\ndata: [DONE]\n\n"
+    )
     return frames
 
 
 def _response(body: bytes) -> bytes:
-    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-            b"x-mock-provider: mock-upstream\r\nopenai-organization: mock-org\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"x-mock-provider: mock-upstream\r\nopenai-organization: mock-org\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 SMALL = _response(_completion("Hello from the mock upstream! How can I help you today?"))
 LARGE = _response(_completion(_large_text()))
-NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
-             b"content-length: 21\r\n\r\n{\"error\":\"not found\"}")
-STREAM_HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-               b"x-mock-provider: mock-upstream\r\ntransfer-encoding: chunked\r\n\r\n")
+NOT_FOUND = (
+    b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
+    b'content-length: 21\r\n\r\n{"error":"not found"}'
+)
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+    b"x-mock-provider: mock-upstream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
 FRAMES = [b"%x\r\n%s\r\n" % (len(f), f) for f in _stream_frames()]
 LAST_CHUNK = b"0\r\n\r\n"
 
@@ -138,8 +176,11 @@ class MockProtocol(asyncio.Protocol):
         if transport is None:
             return
         scenario = self._url.split(b"/", 2)[1] if self._url.startswith(b"/") else b""
-        if not self._url.endswith(b"/chat/completions") or scenario not in (b"small", b"large",
-                                                                            b"slow"):
+        if not self._url.endswith(b"/chat/completions") or scenario not in (
+            b"small",
+            b"large",
+            b"slow",
+        ):
             transport.write(NOT_FOUND)
             return
         body = b"".join(self._body)

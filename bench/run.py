@@ -47,14 +47,59 @@ class Plan:
     memory_requests: int  # 0: skip
 
 
-QUICK = Plan("quick", ("sekisho-sqlite",), ("small",), 3, 2.0,
-             (100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000),
-             3.0, 3000, 0.3, 4, 0, 4.0, 0)
-FULL = Plan("full", ("sekisho-sqlite", "sekisho-pg", "litellm"), ("small", "large", "slow"), 5,
-            3.0,
-            (10, 25, 50, 100, 200, 300, 400, 500, 600, 750, 1000, 1250, 1500, 2000, 2500, 3000,
-             4000, 5000, 6000, 8000, 10000, 12000),
-            8.0, 5000, 1.0, 10, 32, 5.0, 100_000)
+QUICK = Plan(
+    "quick",
+    ("sekisho-sqlite",),
+    ("small",),
+    3,
+    2.0,
+    (100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000),
+    3.0,
+    3000,
+    0.3,
+    4,
+    0,
+    4.0,
+    0,
+)
+FULL = Plan(
+    "full",
+    ("sekisho-sqlite", "sekisho-pg", "litellm"),
+    ("small", "large", "slow"),
+    5,
+    3.0,
+    (
+        10,
+        25,
+        50,
+        100,
+        200,
+        300,
+        400,
+        500,
+        600,
+        750,
+        1000,
+        1250,
+        1500,
+        2000,
+        2500,
+        3000,
+        4000,
+        5000,
+        6000,
+        8000,
+        10000,
+        12000,
+    ),
+    8.0,
+    5000,
+    1.0,
+    10,
+    32,
+    5.0,
+    100_000,
+)
 
 
 def log(message: str) -> None:
@@ -63,19 +108,34 @@ def log(message: str) -> None:
 
 def _read(cmd: list[str]) -> str:
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=10,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
     except OSError:
         return ""
 
 
 def environment(plan: Plan, wrk: str | None, litellm_version: str | None) -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     packages = {}
-    for name in ("sekisho", "uvicorn", "uvloop", "httptools", "aiohttp", "orjson", "sqlalchemy",
-                 "psycopg", "starlette"):
+    for name in (
+        "sekisho",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "aiohttp",
+        "orjson",
+        "sqlalchemy",
+        "psycopg",
+        "starlette",
+    ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             packages[name] = importlib.metadata.version(name)
     if litellm_version:
@@ -83,25 +143,44 @@ def environment(plan: Plan, wrk: str | None, litellm_version: str | None) -> dic
     commit = _read(["git", "-C", str(targets.REPO), "rev-parse", "--short", "HEAD"])
     dirty = _read(["git", "-C", str(targets.REPO), "status", "--porcelain", "--untracked-files=no"])
     env: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "mode": plan.mode,
-        "cpu_model": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
-        "python": sys.version.split()[0], "packages": packages,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": plan.mode,
+        "cpu_model": cpu,
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "packages": packages,
         "git_commit": commit + (" (with uncommitted changes)" if dirty else ""),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
         "pinning": f"gateway under test on core {targets.GATEWAY_CORE}; mock upstream, load "
-                   f"generator and harness on core {targets.CLIENT_CORE} (taskset)",
+        f"generator and harness on core {targets.CLIENT_CORE} (taskset)",
         "command": " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]]),
     }
     if wrk:
         env["wrk"] = tools.wrk_version(wrk)
     if "sekisho-pg" in plan.gateways:
-        env["postgresql"] = _read(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test",
-                                   "-Atc", "show server_version"]) or "?"
+        env["postgresql"] = (
+            _read(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "test",
+                    "-Atc",
+                    "show server_version",
+                ]
+            )
+            or "?"
+        )
     return env
 
 
-def start_targets(plan: Plan, mock_port: int, workdir: Path, stack: ExitStack,
-                  notes: list[str]) -> list[targets.Target]:
+def start_targets(
+    plan: Plan, mock_port: int, workdir: Path, stack: ExitStack, notes: list[str]
+) -> list[targets.Target]:
     started = [targets.direct_target(mock_port)]
     for name in plan.gateways:
         log(f"starting {name} ...")
@@ -136,8 +215,9 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
             litellm_version = tools.ensure_litellm()
         except tools.ToolMissing as exc:
             notes.append(f"LiteLLM could not be installed and is left out: {exc}")
-            plan = Plan(**{**plan.__dict__,
-                           "gateways": tuple(g for g in plan.gateways if g != "litellm")})
+            plan = Plan(
+                **{**plan.__dict__, "gateways": tuple(g for g in plan.gateways if g != "litellm")}
+            )
     doc: dict[str, Any] = {"environment": environment(plan, wrk, litellm_version), "notes": notes}
     started = time.monotonic()
     gen = measure.LoadGen(loadgen, workdir)
@@ -147,34 +227,58 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
         stack.callback(mock.stop)
         all_targets = start_targets(plan, mock_port, workdir, stack, notes)
         direct, gateways = all_targets[0], all_targets[1:]
-        doc["targets"] = {t.name: {"port": t.port, **t.info, "commands": t.commands}
-                          for t in all_targets}
+        doc["targets"] = {
+            t.name: {"port": t.port, **t.info, "commands": t.commands} for t in all_targets
+        }
 
         log(f"latency at concurrency 1: {plan.c1_rounds} rounds x {plan.c1_seconds:g} s ...")
-        doc["latency_c1"] = measure.latency_c1(gen, all_targets, plan.c1_scenarios,
-                                               rounds=plan.c1_rounds, seconds=plan.c1_seconds,
-                                               log=log)
+        doc["latency_c1"] = measure.latency_c1(
+            gen,
+            all_targets,
+            plan.c1_scenarios,
+            rounds=plan.c1_rounds,
+            seconds=plan.c1_seconds,
+            log=log,
+        )
         log("streaming, one stream at a time ...")
-        doc["stream_c1"] = stream_timing(all_targets, "small", streams=plan.stream_c1,
-                                         concurrency=1, log=log)
+        doc["stream_c1"] = stream_timing(
+            all_targets, "small", streams=plan.stream_c1, concurrency=1, log=log
+        )
         if plan.stream_concurrent:
             log(f"streaming, {plan.stream_concurrent} concurrent streams ...")
             doc["stream_concurrent"] = stream_timing(
-                all_targets, "small", streams=2 * plan.stream_concurrent,
-                concurrency=plan.stream_concurrent, log=log)
+                all_targets,
+                "small",
+                streams=2 * plan.stream_concurrent,
+                concurrency=plan.stream_concurrent,
+                log=log,
+            )
         log("constant-rate steps ...")
         doc["rate_steps"] = measure.rate_steps(
-            gen, direct, gateways, "small", plan.ladder, seconds=plan.step_seconds,
-            timeout_ms=plan.step_timeout_ms, pause_s=plan.pause_s, log=log)
+            gen,
+            direct,
+            gateways,
+            "small",
+            plan.ladder,
+            seconds=plan.step_seconds,
+            timeout_ms=plan.step_timeout_ms,
+            pause_s=plan.pause_s,
+            log=log,
+        )
         if plan.wrk_seconds and wrk:
             log("closed-loop throughput (wrk) ...")
             doc["wrk_throughput"] = {}
             for target in all_targets:
-                result = measure.wrk_run(wrk, target, "small", connections=32,
-                                         seconds=plan.wrk_seconds, workdir=workdir,
-                                         commands=wrk_commands)
-                doc["wrk_throughput"][target.name] = {k: v for k, v in result.items()
-                                                      if k != "raw"}
+                result = measure.wrk_run(
+                    wrk,
+                    target,
+                    "small",
+                    connections=32,
+                    seconds=plan.wrk_seconds,
+                    workdir=workdir,
+                    commands=wrk_commands,
+                )
+                doc["wrk_throughput"][target.name] = {k: v for k, v in result.items() if k != "raw"}
                 log(f"  wrk {target.name:15s} {result.get('requests_per_s')} req/s")
         if plan.memory_requests:
             log(f"memory over {plan.memory_requests} requests ...")
@@ -182,8 +286,9 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
             for target in gateways:
                 if not target.name.startswith("sekisho"):
                     continue
-                result = measure.memory_run(gen, target, "small", total=plan.memory_requests,
-                                            connections=16, log=log)
+                result = measure.memory_run(
+                    gen, target, "small", total=plan.memory_requests, connections=16, log=log
+                )
                 result["rss_start_kb"] = target.info.get("rss_start_kb")
                 doc["memory"][target.name] = result
     doc["environment"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -199,8 +304,10 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
     markdown = report.render(doc)
     path.with_suffix(".md").write_text(markdown + "\n")
     print("\n" + markdown)
-    log(f"\nraw results: {path}\ntables:      {path.with_suffix('.md')}\n"
-        f"took {doc['environment']['duration_s']} s")
+    log(
+        f"\nraw results: {path}\ntables:      {path.with_suffix('.md')}\n"
+        f"took {doc['environment']['duration_s']} s"
+    )
     return path
 
 
@@ -208,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_true", help="direct vs Sekisho (SQLite), <2 min")
-    group.add_argument("--full", action="store_true",
-                       help="all targets incl. PostgreSQL and LiteLLM, memory run (~20 min)")
+    group.add_argument(
+        "--full",
+        action="store_true",
+        help="all targets incl. PostgreSQL and LiteLLM, memory run (~20 min)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     args = parser.parse_args(argv)
     try:

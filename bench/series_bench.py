@@ -33,8 +33,16 @@ from sekisho.store.migrate import migrate
 from sekisho.store.models import RequestLog
 
 DB_NAME = "sekisho_series_bench"
-ALIASES = ("chat-large", "chat-jp", "chat-fast", "chat-cn", "chat-eu", "chat-code", "chat-mini",
-           "chat-vision")
+ALIASES = (
+    "chat-large",
+    "chat-jp",
+    "chat-fast",
+    "chat-cn",
+    "chat-eu",
+    "chat-code",
+    "chat-mini",
+    "chat-vision",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 LOAD_SQL = """
@@ -63,16 +71,21 @@ FROM generate_series(1, :rows) AS g
 
 def _admin_conninfo(url: str) -> str:
     u = make_url(url)
-    return (f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} "
-            f"dbname={u.database or 'test'}")
+    return (
+        f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} "
+        f"dbname={u.database or 'test'}"
+    )
 
 
 def ensure_database(admin_url: str) -> str:
     with psycopg.connect(_admin_conninfo(admin_url), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return make_url(admin_url).set(drivername="postgresql+psycopg", database=DB_NAME) \
+    return (
+        make_url(admin_url)
+        .set(drivername="postgresql+psycopg", database=DB_NAME)
         .render_as_string(hide_password=False)
+    )
 
 
 def load(db: Database, rows: int) -> float:
@@ -95,8 +108,10 @@ def main() -> None:
     parser.add_argument("--reload", action="store_true", help="drop and load the rows again")
     parser.add_argument("--runs", type=int, default=20, help="timed series queries")
     parser.add_argument("--alias", default="chat-large")
-    parser.add_argument("--pg", default=os.environ.get(
-        "SEKISHO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("SEKISHO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     args = parser.parse_args()
 
     db = Database(ensure_database(args.pg))
@@ -106,7 +121,9 @@ def main() -> None:
         rollups = session.scalar(select(func.count()).select_from(RequestRollup)) or 0
     load_s = rebuild_s = None
     if args.reload or present != args.rows or not rollups:
-        print(f"loading {args.rows:,} request-log rows (server-side generate_series)...", flush=True)
+        print(
+            f"loading {args.rows:,} request-log rows (server-side generate_series)...", flush=True
+        )
         load_s = load(db, args.rows)
         print(f"  loaded in {load_s:.1f} s; rebuilding the per-minute alias rollup...", flush=True)
         with db.read() as session:
@@ -138,16 +155,22 @@ def main() -> None:
         timings.append((time.perf_counter() - t0) * 1000)
     with db.engine.connect() as conn:
         t0 = time.perf_counter()
-        raw = conn.execute(text(
-            "SELECT count(*), count(*) FILTER (WHERE status >= 500 OR status = 429), "
-            "percentile_cont(ARRAY[0.5,0.95,0.99]) WITHIN GROUP (ORDER BY latency_ms) "
-            "FROM request_log WHERE alias = :a AND ts >= :s AND ts < :e"),
-            {"a": args.alias, "s": start, "e": end}).one()
+        raw = conn.execute(
+            text(
+                "SELECT count(*), count(*) FILTER (WHERE status >= 500 OR status = 429), "
+                "percentile_cont(ARRAY[0.5,0.95,0.99]) WITHIN GROUP (ORDER BY latency_ms) "
+                "FROM request_log WHERE alias = :a AND ts >= :s AND ts < :e"
+            ),
+            {"a": args.alias, "s": start, "e": end},
+        ).one()
         raw_ms = (time.perf_counter() - t0) * 1000
     totals = doc["totals"]
     assert isinstance(totals, dict) and totals["requests"] == raw[0], (totals["requests"], raw[0])
     result = {
-        "rows": present, "alias": args.alias, "window": "24h", "buckets": len(doc["buckets"]),  # type: ignore[arg-type]
+        "rows": present,
+        "alias": args.alias,
+        "window": "24h",
+        "buckets": len(doc["buckets"]),  # type: ignore[arg-type]
         "alias_requests_in_window": totals["requests"],
         "series_cold_ms": round(cold_ms, 1),
         "series_median_ms": round(statistics.median(timings), 1),
@@ -160,8 +183,10 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "series_bench.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    print(f"\nalias series, last 24 h over {present:,} rows: median {result['series_median_ms']} ms "
-          f"(cold {result['series_cold_ms']} ms); raw-log scan {result['raw_scan_ms']} ms")
+    print(
+        f"\nalias series, last 24 h over {present:,} rows: median {result['series_median_ms']} ms "
+        f"(cold {result['series_cold_ms']} ms); raw-log scan {result['raw_scan_ms']} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ async def _one_stream(target: Target, scenario: str) -> dict[str, object]:
                     size = int(pending[:line_end].split(b";")[0], 16)
                     if len(pending) < line_end + 2 + size + 2:
                         break
-                    body += pending[line_end + 2: line_end + 2 + size]
+                    body += pending[line_end + 2 : line_end + 2 + size]
                     del pending[: line_end + 4 + size]
                     if size == 0:
                         done = True
@@ -69,7 +69,11 @@ async def _one_stream(target: Target, scenario: str) -> dict[str, object]:
             while (cut := sse.find(b"\n\n")) >= 0:
                 frame = bytes(sse[:cut]).strip()
                 del sse[: cut + 2]
-                if frame.startswith(b"data:") and frame != b"data: [DONE]" and b'"choices":[]' not in frame.replace(b" ", b""):
+                if (
+                    frame.startswith(b"data:")
+                    and frame != b"data: [DONE]"
+                    and b'"choices":[]' not in frame.replace(b" ", b"")
+                ):
                     stamps.append(now)
                     frames_now += 1
                 if frame == b"data: [DONE]":
@@ -86,15 +90,20 @@ async def _one_stream(target: Target, scenario: str) -> dict[str, object]:
         if not stamps:
             raise StreamBroken("no data frames")
         gaps = [(b - a) * 1e6 for a, b in itertools.pairwise(stamps)]
-        return {"ttfc_us": (stamps[0] - t0) * 1e6, "frames": len(stamps),
-                "gaps_us": gaps, "reads_with_several_frames": reads_with_many,
-                "total_us": (stamps[-1] - t0) * 1e6}
+        return {
+            "ttfc_us": (stamps[0] - t0) * 1e6,
+            "frames": len(stamps),
+            "gaps_us": gaps,
+            "reads_with_several_frames": reads_with_many,
+            "total_us": (stamps[-1] - t0) * 1e6,
+        }
     finally:
         writer.close()
 
 
-async def _measure(targets: Sequence[Target], scenario: str, streams: int,
-                   concurrency: int) -> dict[str, dict[str, object]]:
+async def _measure(
+    targets: Sequence[Target], scenario: str, streams: int, concurrency: int
+) -> dict[str, dict[str, object]]:
     runs: dict[str, list[dict[str, object]]] = {t.name: [] for t in targets}
     errors: dict[str, list[str]] = {t.name: [] for t in targets}
     for target in targets:  # warm-up
@@ -106,8 +115,8 @@ async def _measure(targets: Sequence[Target], scenario: str, streams: int,
     for _ in range(waves):
         for target in targets:  # interleaved: each target once per wave
             results = await asyncio.gather(
-                *(_one_stream(target, scenario) for _ in range(concurrency)),
-                return_exceptions=True)
+                *(_one_stream(target, scenario) for _ in range(concurrency)), return_exceptions=True
+            )
             for result in results:
                 if isinstance(result, BaseException):
                     errors[target.name].append(repr(result))
@@ -119,11 +128,13 @@ async def _measure(targets: Sequence[Target], scenario: str, streams: int,
         ttfc = percentiles([int(r["ttfc_us"]) for r in got])  # type: ignore[call-overload]
         gaps = percentiles([int(g) for r in got for g in r["gaps_us"]])  # type: ignore[attr-defined]
         out[target.name] = {
-            "streams": len(got), "errors": errors[target.name][:5],
+            "streams": len(got),
+            "errors": errors[target.name][:5],
             "error_count": len(errors[target.name]),
             "frames_per_stream": sorted({int(r["frames"]) for r in got}),  # type: ignore[call-overload]
             "reads_with_several_frames": sum(int(r["reads_with_several_frames"]) for r in got),  # type: ignore[call-overload]
-            "ttfc": ttfc, "gap": gaps,
+            "ttfc": ttfc,
+            "gap": gaps,
         }
     base = out["direct"]["ttfc"]
     for entry in out.values():
@@ -133,13 +144,16 @@ async def _measure(targets: Sequence[Target], scenario: str, streams: int,
     return out
 
 
-def stream_timing(targets: Sequence[Target], scenario: str, *, streams: int, concurrency: int,
-                  log: Log) -> dict[str, object]:
+def stream_timing(
+    targets: Sequence[Target], scenario: str, *, streams: int, concurrency: int, log: Log
+) -> dict[str, object]:
     out = asyncio.run(_measure(targets, scenario, streams, concurrency))
     for name, entry in out.items():
         ttfc, gap = entry["ttfc"], entry["gap"]
-        log(f"  stream c={concurrency} {name:15s} TTFC p50 {ttfc.get('p50')} ms p99 "  # type: ignore[union-attr]
+        log(
+            f"  stream c={concurrency} {name:15s} TTFC p50 {ttfc.get('p50')} ms p99 "  # type: ignore[union-attr]
             f"{ttfc.get('p99')} ms (added p50 {entry['added_ttfc_p50']}); gap p50 "  # type: ignore[union-attr]
             f"{gap.get('p50')} p99 {gap.get('p99')} max {gap.get('max')} ms; "  # type: ignore[union-attr]
-            f"frames {entry['frames_per_stream']}, errors {entry['error_count']}")
+            f"frames {entry['frames_per_stream']}, errors {entry['error_count']}"
+        )
     return {"scenario": scenario, "concurrency": concurrency, "targets": out}

@@ -104,11 +104,17 @@ class Server:
                 self.proc.wait()
 
 
-def start_process(name: str, argv: list[str], log_path: Path,
-                  env: dict[str, str] | None = None, cwd: Path | None = None) -> Server:
+def start_process(
+    name: str,
+    argv: list[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Server:
     log = log_path.open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+    )
     return Server(name, argv, proc, log_path, [" ".join(argv)])
 
 
@@ -162,8 +168,12 @@ class Target:
         if stream:
             body["stream"] = True
         raw = json.dumps(body, separators=(",", ":")).encode()
-        head = [f"POST {self.path(scenario)} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
-                "Content-Type: application/json", f"Content-Length: {len(raw)}"]
+        head = [
+            f"POST {self.path(scenario)} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(raw)}",
+        ]
         if self.auth:
             head.append(f"Authorization: Bearer {self.auth}")
         return ("\r\n".join(head) + "\r\n\r\n").encode() + raw
@@ -184,24 +194,36 @@ def direct_target(mock_port: int) -> Target:
 
 # --- Sekisho ---------------------------------------------------------------
 
-def sekisho_config(mock_port: int, database_url: str, state_dir: Path, port: int) -> dict[str, object]:
+
+def sekisho_config(
+    mock_port: int, database_url: str, state_dir: Path, port: int
+) -> dict[str, object]:
     """A production-shaped config: a jp_sovereign alias per scenario, each with a fallback."""
     base = f"http://127.0.0.1:{mock_port}"
     providers: list[dict[str, object]] = []
     aliases: list[dict[str, object]] = []
     for scenario in SCENARIOS:
         for suffix, region in (("a", "local-1"), ("b", "local-2")):
-            providers.append({
-                "id": f"mock-{scenario}-{suffix}", "name": f"Mock {scenario} {suffix}",
-                "kind": "openai", "base_url": f"{base}/{scenario}/v1",
-                "api_key_env": UPSTREAM_KEY_ENV, "region": region,
-                "sovereignty": ["jp_sovereign"], "timeout_s": 30,
-            })
-        aliases.append({
-            "name": f"bench-{scenario}", "sovereignty": "jp_sovereign",
-            "route": {"provider": f"mock-{scenario}-a", "model": "mock-model"},
-            "fallbacks": [{"provider": f"mock-{scenario}-b", "model": "mock-model"}],
-        })
+            providers.append(
+                {
+                    "id": f"mock-{scenario}-{suffix}",
+                    "name": f"Mock {scenario} {suffix}",
+                    "kind": "openai",
+                    "base_url": f"{base}/{scenario}/v1",
+                    "api_key_env": UPSTREAM_KEY_ENV,
+                    "region": region,
+                    "sovereignty": ["jp_sovereign"],
+                    "timeout_s": 30,
+                }
+            )
+        aliases.append(
+            {
+                "name": f"bench-{scenario}",
+                "sovereignty": "jp_sovereign",
+                "route": {"provider": f"mock-{scenario}-a", "model": "mock-model"},
+                "fallbacks": [{"provider": f"mock-{scenario}-b", "model": "mock-model"}],
+            }
+        )
     return {
         "database_url": database_url,
         "listen": {"host": "127.0.0.1", "port": port},
@@ -258,23 +280,43 @@ def sekisho_target(kind: str, mock_port: int, workdir: Path) -> Target:
     try:
         port = free_port()
         config = state / "sekisho.yaml"
-        config.write_text(yaml.safe_dump(sekisho_config(mock_port, database_url, state, port),
-                                         sort_keys=False))
+        config.write_text(
+            yaml.safe_dump(sekisho_config(mock_port, database_url, state, port), sort_keys=False)
+        )
         env = {**os.environ, UPSTREAM_KEY_ENV: UPSTREAM_KEY}
         exe = _sekisho_bin()
         commands: list[str] = []
         cfg = ["--config", str(config)]
         _cli([exe, "migrate", *cfg], env, commands)
         aliases = ",".join(f"bench-{s}" for s in SCENARIOS)
-        _cli([exe, "tenant", "create", "bench", "--sovereignty", "jp_sovereign",
-              "--aliases", aliases, *cfg], env, commands)
+        _cli(
+            [
+                exe,
+                "tenant",
+                "create",
+                "bench",
+                "--sovereignty",
+                "jp_sovereign",
+                "--aliases",
+                aliases,
+                *cfg,
+            ],
+            env,
+            commands,
+        )
         key = _cli([exe, "key", "create", "bench", *cfg], env, commands)
         argv = pinned(GATEWAY_CORE, [exe, "serve", *cfg])
         server = start_process(f"sekisho-{kind}", argv, state / "serve.log", env=env)
         commands.append(" ".join(argv))
-        target = Target(f"sekisho-{kind}", port, key, server, commands, cleanup,
-                        {"database": "postgresql" if kind == "pg" else "sqlite",
-                         "config": str(config)})
+        target = Target(
+            f"sekisho-{kind}",
+            port,
+            key,
+            server,
+            commands,
+            cleanup,
+            {"database": "postgresql" if kind == "pg" else "sqlite", "config": str(config)},
+        )
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", 60, server.proc)
         except Exception:
@@ -297,14 +339,22 @@ def litellm_config(mock_port: int) -> dict[str, object]:
     base = f"http://127.0.0.1:{mock_port}"
     return {
         "model_list": [
-            {"model_name": f"bench-{s}",
-             "litellm_params": {"model": "openai/mock-model", "api_base": f"{base}/{s}/v1",
-                                "api_key": UPSTREAM_KEY}}
+            {
+                "model_name": f"bench-{s}",
+                "litellm_params": {
+                    "model": "openai/mock-model",
+                    "api_base": f"{base}/{s}/v1",
+                    "api_key": UPSTREAM_KEY,
+                },
+            }
             for s in SCENARIOS
         ],
         "litellm_settings": {
-            "callbacks": [], "success_callback": [], "failure_callback": [],
-            "set_verbose": False, "json_logs": False,
+            "callbacks": [],
+            "success_callback": [],
+            "failure_callback": [],
+            "set_verbose": False,
+            "json_logs": False,
         },
         "general_settings": {"master_key": LITELLM_MASTER_KEY},
     }
@@ -312,13 +362,15 @@ def litellm_config(mock_port: int) -> dict[str, object]:
 
 def litellm_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update({
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no network: use the packaged cost map
-        "USE_AIOHTTP_TRANSPORT": "True",
-        "LITELLM_LOG": "ERROR",
-        "LITELLM_TELEMETRY": "False",
-        "DISABLE_SCHEMA_UPDATE": "True",
-    })
+    env.update(
+        {
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no network: use the packaged cost map
+            "USE_AIOHTTP_TRANSPORT": "True",
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_TELEMETRY": "False",
+            "DISABLE_SCHEMA_UPDATE": "True",
+        }
+    )
     return env
 
 
@@ -328,12 +380,31 @@ def litellm_target(mock_port: int, workdir: Path) -> Target:
     config = state / "litellm.yaml"
     config.write_text(yaml.safe_dump(litellm_config(mock_port), sort_keys=False))
     port = free_port()
-    argv = pinned(GATEWAY_CORE, [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(config),
-                                 "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1",
-                                 "--telemetry", "False"])
+    argv = pinned(
+        GATEWAY_CORE,
+        [
+            str(LITELLM_VENV / "bin" / "litellm"),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+            "--telemetry",
+            "False",
+        ],
+    )
     server = start_process("litellm", argv, state / "litellm.log", env=litellm_env(), cwd=state)
-    target = Target("litellm", port, LITELLM_MASTER_KEY, server, [" ".join(argv)],
-                    info={"version": LITELLM_VERSION, "config": str(config)})
+    target = Target(
+        "litellm",
+        port,
+        LITELLM_MASTER_KEY,
+        server,
+        [" ".join(argv)],
+        info={"version": LITELLM_VERSION, "config": str(config)},
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180, server.proc)
     except Exception:

@@ -28,15 +28,19 @@ def ensure_wrk() -> str:
     print("wrk not found: installing Debian's wrk package (apt-get) ...", flush=True)
     apt = shutil.which("apt-get")
     if apt is None:
-        raise ToolMissing("wrk is not installed and apt-get is not available; install wrk "
-                          "(https://github.com/wg/wrk) and re-run.")
+        raise ToolMissing(
+            "wrk is not installed and apt-get is not available; install wrk "
+            "(https://github.com/wg/wrk) and re-run."
+        )
     update = _run([apt, "update", "-qq"], 300)
     install = _run([apt, "install", "-y", "-qq", "wrk"], 300)
     found = shutil.which("wrk")
     if found is None:
-        raise ToolMissing("could not install wrk with apt-get (are you root?): "
-                          f"{(update.stderr + install.stderr).strip()[-500:]}\n"
-                          "Run 'apt-get update && apt-get install -y wrk' and re-run.")
+        raise ToolMissing(
+            "could not install wrk with apt-get (are you root?): "
+            f"{(update.stderr + install.stderr).strip()[-500:]}\n"
+            "Run 'apt-get update && apt-get install -y wrk' and re-run."
+        )
     return found
 
 
@@ -64,20 +68,30 @@ def ensure_litellm() -> str:
         done = _run([sys.executable, "-m", "venv", str(LITELLM_VENV)], 300)
         if done.returncode != 0:
             raise ToolMissing(f"cannot create {LITELLM_VENV}: {done.stderr.strip()}")
-    version = _run([str(python), "-c", "import importlib.metadata as m; "
-                                      "print(m.version('litellm'))"], 60).stdout.strip()
+    version = _run(
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"], 60
+    ).stdout.strip()
     if version != LITELLM_VERSION or not (LITELLM_VENV / "bin" / "litellm").exists():
-        print(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} "
-              "(a few minutes) ...", flush=True)
-        done = _run([str(python), "-m", "pip", "install", "-q",
-                     f"litellm[proxy]=={LITELLM_VERSION}"], 1200)
+        print(
+            f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} (a few minutes) ...",
+            flush=True,
+        )
+        done = _run(
+            [str(python), "-m", "pip", "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"], 1200
+        )
         if done.returncode != 0:
-            raise ToolMissing(f"pip install litellm[proxy]=={LITELLM_VERSION} failed:\n"
-                              f"{done.stderr.strip()[-1500:]}")
+            raise ToolMissing(
+                f"pip install litellm[proxy]=={LITELLM_VERSION} failed:\n"
+                f"{done.stderr.strip()[-1500:]}"
+            )
         version = LITELLM_VERSION
     return version
 
 
 def wrk_version(wrk: str) -> str:
     done = _run([wrk, "--version"], 10)
-    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else "?"
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0]
+        if (done.stdout or done.stderr)
+        else "?"
+    )

@@ -8,10 +8,17 @@ import pytest
 from sekisho.errors import ERROR_TABLE, error_body, error_for_code
 
 DESIGN_TABLE = {
-    "invalid_request": 400, "content_policy_violation": 400, "invalid_api_key": 401,
-    "tenant_suspended": 403, "permission_denied": 403, "model_not_found": 404,
-    "request_too_large": 413, "rate_limited": 429, "internal_error": 500,
-    "upstream_unavailable": 502, "service_unavailable": 503,
+    "invalid_request": 400,
+    "content_policy_violation": 400,
+    "invalid_api_key": 401,
+    "tenant_suspended": 403,
+    "permission_denied": 403,
+    "model_not_found": 404,
+    "request_too_large": 413,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "upstream_unavailable": 502,
+    "service_unavailable": 503,
 }
 
 
@@ -24,8 +31,14 @@ def test_every_design_code_exists_with_its_status() -> None:
 def test_envelope(code: str) -> None:
     err = error_for_code(code, "The model behind alias 'chat-jp' said no.", param="model")
     body = orjson.loads(error_body(err))
-    assert body == {"error": {"message": "The model behind alias 'chat-jp' said no.",
-                              "type": err.type, "code": code, "param": "model"}}
+    assert body == {
+        "error": {
+            "message": "The model behind alias 'chat-jp' said no.",
+            "type": err.type,
+            "code": code,
+            "param": "model",
+        }
+    }
     assert 400 <= err.status < 600
 
 

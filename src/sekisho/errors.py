@@ -25,9 +25,22 @@ from typing import Any, ClassVar
 import orjson
 
 __all__ = [
-    "ERROR_TABLE", "ContentPolicyViolation", "InternalError", "InvalidApiKey", "InvalidRequest",
-    "ModelNotFound", "NotFound", "PermissionDenied", "RateLimited", "RequestTooLarge", "SekishoError",
-    "ServiceUnavailable", "TenantSuspended", "UpstreamUnavailable", "error_body", "error_for_code",
+    "ERROR_TABLE",
+    "ContentPolicyViolation",
+    "InternalError",
+    "InvalidApiKey",
+    "InvalidRequest",
+    "ModelNotFound",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "RequestTooLarge",
+    "SekishoError",
+    "ServiceUnavailable",
+    "TenantSuspended",
+    "UpstreamUnavailable",
+    "error_body",
+    "error_for_code",
 ]
 
 
@@ -36,8 +49,9 @@ class SekishoError(Exception):
     status: ClassVar[int] = 500
     type: ClassVar[str] = "server_error"
 
-    def __init__(self, message: str, *, param: str | None = None,
-                 retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
@@ -97,9 +111,20 @@ class ServiceUnavailable(SekishoError):
 
 ERROR_TABLE: dict[str, type[SekishoError]] = {
     cls.code: cls
-    for cls in (InvalidRequest, ContentPolicyViolation, InvalidApiKey, TenantSuspended,
-                PermissionDenied, ModelNotFound, NotFound, RequestTooLarge, RateLimited, InternalError,
-                UpstreamUnavailable, ServiceUnavailable)
+    for cls in (
+        InvalidRequest,
+        ContentPolicyViolation,
+        InvalidApiKey,
+        TenantSuspended,
+        PermissionDenied,
+        ModelNotFound,
+        NotFound,
+        RequestTooLarge,
+        RateLimited,
+        InternalError,
+        UpstreamUnavailable,
+        ServiceUnavailable,
+    )
 }
 
 

@@ -67,7 +67,8 @@ class Gateway:
     # sekisho.lifecycle.runtime.LifecycleRuntime: bus, sessions, notifications (set by the app).
     lifecycle: Any = None
     replica_id: str = field(
-        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    )
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Rollups, metrics, probes and alerts (sekisho.observe.runtime.Observability).
     observability: Any = None
@@ -102,16 +103,18 @@ class Gateway:
         views = self.routing.circuits.snapshot(time.time())
         with self.db.begin() as session:
             override_service.record_expiries(session)
-            heartbeat(session, self.replica_id, self.started_at, self.routing.matrix.content_hash,
-                      views)
+            heartbeat(
+                session, self.replica_id, self.started_at, self.routing.matrix.content_hash, views
+            )
             return override_service.load_active(session, datetime.now(UTC))
 
     async def refresh_routing(self) -> None:
         """Re-read the active overrides (every replica, about once a second)."""
         overrides = await asyncio.to_thread(self._load_overrides)
         current = self.routing
-        self.routing = RoutingState(matrix=current.matrix, circuits=current.circuits,
-                                    overrides=overrides)
+        self.routing = RoutingState(
+            matrix=current.matrix, circuits=current.circuits, overrides=overrides
+        )
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -130,8 +133,9 @@ class Gateway:
         matrix = check.matrix
         await asyncio.to_thread(self._record_matrix, matrix, "reload", actor)
         current = self.routing
-        self.routing = RoutingState(matrix=matrix, circuits=current.circuits,
-                                    overrides=current.overrides)
+        self.routing = RoutingState(
+            matrix=matrix, circuits=current.circuits, overrides=current.overrides
+        )
         self.settings.apply_matrix(matrix)
         self.keys.invalidate_all()
         log.info("provider matrix reloaded: sha256 %s", matrix.content_hash)
@@ -139,19 +143,27 @@ class Gateway:
 
 
 def build_gateway(
-    settings: Settings, *, db: Database | None = None, upstream: UpstreamClient | None = None,
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    upstream: UpstreamClient | None = None,
 ) -> Gateway:
     """Assemble a gateway; nothing starts until `start()` (the ASGI lifespan calls it)."""
     db = db or Database(settings.database_url)
     upstream = upstream or UpstreamClient()
     writer = RequestLogWriter(
-        StoreSink(db), batch_size=settings.request_log.batch_size,
+        StoreSink(db),
+        batch_size=settings.request_log.batch_size,
         flush_interval_s=settings.request_log.flush_interval_s,
         queue_max=settings.request_log.queue_max,
     )
-    keys = KeyCache(StoreCredentialLoader(db), ttl_s=settings.auth.cache_ttl_s,
-                    max_stale_s=settings.auth.max_stale_s, max_size=settings.auth.cache_size,
-                    load_timeout_s=settings.auth.store_timeout_s)
+    keys = KeyCache(
+        StoreCredentialLoader(db),
+        ttl_s=settings.auth.cache_ttl_s,
+        max_stale_s=settings.auth.max_stale_s,
+        max_size=settings.auth.cache_size,
+        load_timeout_s=settings.auth.store_timeout_s,
+    )
     holder: list[Gateway] = []
     chat = ChatService(
         routing=lambda: holder[0].routing,
@@ -161,10 +173,17 @@ def build_gateway(
         inflight=InflightStreams(),
         request_deadline_s=settings.limits.request_deadline_s,
     )
-    gateway = Gateway(settings=settings, db=db, upstream=upstream, writer=writer, keys=keys,
-                      chat=chat,
-                      routing=RoutingState(matrix=settings.matrix,
-                                           circuits=CircuitBook(settings.circuit_settings())))
+    gateway = Gateway(
+        settings=settings,
+        db=db,
+        upstream=upstream,
+        writer=writer,
+        keys=keys,
+        chat=chat,
+        routing=RoutingState(
+            matrix=settings.matrix, circuits=CircuitBook(settings.circuit_settings())
+        ),
+    )
     holder.append(gateway)
     _attach_observability(gateway)
     _attach_ledger_checkpoints(gateway)
@@ -175,9 +194,14 @@ def _attach_observability(gateway: Gateway) -> None:
     """Request-log listener, rollup flush, probes and alert rules (sekisho.observe)."""
     from sekisho.observe.runtime import Observability
 
-    obs = Observability(gateway.settings, gateway.db, replica_id=gateway.replica_id,
-                        routing=lambda: gateway.routing, chat=gateway.chat,
-                        upstream=gateway.upstream)
+    obs = Observability(
+        gateway.settings,
+        gateway.db,
+        replica_id=gateway.replica_id,
+        routing=lambda: gateway.routing,
+        chat=gateway.chat,
+        upstream=gateway.upstream,
+    )
     gateway.observability = obs
     gateway.writer.listeners.append(obs.on_record)
     gateway.background.extend([obs.run_rollup_flush, obs.run_scheduler])
@@ -189,7 +213,8 @@ def _attach_ledger_checkpoints(gateway: Gateway) -> None:
 
     async def run_checkpoints() -> None:
         service = LedgerService.from_settings(gateway.db, gateway.settings.ledger)
-        await run_periodic_checkpoints(service, gateway.settings.ledger.checkpoint_interval_s,
-                                       asyncio.Event())
+        await run_periodic_checkpoints(
+            service, gateway.settings.ledger.checkpoint_interval_s, asyncio.Event()
+        )
 
     gateway.background.append(run_checkpoints)

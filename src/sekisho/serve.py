@@ -34,11 +34,20 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
         check_schema(db)
     except SchemaOutOfDate as exc:
         raise CommandError(str(exc)) from exc
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(settings, db=db)
     config = uvicorn.Config(
-        app, host=host, port=port, loop="uvloop", http="httptools", lifespan="on",
-        access_log=False, log_level="warning", timeout_graceful_shutdown=10,
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
     )
     print(f"Sekisho gateway listening on http://{host}:{port}", flush=True)
     uvicorn.Server(config).run()

@@ -34,30 +34,42 @@ class Listen(BaseModel):
 class RequestLogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     batch_size: int = Field(500, ge=1, description="Rows written per batch.")
-    flush_interval_s: float = Field(0.5, gt=0, description="Longest a row waits before it is written.")
-    queue_max: int = Field(100_000, ge=100, description="Rows buffered before new rows are dropped and counted.")
+    flush_interval_s: float = Field(
+        0.5, gt=0, description="Longest a row waits before it is written."
+    )
+    queue_max: int = Field(
+        100_000, ge=100, description="Rows buffered before new rows are dropped and counted."
+    )
 
 
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cache_ttl_s: float = Field(
-        1.0, gt=0, le=60,
+        1.0,
+        gt=0,
+        le=60,
         description="How long a key/tenant lookup is served from memory before it is re-confirmed.",
     )
     max_stale_s: float = Field(
-        5.0, gt=0, le=300,
+        5.0,
+        gt=0,
+        le=300,
         description="Past this age an entry that cannot be re-confirmed is refused (fail closed).",
     )
     cache_size: int = Field(100_000, ge=10, description="Most keys kept in memory.")
     store_timeout_s: float = Field(
-        2.0, gt=0, le=60,
+        2.0,
+        gt=0,
+        le=60,
         description="A credential lookup the store has not answered by then counts as failed (fail closed).",
     )
 
 
 class LedgerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    signing_key_path: str = Field(".sekisho/ledger-signing.key", description="Ed25519 key file (created 0600).")
+    signing_key_path: str = Field(
+        ".sekisho/ledger-signing.key", description="Ed25519 key file (created 0600)."
+    )
     origin: str = Field("sekisho.local/ledger", description="Checkpoint origin line.")
     checkpoint_interval_s: float = Field(300, gt=0, description="How often checkpoints are signed.")
     publish_dir: str | None = Field(None, description="Directory checkpoints are also written to.")
@@ -66,100 +78,217 @@ class LedgerSettings(BaseModel):
 
 class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
-    request_deadline_s: float = Field(120, gt=0, description="Overall deadline of one chat request across attempts.")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    request_deadline_s: float = Field(
+        120, gt=0, description="Overall deadline of one chat request across attempts."
+    )
 
 
 class ObserveSettings(BaseModel):
     """Request-log rollups, spike alerts, probes, metrics and the status page (docs/observability.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    rollup_bucket_s: int = Field(60, ge=1, le=3600, description="Width of one rollup bucket in seconds (1 minute; drills use less).")
-    rollup_flush_s: float = Field(5.0, gt=0, description="How often each replica writes its rollup deltas.")
-    alert_window_s: float = Field(300, gt=0, description="Spike rule: the window whose 5xx/429 rate is judged.")
-    alert_baseline_s: float = Field(3600, gt=0, description="Spike rule: the period before the window that gives the baseline rate.")
-    alert_threshold: float = Field(0.05, gt=0, le=1, description="Spike rule: the window's 5xx/429 rate must reach this.")
-    alert_baseline_factor: float = Field(3.0, ge=1, description="Spike rule: ...and be this many times the baseline rate.")
-    alert_min_requests: int = Field(20, ge=1, description="Spike rule: fewer requests in the window never fire.")
-    alert_resolve_ratio: float = Field(0.5, gt=0, le=1, description="An alert resolves when the rate drops below threshold x this.")
+    rollup_bucket_s: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Width of one rollup bucket in seconds (1 minute; drills use less).",
+    )
+    rollup_flush_s: float = Field(
+        5.0, gt=0, description="How often each replica writes its rollup deltas."
+    )
+    alert_window_s: float = Field(
+        300, gt=0, description="Spike rule: the window whose 5xx/429 rate is judged."
+    )
+    alert_baseline_s: float = Field(
+        3600,
+        gt=0,
+        description="Spike rule: the period before the window that gives the baseline rate.",
+    )
+    alert_threshold: float = Field(
+        0.05, gt=0, le=1, description="Spike rule: the window's 5xx/429 rate must reach this."
+    )
+    alert_baseline_factor: float = Field(
+        3.0, ge=1, description="Spike rule: ...and be this many times the baseline rate."
+    )
+    alert_min_requests: int = Field(
+        20, ge=1, description="Spike rule: fewer requests in the window never fire."
+    )
+    alert_resolve_ratio: float = Field(
+        0.5, gt=0, le=1, description="An alert resolves when the rate drops below threshold x this."
+    )
     alert_interval_s: float = Field(15, gt=0, description="How often the rules are evaluated.")
     probes_enabled: bool = Field(True, description="Run synthetic probes (one replica at a time).")
     probe_interval_s: float = Field(30, gt=0, description="Seconds between probe rounds.")
     probe_timeout_s: float = Field(10, gt=0, description="Longest one probe may take.")
-    probe_retention_s: float = Field(7 * 86400, gt=0, description="How long probe results are kept.")
-    metrics_public: bool = Field(True, description="Serve alias-level /metrics without credentials; provider-labelled series always need an operator token.")
-    status_window_s: float = Field(300, gt=0, description="Status page: live-traffic window judged.")
-    status_min_requests: int = Field(5, ge=1, description="Status page: fewer requests and the probes decide alone.")
-    status_degraded_rate: float = Field(0.05, gt=0, le=1, description="Status page: 5xx/429 rate at which an alias is degraded.")
-    status_outage_rate: float = Field(0.5, gt=0, le=1, description="Status page: 5xx/429 rate at which an alias is in outage.")
-    status_cache_s: float = Field(5, ge=0, description="Status page: seconds one computed view is served.")
+    probe_retention_s: float = Field(
+        7 * 86400, gt=0, description="How long probe results are kept."
+    )
+    metrics_public: bool = Field(
+        True,
+        description="Serve alias-level /metrics without credentials; provider-labelled series always need an operator token.",
+    )
+    status_window_s: float = Field(
+        300, gt=0, description="Status page: live-traffic window judged."
+    )
+    status_min_requests: int = Field(
+        5, ge=1, description="Status page: fewer requests and the probes decide alone."
+    )
+    status_degraded_rate: float = Field(
+        0.05, gt=0, le=1, description="Status page: 5xx/429 rate at which an alias is degraded."
+    )
+    status_outage_rate: float = Field(
+        0.5, gt=0, le=1, description="Status page: 5xx/429 rate at which an alias is in outage."
+    )
+    status_cache_s: float = Field(
+        5, ge=0, description="Status page: seconds one computed view is served."
+    )
 
 
 class IncidentSettings(BaseModel):
     """Incidents: ops-channel webhook, impact windows, evidence files."""
 
     model_config = ConfigDict(extra="forbid")
-    ops_webhook_url: str | None = Field(None, description="Slack-compatible incoming-webhook URL of the ops channel (internal: may name providers).")
-    ops_webhook_timeout_s: float = Field(3, gt=0, description="Longest a post to the ops channel may take.")
-    after_window_s: float = Field(300, gt=0, description="Resolve: the recent window whose error rate is reported as 'after'.")
-    before_window_s: float = Field(3600, gt=0, description="Resolve: the longest window before opening reported as 'before'.")
-    evidence_dir: str | None = Field(None, description="Where incident evidence bundles go (default: <state_dir>/evidence/incidents).")
+    ops_webhook_url: str | None = Field(
+        None,
+        description="Slack-compatible incoming-webhook URL of the ops channel (internal: may name providers).",
+    )
+    ops_webhook_timeout_s: float = Field(
+        3, gt=0, description="Longest a post to the ops channel may take."
+    )
+    after_window_s: float = Field(
+        300, gt=0, description="Resolve: the recent window whose error rate is reported as 'after'."
+    )
+    before_window_s: float = Field(
+        3600, gt=0, description="Resolve: the longest window before opening reported as 'before'."
+    )
+    evidence_dir: str | None = Field(
+        None,
+        description="Where incident evidence bundles go (default: <state_dir>/evidence/incidents).",
+    )
 
 
 class IdentitySettings(BaseModel):
     """Sign-in, browser sessions and sign-in throttling (docs/tenant-lifecycle.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    session_idle_timeout_s: float = Field(1800, gt=0, description="A session unused this long is dead.")
-    session_absolute_timeout_s: float = Field(12 * 3600, gt=0, description="A session older than this is dead, however active.")
-    session_touch_interval_s: float = Field(60, ge=0, description="How often a session's last-seen time is written (bounds writes per request).")
+    session_idle_timeout_s: float = Field(
+        1800, gt=0, description="A session unused this long is dead."
+    )
+    session_absolute_timeout_s: float = Field(
+        12 * 3600, gt=0, description="A session older than this is dead, however active."
+    )
+    session_touch_interval_s: float = Field(
+        60,
+        ge=0,
+        description="How often a session's last-seen time is written (bounds writes per request).",
+    )
     cookie_name: str = Field("sekisho_session", description="Name of the HttpOnly session cookie.")
-    cookie_secure: bool | None = Field(None, description="Mark the cookie Secure; default: when the request came over https.")
-    cookie_samesite: str = Field("strict", pattern="^(strict|lax)$", description="SameSite attribute of the session cookie.")
-    signin_max_failures: int = Field(5, ge=1, description="Failed sign-ins per e-mail (and per client address x4) before throttling.")
-    signin_window_s: float = Field(900, gt=0, description="Window over which failed sign-ins are counted, and how long a throttle lasts.")
+    cookie_secure: bool | None = Field(
+        None, description="Mark the cookie Secure; default: when the request came over https."
+    )
+    cookie_samesite: str = Field(
+        "strict", pattern="^(strict|lax)$", description="SameSite attribute of the session cookie."
+    )
+    signin_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins per e-mail (and per client address x4) before throttling.",
+    )
+    signin_window_s: float = Field(
+        900,
+        gt=0,
+        description="Window over which failed sign-ins are counted, and how long a throttle lasts.",
+    )
 
 
 class BusSettings(BaseModel):
     """Cross-replica invalidation: Redis pub/sub, else PostgreSQL LISTEN/NOTIFY, plus a version poll."""
 
     model_config = ConfigDict(extra="forbid")
-    channel: str = Field("sekisho_invalidate", pattern="^[a-z][a-z0-9_]{0,62}$", description="Redis channel / PostgreSQL NOTIFY channel carrying invalidations.")
-    poll_interval_s: float | None = Field(None, gt=0, description="Tenant-version poll, the safety net under the push bus (default: 2 s with a push bus, 0.5 s without).")
+    channel: str = Field(
+        "sekisho_invalidate",
+        pattern="^[a-z][a-z0-9_]{0,62}$",
+        description="Redis channel / PostgreSQL NOTIFY channel carrying invalidations.",
+    )
+    poll_interval_s: float | None = Field(
+        None,
+        gt=0,
+        description="Tenant-version poll, the safety net under the push bus (default: 2 s with a push bus, 0.5 s without).",
+    )
 
 
 class LifecycleSettings(BaseModel):
     """Suspension reviews, evidence snapshots, overdue tracking."""
 
     model_config = ConfigDict(extra="forbid")
-    review_default_days: int = Field(14, ge=1, le=365, description="Review date of a suspension when none is given.")
-    evidence_window_s: float = Field(86400, gt=0, description="Window of request log a security suspension snapshots first.")
-    overdue_check_interval_s: float = Field(3600, gt=0, description="How often overdue suspensions are looked for (each is notified to operators once a day).")
+    review_default_days: int = Field(
+        14, ge=1, le=365, description="Review date of a suspension when none is given."
+    )
+    evidence_window_s: float = Field(
+        86400, gt=0, description="Window of request log a security suspension snapshots first."
+    )
+    overdue_check_interval_s: float = Field(
+        3600,
+        gt=0,
+        description="How often overdue suspensions are looked for (each is notified to operators once a day).",
+    )
 
 
 class NotifySettings(BaseModel):
     """The notification outbox: webhook (HMAC-signed JSON) and e-mail over SMTP."""
 
     model_config = ConfigDict(extra="forbid")
-    webhook_url: str | None = Field(None, description="URL every notification event is POSTed to as signed JSON.")
-    webhook_secret_env: str | None = Field(None, description="Environment variable holding the webhook HMAC-SHA256 key.")
+    webhook_url: str | None = Field(
+        None, description="URL every notification event is POSTed to as signed JSON."
+    )
+    webhook_secret_env: str | None = Field(
+        None, description="Environment variable holding the webhook HMAC-SHA256 key."
+    )
     webhook_timeout_s: float = Field(5, gt=0, description="Longest one webhook delivery may take.")
-    smtp_host: str | None = Field(None, description="SMTP server; no e-mail is sent without it (rows wait in the outbox).")
+    smtp_host: str | None = Field(
+        None, description="SMTP server; no e-mail is sent without it (rows wait in the outbox)."
+    )
     smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_username: str | None = Field(None, description="SMTP login name.")
-    smtp_password_env: str | None = Field(None, description="Environment variable holding the SMTP password.")
+    smtp_password_env: str | None = Field(
+        None, description="Environment variable holding the SMTP password."
+    )
     smtp_from: str = Field("sekisho@localhost", description="From address of notification e-mail.")
     smtp_timeout_s: float = Field(10, gt=0, description="Longest one SMTP delivery may take.")
-    worker_interval_s: float = Field(2.0, gt=0, description="How often each replica's worker looks for due notifications.")
-    max_attempts: int = Field(8, ge=1, description="Deliveries tried before a notification is marked failed.")
-    retry_base_s: float = Field(5, gt=0, description="First retry delay; doubles per attempt (capped at one hour).")
+    worker_interval_s: float = Field(
+        2.0, gt=0, description="How often each replica's worker looks for due notifications."
+    )
+    max_attempts: int = Field(
+        8, ge=1, description="Deliveries tried before a notification is marked failed."
+    )
+    retry_base_s: float = Field(
+        5, gt=0, description="First retry delay; doubles per attempt (capped at one hour)."
+    )
 
 
 _TOP_LEVEL = {
-    "circuit", "database_url", "redis_url", "listen", "limits", "request_log", "auth", "ledger",
-    "providers", "aliases", "matrix", "state_dir", "observe", "incidents",
-    "identity", "bus", "lifecycle", "notify",
+    "circuit",
+    "database_url",
+    "redis_url",
+    "listen",
+    "limits",
+    "request_log",
+    "auth",
+    "ledger",
+    "providers",
+    "aliases",
+    "matrix",
+    "state_dir",
+    "observe",
+    "incidents",
+    "identity",
+    "bus",
+    "lifecycle",
+    "notify",
 }
 
 
@@ -170,9 +299,11 @@ class Settings(BaseModel):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL of the store; postgresql:// URLs use psycopg 3.")
+        description="SQLAlchemy URL of the store; postgresql:// URLs use psycopg 3.",
+    )
     redis_url: str | None = Field(
-        None, description="Redis for invalidation and shared counters across replicas.")
+        None, description="Redis for invalidation and shared counters across replicas."
+    )
     listen: Listen = Listen()
     limits: Limits = Limits()
     request_log: RequestLogSettings = RequestLogSettings()
@@ -273,6 +404,8 @@ def settings_from_document(
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid circuit settings: {exc}") from exc
     needed = {p.api_key_env for p in check.matrix.providers.values()}
-    needed |= {n for n in (settings.notify.webhook_secret_env, settings.notify.smtp_password_env) if n}
+    needed |= {
+        n for n in (settings.notify.webhook_secret_env, settings.notify.smtp_password_env) if n
+    }
     settings.secrets = {name: environ[name] for name in needed if name in environ}
     return settings

@@ -24,9 +24,14 @@ def _free_port() -> int:
 def test_demo_serves_a_chat_request(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEKISHO_")}
-    proc = subprocess.Popen([SEKISHO, "demo", "--port", str(port), "--state-dir",
-                             str(tmp_path / "state")], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [SEKISHO, "demo", "--port", str(port), "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         assert proc.stdout is not None
         lines: list[str] = []
@@ -53,7 +58,8 @@ def test_demo_serves_a_chat_request(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
         for alias in ("chat-large", "chat-jp", "chat-fast"):
             reply = client.chat.completions.create(
-                model=alias, messages=[{"role": "user", "content": "Hello demo"}])
+                model=alias, messages=[{"role": "user", "content": "Hello demo"}]
+            )
             assert reply.model == alias
             assert reply.choices[0].message.content.startswith("Simulated answer")
         assert sorted(m.id for m in client.models.list()) == ["chat-fast", "chat-jp", "chat-large"]

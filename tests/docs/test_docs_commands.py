@@ -35,7 +35,7 @@ def _commands(text: str) -> list[str]:
             m = START.match(line)
             if not m:
                 continue
-            found.append(line[m.start():])
+            found.append(line[m.start() :])
     return found
 
 
@@ -54,11 +54,16 @@ def _tokens(line: str) -> list[str]:
 
 
 def _all_docs() -> list[tuple[str, str]]:
-    return [(f"{p.relative_to(DOCS)}: sekisho {' '.join(_tokens(c))}", c)
-            for p in sorted(DOCS.rglob("*.md")) for c in _commands(p.read_text())]
+    return [
+        (f"{p.relative_to(DOCS)}: sekisho {' '.join(_tokens(c))}", c)
+        for p in sorted(DOCS.rglob("*.md"))
+        for c in _commands(p.read_text())
+    ]
 
 
-def _subparser(parser: argparse.ArgumentParser, path: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
+def _subparser(
+    parser: argparse.ArgumentParser, path: list[str]
+) -> tuple[argparse.ArgumentParser, list[str]]:
     """Walk subcommands; return the deepest parser and the tokens left."""
     while path:
         subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -105,4 +110,9 @@ def test_the_checker_catches_drift() -> None:
     assert _parse_error(_tokens("sekisho tenant offboard acme ... --complete")) is None
     assert _parse_error(_tokens("sekisho tenant offboard acme ... --finish")) is not None
     assert _tokens("sekisho key list acme | key rotate KEY") == ["key", "list", "acme"]
-    assert _tokens("sekisho tenant show acme [--json]  # comment") == ["tenant", "show", "acme", "--json"]
+    assert _tokens("sekisho tenant show acme [--json]  # comment") == [
+        "tenant",
+        "show",
+        "acme",
+        "--json",
+    ]

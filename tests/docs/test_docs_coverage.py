@@ -9,11 +9,16 @@ from sekisho.cli.main import build_parser
 from sekisho.errors import ERROR_TABLE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
 def test_every_setting_has_help_text() -> None:
     from sekisho.docgen import settings_reference
 
-    empty = [ln for ln in settings_reference().splitlines() if ln.startswith("| `")
-             and ln.rstrip().endswith("|  |")]
+    empty = [
+        ln
+        for ln in settings_reference().splitlines()
+        if ln.startswith("| `") and ln.rstrip().endswith("|  |")
+    ]
     assert not empty, f"settings without a description: {empty}"
 
 

@@ -32,7 +32,10 @@ def _bundle() -> Bundle:
 
 
 def test_same_content_gives_same_bytes(tmp_path: Path) -> None:
-    one, two = write_bundle(_bundle(), tmp_path / "a.tar"), write_bundle(_bundle(), tmp_path / "b.tar")
+    one, two = (
+        write_bundle(_bundle(), tmp_path / "a.tar"),
+        write_bundle(_bundle(), tmp_path / "b.tar"),
+    )
     assert one.read_bytes() == two.read_bytes()
     assert _bundle().sha256 == hashlib.sha256(_bundle().manifest_bytes).hexdigest()
 
@@ -40,12 +43,17 @@ def test_same_content_gives_same_bytes(tmp_path: Path) -> None:
 def test_manifest_lists_every_file_with_hash_size_and_records() -> None:
     manifest = _bundle().manifest
     assert manifest["format"] == "sekisho-evidence/1"
-    assert manifest["window"] == {"from": "2026-03-01T00:00:00.000000Z",
-                                  "to": "2026-03-01T01:00:00.000000Z"}
+    assert manifest["window"] == {
+        "from": "2026-03-01T00:00:00.000000Z",
+        "to": "2026-03-01T01:00:00.000000Z",
+    }
     rows = {f["name"]: f for f in manifest["files"]}
     assert rows["request_log.jsonl"] == {
-        "name": "request_log.jsonl", "bytes": 16, "records": 2,
-        "sha256": hashlib.sha256(FILES["request_log.jsonl"]).hexdigest()}
+        "name": "request_log.jsonl",
+        "bytes": 16,
+        "records": 2,
+        "sha256": hashlib.sha256(FILES["request_log.jsonl"]).hexdigest(),
+    }
 
 
 def test_a_plain_tar_reader_sees_the_manifest_first(tmp_path: Path) -> None:
@@ -71,11 +79,14 @@ def _retar(bundle: Bundle, files: dict[str, bytes], path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"request_log.jsonl": b'{"a":1}\n{"a":3}\n'}, "SHA-256 does not match"),
-    ({"request_log.jsonl": b'{"a":1}\n'}, "size does not match"),
-    ({"extra.jsonl": b"x\n"}, "not listed"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"request_log.jsonl": b'{"a":1}\n{"a":3}\n'}, "SHA-256 does not match"),
+        ({"request_log.jsonl": b'{"a":1}\n'}, "size does not match"),
+        ({"extra.jsonl": b"x\n"}, "not listed"),
+    ],
+)
 def test_tampering_is_detected(tmp_path: Path, change: dict[str, bytes], problem: str) -> None:
     bundle = _bundle()
     path = _retar(bundle, {**FILES, **change}, tmp_path / "t.tar")
@@ -85,7 +96,9 @@ def test_tampering_is_detected(tmp_path: Path, change: dict[str, bytes], problem
 def test_missing_file_is_detected(tmp_path: Path) -> None:
     bundle = _bundle()
     path = _retar(bundle, {"request_log.jsonl": FILES["request_log.jsonl"]}, tmp_path / "m.tar")
-    assert verify_bundle(read_bundle(path)) == ["guardrail_events.jsonl: listed in the manifest but missing"]
+    assert verify_bundle(read_bundle(path)) == [
+        "guardrail_events.jsonl: listed in the manifest but missing"
+    ]
 
 
 def test_bad_inputs_are_refused(tmp_path: Path) -> None:

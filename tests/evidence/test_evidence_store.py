@@ -44,17 +44,27 @@ def _seed(db: Database, settings: Settings) -> tuple[str, str]:
         b = create_tenant(session, settings.matrix, TenantSpec("ev-b"), actor).id
         for i in range(6):
             for tenant, alias in ((a, "chat-large"), (b, "chat-jp")):
-                session.add(RequestLog(
-                    id=f"req_{tenant}_{i}", ts=T0 + timedelta(minutes=10 * i), tenant_id=tenant,
-                    alias=alias, status=200 if i % 2 else 502, provider="atlas-useast",
-                    latency_ms=10.0 + i / 3, attempts=[{"n": i}], guardrail={"pii": i == 3}))
+                session.add(
+                    RequestLog(
+                        id=f"req_{tenant}_{i}",
+                        ts=T0 + timedelta(minutes=10 * i),
+                        tenant_id=tenant,
+                        alias=alias,
+                        status=200 if i % 2 else 502,
+                        provider="atlas-useast",
+                        latency_ms=10.0 + i / 3,
+                        attempts=[{"n": i}],
+                        guardrail={"pii": i == 3},
+                    )
+                )
     return a, b
 
 
 @pytest.fixture
 def seeded(any_db: Database, tmp_path: Path) -> tuple[Database, Settings, str, str]:
-    settings = gateway_settings("http://127.0.0.1:9", tmp_path, str(any_db.url.render_as_string(
-        hide_password=False)))
+    settings = gateway_settings(
+        "http://127.0.0.1:9", tmp_path, str(any_db.url.render_as_string(hide_password=False))
+    )
     return (any_db, settings, *_seed(any_db, settings))
 
 
@@ -77,9 +87,12 @@ def test_filters_window_and_determinism(seeded: tuple[Database, Settings, str, s
 
 
 def test_recorded_bundle_matches_its_ledger_entry(
-        seeded: tuple[Database, Settings, str, str]) -> None:
+    seeded: tuple[Database, Settings, str, str],
+) -> None:
     db, _, a, _ = seeded
-    bundle = build_bundle(db, EvidenceFilters(tenant_id=a), EvidenceWindow(T0, T0 + timedelta(hours=2)))
+    bundle = build_bundle(
+        db, EvidenceFilters(tenant_id=a), EvidenceWindow(T0, T0 + timedelta(hours=2))
+    )
     with db.begin() as session:
         record_bundle(session, bundle, purpose="export", actor=Actor.cli("tester"))
     with db.read() as session:
@@ -91,13 +104,18 @@ def test_recorded_bundle_matches_its_ledger_entry(
 
 
 def test_security_suspension_snapshots_evidence_first(
-        seeded: tuple[Database, Settings, str, str]) -> None:
+    seeded: tuple[Database, Settings, str, str],
+) -> None:
     db, settings, a, _ = seeded
     people = make_people(db)
     settings.lifecycle.evidence_window_s = 10 * 365 * 86400  # reach back to T0
-    req = service.LifecycleRequest(tenant=a, requested_by=people["operator"],
-                                   authorized_by=people["security_owner"],
-                                   note="credential leak", via="tests")
+    req = service.LifecycleRequest(
+        tenant=a,
+        requested_by=people["operator"],
+        authorized_by=people["security_owner"],
+        note="credential leak",
+        via="tests",
+    )
     with db.begin() as session:
         result = service.suspend_tenant(session, settings, req, reason="security_event")
     actions = [e["action"] for e in ledger_entries(db) if e["tenant"] == a]
@@ -106,10 +124,14 @@ def test_security_suspension_snapshots_evidence_first(
     assert suspend["details"]["evidence_sha256"] == result.evidence_sha256
     assert snapshot["details"]["bundle_sha256"] == result.evidence_sha256
     with db.read() as session:
-        row = session.scalars(select(EvidenceBundleRecord)
-                              .where(EvidenceBundleRecord.sha256 == result.evidence_sha256)).one()
-        suspension = session.scalars(select(TenantSuspension)
-                                     .where(TenantSuspension.tenant_id == a)).one()
+        row = session.scalars(
+            select(EvidenceBundleRecord).where(
+                EvidenceBundleRecord.sha256 == result.evidence_sha256
+            )
+        ).one()
+        suspension = session.scalars(
+            select(TenantSuspension).where(TenantSuspension.tenant_id == a)
+        ).one()
     assert suspension.evidence_sha256 == result.evidence_sha256
     assert row.content is not None
     with tarfile.open(fileobj=io.BytesIO(row.content)) as tar:
@@ -132,8 +154,16 @@ def test_cli_export_twice_gives_same_bytes_and_verifies(tmp_path: Path) -> None:
     window = ("--from", "2026-02-01T12:00:00Z", "--to", "2026-02-01T13:00:00+00:00")
     outs = []
     for name in ("one.tar", "two.tar"):
-        proc = run("evidence", "export", "--tenant", "ev-a", *window, "--out",
-                   str(tmp_path / name), config=config)
+        proc = run(
+            "evidence",
+            "export",
+            "--tenant",
+            "ev-a",
+            *window,
+            "--out",
+            str(tmp_path / name),
+            config=config,
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout.strip().splitlines()[-1])
     assert outs[0] == outs[1] and len(outs[0]) == 64
@@ -143,7 +173,18 @@ def test_cli_export_twice_gives_same_bytes_and_verifies(tmp_path: Path) -> None:
     assert [e["details"]["bundle_sha256"] for e in exports] == outs
     ok = run("evidence", "verify", str(tmp_path / "one.tar"), config=config)
     assert ok.returncode == 0 and "evidence.export" in ok.stdout, ok.stderr
-    bad = run("evidence", "export", "--tenant", "ev-a", "--since", "1h", "--from", "x",
-              "--out", str(tmp_path / "x.tar"), config=config)
+    bad = run(
+        "evidence",
+        "export",
+        "--tenant",
+        "ev-a",
+        "--since",
+        "1h",
+        "--from",
+        "x",
+        "--out",
+        str(tmp_path / "x.tar"),
+        config=config,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     db.dispose()

@@ -25,9 +25,17 @@ SECRETS = {"SIM_KEY": "k"}
 
 def drill_document(sim: SimulatorServer, state: Path) -> dict[str, object]:
     def provider(pid: str, kind: str, tags: list[str], **extra: object) -> dict[str, object]:
-        return {"id": pid, "kind": kind, "base_url": sim.base_url(pid), "api_key_env": "SIM_KEY",
-                "region": f"region-of-{pid}", "sovereignty": tags, "timeout_s": 1.5,
-                "connect_timeout_s": 1.0, **extra}
+        return {
+            "id": pid,
+            "kind": kind,
+            "base_url": sim.base_url(pid),
+            "api_key_env": "SIM_KEY",
+            "region": f"region-of-{pid}",
+            "sovereignty": tags,
+            "timeout_s": 1.5,
+            "connect_timeout_s": 1.0,
+            **extra,
+        }
 
     return {
         "database_url": sqlite_url(state),
@@ -39,18 +47,32 @@ def drill_document(sim: SimulatorServer, state: Path) -> dict[str, object]:
         ],
         "aliases": [
             # A jp alias with a non-sovereign fallback that no request may ever use.
-            {"name": "sov-chat", "sovereignty": "jp_sovereign",
-             "route": {"provider": "jp-alpha", "model": "a1"},
-             "fallbacks": [{"provider": "jp-beta", "model": "b1"},
-                           {"provider": "open-gamma", "model": "g1"}]},
+            {
+                "name": "sov-chat",
+                "sovereignty": "jp_sovereign",
+                "route": {"provider": "jp-alpha", "model": "a1"},
+                "fallbacks": [
+                    {"provider": "jp-beta", "model": "b1"},
+                    {"provider": "open-gamma", "model": "g1"},
+                ],
+            },
             # An open alias: a jp tenant may use it only through its sovereign routes.
-            {"name": "open-chat", "route": {"provider": "jp-alpha", "model": "a2"},
-             "fallbacks": [{"provider": "open-gamma", "model": "g2"},
-                           {"provider": "jp-beta", "model": "b2"}]},
+            {
+                "name": "open-chat",
+                "route": {"provider": "jp-alpha", "model": "a2"},
+                "fallbacks": [
+                    {"provider": "open-gamma", "model": "g2"},
+                    {"provider": "jp-beta", "model": "b2"},
+                ],
+            },
             {"name": "cn-chat", "route": {"provider": "cn-delta", "model": "d1"}},
         ],
-        "circuit": {"failure_threshold": 3, "cooldown_s": 1.0, "probe_interval_s": 1.0,
-                    "min_requests": 1000},
+        "circuit": {
+            "failure_threshold": 3,
+            "cooldown_s": 1.0,
+            "probe_interval_s": 1.0,
+            "min_requests": 1000,
+        },
         "limits": {"request_deadline_s": 10},
     }
 
@@ -69,7 +91,9 @@ class Drill:
 
 
 @pytest.fixture(scope="module")
-def drill_env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
+def drill_env(
+    simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Drill]:
     state = tmp_path_factory.mktemp("drill")
     settings = settings_from_document(drill_document(simulator, state), SECRETS)
     db = migrated(settings.database_url)

@@ -12,8 +12,17 @@ from sekisho.store.models import RequestLog
 from tests.failover.conftest import Drill
 from tests.support.requestlog import wait_for_row
 
-IDENTITY = ("jp-alpha", "jp-beta", "open-gamma", "cn-delta", "region-of", "127.0.0.1",
-            "simulator", "fp_", "-org")
+IDENTITY = (
+    "jp-alpha",
+    "jp-beta",
+    "open-gamma",
+    "cn-delta",
+    "region-of",
+    "127.0.0.1",
+    "simulator",
+    "fp_",
+    "-org",
+)
 
 
 @dataclass
@@ -31,15 +40,21 @@ class Reply:
     def text(self) -> str:
         return "".join(
             (e["choices"][0]["delta"].get("content") or "")
-            for e in self.events if isinstance(e, dict) and e.get("choices"))
+            for e in self.events
+            if isinstance(e, dict) and e.get("choices")
+        )
 
 
-def chat(drill: Drill, alias: str, *, tenant: str = "plain", stream: bool = False,
-         content: str = "drill") -> Reply:
+def chat(
+    drill: Drill, alias: str, *, tenant: str = "plain", stream: bool = False, content: str = "drill"
+) -> Reply:
     body = {"model": alias, "stream": stream, "messages": [{"role": "user", "content": content}]}
     with httpx.Client(timeout=30) as http:
-        resp = http.post(drill.url + "/v1/chat/completions", json=body,
-                         headers={"authorization": f"Bearer {drill.keys[tenant]}"})
+        resp = http.post(
+            drill.url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {drill.keys[tenant]}"},
+        )
     events: list[Any] = []
     if resp.headers.get("content-type", "").startswith("text/event-stream"):
         for block in resp.content.split(b"\n\n"):
@@ -52,7 +67,9 @@ def chat(drill: Drill, alias: str, *, tenant: str = "plain", stream: bool = Fals
 
 
 def assert_no_identity(reply: Reply) -> None:
-    visible = ("\n".join(f"{k}: {v}" for k, v in reply.headers.items()).encode() + reply.raw).lower()
+    visible = (
+        "\n".join(f"{k}: {v}" for k, v in reply.headers.items()).encode() + reply.raw
+    ).lower()
     for needle in IDENTITY:
         assert needle.encode() not in visible, f"{needle!r} leaked: {visible[:300]!r}"
 

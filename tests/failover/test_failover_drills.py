@@ -22,10 +22,12 @@ FAILOVER_FAULTS: list[tuple[str, dict[str, object], str]] = [
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
-@pytest.mark.parametrize(("name", "fault", "outcome"), FAILOVER_FAULTS,
-                         ids=[f[0] for f in FAILOVER_FAULTS])
+@pytest.mark.parametrize(
+    ("name", "fault", "outcome"), FAILOVER_FAULTS, ids=[f[0] for f in FAILOVER_FAULTS]
+)
 def test_upstream_failure_fails_over_to_the_next_sovereign_route(
-        drill: Drill, stream: bool, name: str, fault: dict[str, object], outcome: str) -> None:
+    drill: Drill, stream: bool, name: str, fault: dict[str, object], outcome: str
+) -> None:
     drill.sim.set_fault("jp-alpha", **fault)
     reply = chat(drill, "sov-chat", stream=stream, content="fail me over")
     assert reply.status == 200
@@ -36,7 +38,9 @@ def test_upstream_failure_fails_over_to_the_next_sovereign_route(
         assert reply.json["model"] == "sov-chat"
     row = log_row(drill, reply)
     assert [(a["provider"], a["outcome"]) for a in row.attempts] == [
-        ("jp-alpha", outcome), ("jp-beta", "ok")]
+        ("jp-alpha", outcome),
+        ("jp-beta", "ok"),
+    ]
     assert [a["reason"] for a in row.attempts] == ["primary", "fallback 1"]
     assert row.provider == "jp-beta"
     assert requests_to(drill, "open-gamma") == 0
@@ -82,7 +86,9 @@ def test_jp_tenant_on_open_alias_skips_the_non_sovereign_fallback(drill: Drill) 
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
-def test_upstream_rate_limiting_everywhere_is_429_with_retry_after(drill: Drill, stream: bool) -> None:
+def test_upstream_rate_limiting_everywhere_is_429_with_retry_after(
+    drill: Drill, stream: bool
+) -> None:
     drill.sim.set_fault("jp-alpha", status=429)
     drill.sim.set_fault("jp-beta", status=429)
     reply = chat(drill, "sov-chat", stream=stream)
@@ -100,10 +106,12 @@ def test_stream_cut_before_first_byte_fails_over(drill: Drill) -> None:
 
 # The delay makes the first chunks reach the client before the failure (else it may all
 # arrive in one read, before the first byte, and correctly fail over instead).
-@pytest.mark.parametrize("fault", [{"cut_after": 4, "chunk_delay_ms": 40},
-                                   {"error_after": 4, "chunk_delay_ms": 40}])
-def test_stream_failure_after_first_byte_ends_with_error_event(drill: Drill,
-                                                                fault: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "fault", [{"cut_after": 4, "chunk_delay_ms": 40}, {"error_after": 4, "chunk_delay_ms": 40}]
+)
+def test_stream_failure_after_first_byte_ends_with_error_event(
+    drill: Drill, fault: dict[str, object]
+) -> None:
     drill.sim.set_fault("jp-alpha", **fault)
     reply = chat(drill, "sov-chat", stream=True, content="a long enough answer to be cut")
     assert reply.status == 200

@@ -23,13 +23,23 @@ from tests.support.ledger import ledger_entries
 
 
 def _operator_token(config: Path) -> str:
-    last_line(run("user", "create", "ops@x.example", "--role", "operator", config=config,
-                  env={**SECRETS, "SEKISHO_PASSWORD": "a long password"}))
+    last_line(
+        run(
+            "user",
+            "create",
+            "ops@x.example",
+            "--role",
+            "operator",
+            config=config,
+            env={**SECRETS, "SEKISHO_PASSWORD": "a long password"},
+        )
+    )
     return last_line(run("token", "create", "--user", "ops@x.example", config=config, env=SECRETS))
 
 
-def test_reload_through_admin_api(simulator: SimulatorServer, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reload_through_admin_api(
+    simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = drill_document(simulator, tmp_path)
     config = tmp_path / "sekisho.yaml"
     config.write_text(yaml.safe_dump(doc))
@@ -45,15 +55,25 @@ def test_reload_through_admin_api(simulator: SimulatorServer, tmp_path: Path,
         with httpx.Client(timeout=10) as http:
             old = http.get(gw.url + "/admin/v1/matrix", headers=auth).json()["sha256"]
             # An invalid file is refused and the running matrix stays.
-            broken = dict(doc, aliases=[*doc["aliases"], {"name": "x", "route": {"provider": "ghost",
-                                                                               "model": "m"}}])
+            broken = dict(
+                doc,
+                aliases=[
+                    *doc["aliases"],
+                    {"name": "x", "route": {"provider": "ghost", "model": "m"}},
+                ],
+            )
             config.write_text(yaml.safe_dump(broken))
             refused = http.post(gw.url + "/admin/v1/matrix/reload", headers=auth)
             assert refused.status_code == 400 and "unknown provider 'ghost'" in refused.text
             assert http.get(gw.url + "/admin/v1/matrix", headers=auth).json()["sha256"] == old
             # A valid change is swapped in and recorded with its hash.
-            grown = dict(doc, aliases=[*doc["aliases"], {"name": "new-chat", "route": {
-                "provider": "open-gamma", "model": "g9"}}])
+            grown = dict(
+                doc,
+                aliases=[
+                    *doc["aliases"],
+                    {"name": "new-chat", "route": {"provider": "open-gamma", "model": "g9"}},
+                ],
+            )
             config.write_text(yaml.safe_dump(grown))
             done = http.post(gw.url + "/admin/v1/matrix/reload", headers=auth)
             assert done.status_code == 200, done.text
@@ -80,12 +100,22 @@ def test_sighup_reloads_a_real_server(simulator: SimulatorServer, tmp_path: Path
     config = tmp_path / "sekisho.yaml"
     config.write_text(yaml.safe_dump(doc))
     assert run("migrate", config=config, env=SECRETS).returncode == 0
-    key = last_line(run("key", "create", last_line(run("tenant", "create", "t", config=config,
-                                                       env=SECRETS)), config=config, env=SECRETS))
+    key = last_line(
+        run(
+            "key",
+            "create",
+            last_line(run("tenant", "create", "t", config=config, env=SECRETS)),
+            config=config,
+            env=SECRETS,
+        )
+    )
     port = _free_port()
-    proc = subprocess.Popen([SEKISHO, "serve", "--config", str(config), "--port", str(port)],
-                            env={**os.environ, **SECRETS}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [SEKISHO, "serve", "--config", str(config), "--port", str(port)],
+        env={**os.environ, **SECRETS},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 15
@@ -100,7 +130,9 @@ def test_sighup_reloads_a_real_server(simulator: SimulatorServer, tmp_path: Path
         headers = {"authorization": f"Bearer {key}"}
         before = [m["id"] for m in httpx.get(url + "/v1/models", headers=headers).json()["data"]]
         assert "hup-chat" not in before
-        doc["aliases"].append({"name": "hup-chat", "route": {"provider": "open-gamma", "model": "h"}})
+        doc["aliases"].append(
+            {"name": "hup-chat", "route": {"provider": "open-gamma", "model": "h"}}
+        )
         config.write_text(yaml.safe_dump(doc))
         proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 5
@@ -110,8 +142,12 @@ def test_sighup_reloads_a_real_server(simulator: SimulatorServer, tmp_path: Path
                 break
             assert time.monotonic() < deadline, "SIGHUP did not reload the matrix"
             time.sleep(0.1)
-        reply = httpx.post(url + "/v1/chat/completions", headers=headers, timeout=10,
-                           json={"model": "hup-chat", "messages": [{"role": "user", "content": "hi"}]})
+        reply = httpx.post(
+            url + "/v1/chat/completions",
+            headers=headers,
+            timeout=10,
+            json={"model": "hup-chat", "messages": [{"role": "user", "content": "hi"}]},
+        )
         assert reply.status_code == 200 and reply.json()["model"] == "hup-chat"
     finally:
         proc.terminate()

@@ -44,8 +44,18 @@ def _wait_applied(drill: Drill, count: int) -> None:
 
 
 def test_drain_by_cli_applies_within_a_second_and_reverts(drill: Drill, config: Path) -> None:
-    override_id = _cli(config, "alias", "override", "sov-chat", "--drain", "jp-alpha",
-                       "--for", "2h", "--reason", "jp-alpha degraded, INC-7")
+    override_id = _cli(
+        config,
+        "alias",
+        "override",
+        "sov-chat",
+        "--drain",
+        "jp-alpha",
+        "--for",
+        "2h",
+        "--reason",
+        "jp-alpha degraded, INC-7",
+    )
     assert override_id.startswith("ovr_")
     started = time.monotonic()
     _wait_applied(drill, 1)
@@ -66,16 +76,30 @@ def test_drain_by_cli_applies_within_a_second_and_reverts(drill: Drill, config: 
     assert actions[-2:] == ["alias.override.drain", "alias.override.revert"]
 
 
-@pytest.mark.parametrize(("args", "reason"), [
-    (("--pin", "open-gamma"), "does not satisfy"),        # Rule 2
-    (("--pin", "cn-delta"), "not a route of"),            # not in the alias at all
-    (("--drain", "nowhere"), "not a route of"),
-])
-def test_override_that_breaks_the_rules_is_refused(drill: Drill, config: Path,
-                                                   args: tuple[str, ...], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("--pin", "open-gamma"), "does not satisfy"),  # Rule 2
+        (("--pin", "cn-delta"), "not a route of"),  # not in the alias at all
+        (("--drain", "nowhere"), "not a route of"),
+    ],
+)
+def test_override_that_breaks_the_rules_is_refused(
+    drill: Drill, config: Path, args: tuple[str, ...], reason: str
+) -> None:
     before = len(ledger_entries(drill.db))
-    proc = run("alias", "override", "sov-chat", *args, "--for", "1h", "--reason", "x",
-               config=config, env=SECRETS)
+    proc = run(
+        "alias",
+        "override",
+        "sov-chat",
+        *args,
+        "--for",
+        "1h",
+        "--reason",
+        "x",
+        config=config,
+        env=SECRETS,
+    )
     assert proc.returncode == 1 and reason in proc.stderr, proc.stderr
     assert len(ledger_entries(drill.db)) == before
 
@@ -91,20 +115,28 @@ def test_pin_through_admin_api_with_role_checks(drill: Drill) -> None:
     url = drill.url + "/admin/v1/aliases/sov-chat"
     with httpx.Client(timeout=10) as http:
         assert http.post(url + "/overrides", json=body).status_code == 401
-        denied = http.post(url + "/overrides", json=body,
-                           headers={"authorization": f"Bearer {aud_token}"})
+        denied = http.post(
+            url + "/overrides", json=body, headers={"authorization": f"Bearer {aud_token}"}
+        )
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "permission_denied"
-        bad = http.post(url + "/overrides", json={**body, "duration_s": 5},
-                        headers={"authorization": f"Bearer {op_token}"})
+        bad = http.post(
+            url + "/overrides",
+            json={**body, "duration_s": 5},
+            headers={"authorization": f"Bearer {op_token}"},
+        )
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
-        made = http.post(url + "/overrides", json=body, headers={"authorization": f"Bearer {op_token}"})
+        made = http.post(
+            url + "/overrides", json=body, headers={"authorization": f"Bearer {op_token}"}
+        )
         assert made.status_code == 201, made.text
         assert log_row(drill, chat(drill, "sov-chat")).provider == "jp-beta"
         view = http.get(url, headers={"authorization": f"Bearer {aud_token}"}).json()
         assert view["overrides"][0]["kind"] == "pin" and view["overrides"][0]["active"]
         plain = next(p for p in view["plans"] if p["tenant_kind"] == "unconstrained")
         assert plain["order"][0] == "jp-beta/b1"
-        reverted = http.post(url + "/revert", json={}, headers={"authorization": f"Bearer {op_token}"})
+        reverted = http.post(
+            url + "/revert", json={}, headers={"authorization": f"Bearer {op_token}"}
+        )
         assert reverted.status_code == 200 and reverted.json()["reverted"] == [made.json()["id"]]
     entry = ledger_entries(drill.db, "alias.override.pin")[-1]
     assert entry["actor"]["email"].startswith("op") and entry["note"] == "testing pin"
@@ -113,15 +145,28 @@ def test_pin_through_admin_api_with_role_checks(drill: Drill) -> None:
 def test_expiry_is_recorded_once(drill: Drill) -> None:
     with drill.db.begin() as s:
         row, _ = override_service.set_override(
-            s, drill.settings.matrix, alias="sov-chat", kind="drain", provider="jp-beta",
-            duration=timedelta(minutes=5), reason="short", actor=Actor.system("tests"))
+            s,
+            drill.settings.matrix,
+            alias="sov-chat",
+            kind="drain",
+            provider="jp-beta",
+            duration=timedelta(minutes=5),
+            reason="short",
+            actor=Actor.system("tests"),
+        )
         oid = row.id
     _wait_applied(drill, 1)
     with drill.db.begin() as s:  # time passes
-        s.execute(update(AliasOverride).where(AliasOverride.id == oid)
-                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(
+            update(AliasOverride)
+            .where(AliasOverride.id == oid)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     _wait_applied(drill, 0)
     time.sleep(1.2)
-    expiries = [e for e in ledger_entries(drill.db, "alias.override.expire")
-                if e["details"]["override_id"] == oid]
+    expiries = [
+        e
+        for e in ledger_entries(drill.db, "alias.override.expire")
+        if e["details"]["override_id"] == oid
+    ]
     assert len(expiries) == 1

@@ -50,8 +50,9 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
         "narrow": {"aliases": ["chat-fast"]},
     }.items():
         tenants[name], keys[name] = make_tenant(db, settings, name, **spec)
-    tenants["scoped"], keys["scoped"] = make_tenant(db, settings, "scoped",
-                                                    key_aliases=["chat-large"])
+    tenants["scoped"], keys["scoped"] = make_tenant(
+        db, settings, "scoped", key_aliases=["chat-large"]
+    )
     gw = start_gateway(settings, db)
     yield Env(gw, db, simulator, keys, tenants)
     gw.stop()

@@ -21,26 +21,62 @@ CASES: list[tuple[str, object, int, str]] = [
     ("missing messages", {"model": "chat-large"}, 400, "invalid_request"),
     ("messages not a list", {"model": "chat-large", "messages": "hi"}, 400, "invalid_request"),
     ("empty messages", {"model": "chat-large", "messages": []}, 400, "invalid_request"),
-    ("unknown role", {"model": "chat-large", "messages": [{"role": "wizard", "content": "x"}]},
-     400, "invalid_request"),
-    ("content wrong type", {"model": "chat-large", "messages": [{"role": "user", "content": 5}]},
-     400, "invalid_request"),
-    ("stream not boolean", {"model": "chat-large", "messages": OK_MESSAGES, "stream": "yes"},
-     400, "invalid_request"),
-    ("temperature out of range", {"model": "chat-large", "messages": OK_MESSAGES,
-                                  "temperature": 9}, 400, "invalid_request"),
-    ("max_tokens not positive", {"model": "chat-large", "messages": OK_MESSAGES,
-                                 "max_tokens": 0}, 400, "invalid_request"),
+    (
+        "unknown role",
+        {"model": "chat-large", "messages": [{"role": "wizard", "content": "x"}]},
+        400,
+        "invalid_request",
+    ),
+    (
+        "content wrong type",
+        {"model": "chat-large", "messages": [{"role": "user", "content": 5}]},
+        400,
+        "invalid_request",
+    ),
+    (
+        "stream not boolean",
+        {"model": "chat-large", "messages": OK_MESSAGES, "stream": "yes"},
+        400,
+        "invalid_request",
+    ),
+    (
+        "temperature out of range",
+        {"model": "chat-large", "messages": OK_MESSAGES, "temperature": 9},
+        400,
+        "invalid_request",
+    ),
+    (
+        "max_tokens not positive",
+        {"model": "chat-large", "messages": OK_MESSAGES, "max_tokens": 0},
+        400,
+        "invalid_request",
+    ),
     ("n > 1", {"model": "chat-large", "messages": OK_MESSAGES, "n": 2}, 400, "invalid_request"),
-    ("unknown parameter", {"model": "chat-large", "messages": OK_MESSAGES, "bogus": 1},
-     400, "invalid_request"),
-    ("tool message without id", {"model": "chat-large", "messages": [
-        {"role": "tool", "content": "x"}]}, 400, "invalid_request"),
-    ("bad tools", {"model": "chat-large", "messages": OK_MESSAGES, "tools": [{"type": "x"}]},
-     400, "invalid_request"),
+    (
+        "unknown parameter",
+        {"model": "chat-large", "messages": OK_MESSAGES, "bogus": 1},
+        400,
+        "invalid_request",
+    ),
+    (
+        "tool message without id",
+        {"model": "chat-large", "messages": [{"role": "tool", "content": "x"}]},
+        400,
+        "invalid_request",
+    ),
+    (
+        "bad tools",
+        {"model": "chat-large", "messages": OK_MESSAGES, "tools": [{"type": "x"}]},
+        400,
+        "invalid_request",
+    ),
     ("unknown alias", {"model": "gpt-4o", "messages": OK_MESSAGES}, 404, "model_not_found"),
-    ("alias not allowed (China-gated)", {"model": "chat-cn", "messages": OK_MESSAGES},
-     403, "permission_denied"),
+    (
+        "alias not allowed (China-gated)",
+        {"model": "chat-cn", "messages": OK_MESSAGES},
+        403,
+        "permission_denied",
+    ),
 ]
 
 
@@ -68,23 +104,28 @@ def _upstream_calls(sim: SimulatorServer) -> int:
 
 @pytest.mark.parametrize(("case", "body", "status", "code"), CASES, ids=[c[0] for c in CASES])
 def test_bad_request_is_refused_before_any_upstream_call(
-        env: Env, sim: SimulatorServer, case: str, body: object, status: int, code: str) -> None:
+    env: Env, sim: SimulatorServer, case: str, body: object, status: int, code: str
+) -> None:
     _assert_error(_post(env, body, env.keys["acme"]), status, code)
     assert _upstream_calls(sim) == 0
 
 
-@pytest.mark.parametrize(("case", "key"), [
-    ("missing key", None),
-    ("unknown key", "sks_000000000000_" + "A" * 43),
-    ("malformed key", "not-a-key"),
-    ("right prefix, wrong secret", "tampered"),
-])
+@pytest.mark.parametrize(
+    ("case", "key"),
+    [
+        ("missing key", None),
+        ("unknown key", "sks_000000000000_" + "A" * 43),
+        ("malformed key", "not-a-key"),
+        ("right prefix, wrong secret", "tampered"),
+    ],
+)
 def test_bad_key_is_401(env: Env, sim: SimulatorServer, case: str, key: str | None) -> None:
     if key == "tampered":
         real = env.keys["acme"]
         key = real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB")
-    _assert_error(_post(env, {"model": "chat-large", "messages": OK_MESSAGES}, key),
-                  401, "invalid_api_key")
+    _assert_error(
+        _post(env, {"model": "chat-large", "messages": OK_MESSAGES}, key), 401, "invalid_api_key"
+    )
     assert _upstream_calls(sim) == 0
 
 
@@ -105,8 +146,11 @@ def test_oversized_chunked_body_is_413(env: Env, sim: SimulatorServer) -> None:
         yield b'"}]}'
 
     with httpx.Client(timeout=10) as http:
-        resp = http.post(env.url + "/v1/chat/completions", content=chunks(),
-                         headers={"authorization": f"Bearer {env.keys['acme']}"})
+        resp = http.post(
+            env.url + "/v1/chat/completions",
+            content=chunks(),
+            headers={"authorization": f"Bearer {env.keys['acme']}"},
+        )
     _assert_error(resp, 413, "request_too_large")
     assert _upstream_calls(sim) == 0
 
@@ -114,15 +158,23 @@ def test_oversized_chunked_body_is_413(env: Env, sim: SimulatorServer) -> None:
 def test_key_scope_and_tenant_alias_list(env: Env, sim: SimulatorServer) -> None:
     body = {"model": "chat-fast", "messages": OK_MESSAGES}
     _assert_error(_post(env, body, env.keys["scoped"]), 403, "permission_denied")
-    _assert_error(_post(env, {"model": "chat-large", "messages": OK_MESSAGES}, env.keys["narrow"]),
-                  403, "permission_denied")
-    _assert_error(_post(env, {"model": "chat-large", "messages": OK_MESSAGES}, env.keys["sakura"]),
-                  403, "permission_denied")
+    _assert_error(
+        _post(env, {"model": "chat-large", "messages": OK_MESSAGES}, env.keys["narrow"]),
+        403,
+        "permission_denied",
+    )
+    _assert_error(
+        _post(env, {"model": "chat-large", "messages": OK_MESSAGES}, env.keys["sakura"]),
+        403,
+        "permission_denied",
+    )
     assert _upstream_calls(sim) == 0
 
 
 def test_wrong_method(env: Env) -> None:
     with httpx.Client(timeout=10) as http:
-        resp = http.get(env.url + "/v1/chat/completions",
-                        headers={"authorization": f"Bearer {env.keys['acme']}"})
+        resp = http.get(
+            env.url + "/v1/chat/completions",
+            headers={"authorization": f"Bearer {env.keys['acme']}"},
+        )
     _assert_error(resp, 400, "invalid_request")

@@ -20,7 +20,8 @@ def client(env: Env, tenant: str = "acme") -> openai.OpenAI:
 @pytest.mark.parametrize("alias", ALIASES)
 def test_non_streaming_answer_names_the_alias(env: Env, sim: object, alias: str) -> None:
     resp = client(env).chat.completions.create(
-        model=alias, messages=[{"role": "user", "content": "Hello there"}])
+        model=alias, messages=[{"role": "user", "content": "Hello there"}]
+    )
     assert resp.model == alias
     assert resp.id.startswith("chatcmpl-")
     assert resp.choices[0].message.content.startswith("Simulated answer to: Hello there")
@@ -32,8 +33,11 @@ def test_non_streaming_answer_names_the_alias(env: Env, sim: object, alias: str)
 @pytest.mark.parametrize("alias", ALIASES)
 def test_streaming_answer_assembles(env: Env, sim: object, alias: str) -> None:
     stream = client(env).chat.completions.create(
-        model=alias, messages=[{"role": "user", "content": "Stream me please"}], stream=True,
-        stream_options={"include_usage": True})
+        model=alias,
+        messages=[{"role": "user", "content": "Stream me please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("Simulated answer to: Stream me please")
@@ -46,9 +50,15 @@ def test_streaming_answer_assembles(env: Env, sim: object, alias: str) -> None:
 @pytest.mark.parametrize("alias", ALIASES)
 def test_parameters_reach_the_upstream(env: Env, sim, alias: str) -> None:  # type: ignore[no-untyped-def]
     resp = client(env).chat.completions.create(
-        model=alias, max_tokens=3, temperature=0.5, top_p=0.9,
-        messages=[{"role": "system", "content": "Be brief."},
-                  {"role": "user", "content": "one two three four five six"}])
+        model=alias,
+        max_tokens=3,
+        temperature=0.5,
+        top_p=0.9,
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "one two three four five six"},
+        ],
+    )
     assert resp.choices[0].finish_reason == "length"
     assert len(resp.choices[0].message.content.split()) == 3
     provider = "atlas-useast" if alias == "chat-large" else "meridian-eu"
@@ -61,14 +71,22 @@ def test_parameters_reach_the_upstream(env: Env, sim, alias: str) -> None:  # ty
 @pytest.mark.parametrize("alias", ALIASES)
 def test_stop_sequence(env: Env, sim: object, alias: str) -> None:
     resp = client(env).chat.completions.create(
-        model=alias, stop=["to:"], messages=[{"role": "user", "content": "hi"}])
+        model=alias, stop=["to:"], messages=[{"role": "user", "content": "hi"}]
+    )
     assert resp.choices[0].message.content == "Simulated answer"
     assert resp.choices[0].finish_reason == "stop"
 
 
-TOOLS = [{"type": "function", "function": {
-    "name": "lookup", "description": "Look something up",
-    "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look something up",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+        },
+    }
+]
 
 
 @pytest.mark.parametrize("alias", ALIASES)
@@ -80,8 +98,10 @@ def test_tool_call_round_trip(env: Env, sim: object, alias: str) -> None:
     assert first.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "lookup"
     assert json.loads(call.function.arguments) == {"query": "use the tool please"}
-    messages += [first.choices[0].message.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": call.id, "content": "42"}]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "42"},
+    ]
     second = c.chat.completions.create(model=alias, messages=messages, tools=TOOLS)  # type: ignore[arg-type]
     assert second.choices[0].message.content
 
@@ -89,8 +109,11 @@ def test_tool_call_round_trip(env: Env, sim: object, alias: str) -> None:
 @pytest.mark.parametrize("alias", ALIASES)
 def test_streamed_tool_call(env: Env, sim: object, alias: str) -> None:
     stream = client(env).chat.completions.create(
-        model=alias, messages=[{"role": "user", "content": "tool time"}], tools=TOOLS,  # type: ignore[arg-type]
-        stream=True)
+        model=alias,
+        messages=[{"role": "user", "content": "tool time"}],
+        tools=TOOLS,  # type: ignore[arg-type]
+        stream=True,
+    )
     args = ""
     names = []
     for chunk in stream:
@@ -106,6 +129,10 @@ def test_models_lists_only_usable_aliases(env: Env) -> None:
     assert [m.id for m in client(env).models.list()] == ["chat-fast", "chat-jp", "chat-large"]
     assert [m.id for m in client(env, "sakura").models.list()] == ["chat-jp"]
     assert [m.id for m in client(env, "dragon").models.list()] == [
-        "chat-cn", "chat-fast", "chat-jp", "chat-large"]
+        "chat-cn",
+        "chat-fast",
+        "chat-jp",
+        "chat-large",
+    ]
     assert [m.id for m in client(env, "narrow").models.list()] == ["chat-fast"]
     assert [m.id for m in client(env, "scoped").models.list()] == ["chat-large"]

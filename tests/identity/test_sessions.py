@@ -49,9 +49,13 @@ class Env:
 def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     state: Path = tmp_path_factory.mktemp("identity")
     db = migrated(sqlite_url(state))
-    settings = gateway_settings(simulator.url, state, sqlite_url(state),
-                                observe={"probes_enabled": False},
-                                identity={"signin_max_failures": 3, "session_touch_interval_s": 0})
+    settings = gateway_settings(
+        simulator.url,
+        state,
+        sqlite_url(state),
+        observe={"probes_enabled": False},
+        identity={"signin_max_failures": 3, "session_touch_interval_s": 0},
+    )
     people = make_people(db)
     tenant_id, _ = make_tenant(db, settings, "acme-id")
     with db.begin() as session:
@@ -62,8 +66,9 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     db.dispose()
 
 
-def _sign_in(env: Env, email: str, password: str = PASSWORD,
-             client: httpx.Client | None = None) -> httpx.Response:
+def _sign_in(
+    env: Env, email: str, password: str = PASSWORD, client: httpx.Client | None = None
+) -> httpx.Response:
     http = client or httpx.Client()
     return http.post(env.url + "/session", json={"email": email, "password": password})
 
@@ -81,11 +86,16 @@ def test_sign_in_sets_a_hardened_cookie_and_works(env: Env) -> None:
         body = {"requested_by": "x@y.test", "note": "n", "reason": "non_payment"}
         no_csrf = http.post(env.url + "/keys/nokey/revoke", json={})
         assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["error"]["message"]
-        with_csrf = http.post(env.url + "/keys/nokey/revoke", json={},
-                              headers={"x-csrf-token": csrf})
+        with_csrf = http.post(
+            env.url + "/keys/nokey/revoke", json={}, headers={"x-csrf-token": csrf}
+        )
         assert with_csrf.status_code == 400  # authorized; the key just does not exist
-        assert http.post(env.url + "/tenants/x/suspend", json=body,
-                         headers={"x-csrf-token": csrf}).status_code == 403  # operator: not an owner
+        assert (
+            http.post(
+                env.url + "/tenants/x/suspend", json=body, headers={"x-csrf-token": csrf}
+            ).status_code
+            == 403
+        )  # operator: not an owner
         out = http.delete(env.url + "/session", headers={"x-csrf-token": csrf})
         assert out.status_code == 200
         assert http.get(env.url + "/tenants").status_code == 401
@@ -109,8 +119,11 @@ def test_idle_and_absolute_timeouts(env: Env) -> None:
             assert http.get(env.url + "/session").status_code == 200
             past = datetime.now(UTC) - timedelta(days=2)
             with env.db.begin() as session:
-                session.execute(update(UserSession).where(UserSession.revoked_at.is_(None))
-                                .values({column: past}))
+                session.execute(
+                    update(UserSession)
+                    .where(UserSession.revoked_at.is_(None))
+                    .values({column: past})
+                )
             resp = http.get(env.url + "/session")
             assert resp.status_code == 401 and "expired" in resp.json()["error"]["message"]
 
@@ -138,12 +151,17 @@ def test_suspension_kills_sessions_and_refuses_sign_in(env: Env) -> None:
     with httpx.Client() as http:
         assert _sign_in(env, MEMBER, client=http).status_code == 200
         assert http.get(env.url + "/session").status_code == 200
-        req = service.LifecycleRequest(tenant=env.tenant_id, requested_by=env.people["operator"],
-                                       authorized_by=env.people["legal_owner"], note="ended",
-                                       via="tests")
+        req = service.LifecycleRequest(
+            tenant=env.tenant_id,
+            requested_by=env.people["operator"],
+            authorized_by=env.people["legal_owner"],
+            note="ended",
+            via="tests",
+        )
         with env.db.begin() as session:
-            result = service.suspend_tenant(session, env.gw.gateway.settings, req,
-                                            reason="contract_termination")
+            result = service.suspend_tenant(
+                session, env.gw.gateway.settings, req, reason="contract_termination"
+            )
         assert result.sessions_revoked >= 1
         dead = http.get(env.url + "/session")
         assert dead.status_code == 401

@@ -17,9 +17,12 @@ from tests.support.gateway import gateway_settings, make_tenant, migrated, start
 
 
 def test_auditor_reads_verifies_and_proves(simulator: SimulatorServer, tmp_path: Path) -> None:
-    settings = gateway_settings(simulator.url, tmp_path, sqlite_url(tmp_path),
-                             ledger={"signing_key_path": str(tmp_path / "k.key"),
-                                     "checkpoint_interval_s": 0.2})
+    settings = gateway_settings(
+        simulator.url,
+        tmp_path,
+        sqlite_url(tmp_path),
+        ledger={"signing_key_path": str(tmp_path / "k.key"), "checkpoint_interval_s": 0.2},
+    )
     db = migrated(settings.database_url)
     tenant_id, _ = make_tenant(db, settings, "acme")
     actor = Actor.system("tests")
@@ -30,8 +33,11 @@ def test_auditor_reads_verifies_and_proves(simulator: SimulatorServer, tmp_path:
         _, op_token = create_token(s, operator, actor)
     gw = start_gateway(settings, db)
     try:
-        with httpx.Client(base_url=gw.url + "/admin/v1", timeout=10,
-                          headers={"authorization": f"Bearer {audit_token}"}) as http:
+        with httpx.Client(
+            base_url=gw.url + "/admin/v1",
+            timeout=10,
+            headers={"authorization": f"Bearer {audit_token}"},
+        ) as http:
             # The periodic checkpoint task anchors everything within its interval.
             for _ in range(50):
                 summary = http.get("ledger").json()
@@ -51,8 +57,9 @@ def test_auditor_reads_verifies_and_proves(simulator: SimulatorServer, tmp_path:
             assert http.get(f"ledger/tenant:{tenant_id}/proof/99").status_code == 404
             cps = http.get("ledger/platform/checkpoints").json()["checkpoints"]
             assert cps and "— sekisho.local/ledger" in cps[-1]["note"]
-        forbidden = httpx.get(gw.url + "/admin/v1/ledger", timeout=10,
-                              headers={"authorization": f"Bearer {op_token}"})
+        forbidden = httpx.get(
+            gw.url + "/admin/v1/ledger", timeout=10, headers={"authorization": f"Bearer {op_token}"}
+        )
         assert forbidden.status_code == 403
     finally:
         gw.stop()
@@ -79,8 +86,10 @@ def test_cli_verify_names_the_first_bad_entry(tmp_path: Path, tamper: str) -> No
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
         con.execute(f'DROP TRIGGER "{name}"')
     if tamper == "edit":
-        con.execute("UPDATE ledger_entries SET body = replace(body, 'key.create', 'key.cre8e') "
-                    "WHERE seq = 2 AND ledger LIKE 'tenant:%'")
+        con.execute(
+            "UPDATE ledger_entries SET body = replace(body, 'key.create', 'key.cre8e') "
+            "WHERE seq = 2 AND ledger LIKE 'tenant:%'"
+        )
     else:
         con.execute("DELETE FROM ledger_entries WHERE seq = 2 AND ledger LIKE 'tenant:%'")
     con.commit()
@@ -90,6 +99,7 @@ def test_cli_verify_names_the_first_bad_entry(tmp_path: Path, tamper: str) -> No
     assert "seq 2" in proc.stdout + proc.stderr
     # The export taken before the tampering still verifies offline, with no config at all.
     key = last_line(run("ledger", "public-key", config=config))
-    offline = run("ledger", "verify", "--export", str(export), "--public-key", key,
-                  env={"SEKISHO_CONFIG": ""})
+    offline = run(
+        "ledger", "verify", "--export", str(export), "--public-key", key, env={"SEKISHO_CONFIG": ""}
+    )
     assert offline.returncode == 0, offline.stdout + offline.stderr

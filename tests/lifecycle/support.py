@@ -36,8 +36,9 @@ def make_people(db: Database, *, passwords: bool = True) -> dict[str, str]:
         existing = set(session.scalars(select(User.email)))
         for role, email in ROLE_EMAIL.items():
             if email not in existing:
-                service.create_user(session, email, role, PASSWORD if passwords else None,
-                                    Actor.system("tests"))
+                service.create_user(
+                    session, email, role, PASSWORD if passwords else None, Actor.system("tests")
+                )
     return dict(ROLE_EMAIL)
 
 
@@ -45,8 +46,10 @@ def row_counts(db: Database) -> dict[str, int]:
     """Rows in every table of the database (whatever features created them)."""
     with db.read() as session:
         names = inspect(session.get_bind()).get_table_names()
-        return {n: int(session.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one())
-                for n in sorted(names)}
+        return {
+            n: int(session.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one())
+            for n in sorted(names)
+        }
 
 
 def free_port() -> int:
@@ -88,9 +91,13 @@ def start_replica(config: Path, state: Path, name: str) -> Replica:
     log = state / f"{name}.log"
     env = {**os.environ, **DEMO_SECRETS}
     with log.open("wb") as out:
-        proc = subprocess.Popen([SEKISHO, "serve", "--config", str(config), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [SEKISHO, "serve", "--config", str(config), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -193,13 +200,13 @@ def proxied_url(database_url: str) -> Iterator[tuple[str, TcpProxy]]:
     url = make_url(database_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     try:
-        yield url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False), proxy
+        yield (
+            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+            proxy,
+        )
     finally:
         proxy.close()
 
 
 def unique_channel() -> str:
     return f"sekisho_t_{secrets.token_hex(4)}"
-
-

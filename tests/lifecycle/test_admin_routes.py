@@ -36,8 +36,12 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/tenants/nope/suspend", {**STEP, "reason": "security_event"}, {"security_owner"}),
     ("POST", "/tenants/nope/reinstate", STEP, OWNERS),
     ("POST", "/tenants/nope/offboard", STEP, OWNERS),
-    ("POST", "/evidence/export", {"tenant": "nope", "since_s": 60},
-     {"admin", "operator", "auditor", "security_owner"}),
+    (
+        "POST",
+        "/evidence/export",
+        {"tenant": "nope", "since_s": 60},
+        {"admin", "operator", "auditor", "security_owner"},
+    ),
     ("GET", "/tenants/nope/keys", None, READ_OPS),
     ("POST", "/tenants/nope/keys", {}, WRITE_OPS),
     ("POST", "/keys/nope/rotate", {}, WRITE_OPS),
@@ -55,8 +59,9 @@ class Env:
 def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     state: Path = tmp_path_factory.mktemp("routes")
     db: Database = migrated(sqlite_url(state))
-    settings = gateway_settings(simulator.url, state, sqlite_url(state),
-                                observe={"probes_enabled": False})
+    settings = gateway_settings(
+        simulator.url, state, sqlite_url(state), observe={"probes_enabled": False}
+    )
     people = make_people(db, passwords=False)
     tokens = {}
     with db.begin() as session:
@@ -68,17 +73,22 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     db.dispose()
 
 
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), ROUTES,
-                         ids=[f"{m} {p} {sorted(a)[0]}" for m, p, _, a in ROUTES])
-def test_route_by_role(env: Env, method: str, path: str, body: dict[str, Any] | None,
-                       allowed: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"),
+    ROUTES,
+    ids=[f"{m} {p} {sorted(a)[0]}" for m, p, _, a in ROUTES],
+)
+def test_route_by_role(
+    env: Env, method: str, path: str, body: dict[str, Any] | None, allowed: set[str]
+) -> None:
     url = env.gw.url + "/admin/v1" + path
     with httpx.Client(timeout=10) as http:
         anonymous = http.request(method, url, json=body)
         assert anonymous.status_code == 401, anonymous.text
         for role in PLATFORM_ROLES:
-            resp = http.request(method, url, json=body,
-                                headers={"authorization": f"Bearer {env.tokens[role]}"})
+            resp = http.request(
+                method, url, json=body, headers={"authorization": f"Bearer {env.tokens[role]}"}
+            )
             code = resp.json().get("error", {}).get("code") if resp.status_code >= 400 else None
             if role in allowed:
                 assert resp.status_code in (200, 400, 404), (role, resp.text)
@@ -90,7 +100,8 @@ def test_route_by_role(env: Env, method: str, path: str, body: dict[str, Any] | 
 def test_every_lifecycle_route_is_in_the_table(env: Env) -> None:
     from sekisho.admin import keys, tenants
 
-    declared = {(m, r.path) for mod in (tenants, keys) for r in mod.router.routes
-                for m in r.methods}  # type: ignore[attr-defined]
+    declared = {
+        (m, r.path) for mod in (tenants, keys) for r in mod.router.routes for m in r.methods
+    }  # type: ignore[attr-defined]
     tested = {(m, p.replace("nope", "{ref}", 1)) for m, p, _, _ in ROUTES}
     assert declared == tested

@@ -41,9 +41,16 @@ def rig(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     with fresh_postgres_database() as direct, proxied_url(direct) as (url, proxy):
         db = migrated(url)
         settings = gateway_settings(
-            simulator.url, state, url, observe={"probes_enabled": False},
-            auth={"cache_ttl_s": 0.2, "max_stale_s": MAX_STALE_S,
-                  "store_timeout_s": STORE_TIMEOUT_S})
+            simulator.url,
+            state,
+            url,
+            observe={"probes_enabled": False},
+            auth={
+                "cache_ttl_s": 0.2,
+                "max_stale_s": MAX_STALE_S,
+                "store_timeout_s": STORE_TIMEOUT_S,
+            },
+        )
         _, key = make_tenant(db, settings, "fc")
         _, unseen = make_tenant(db, settings, "fc-unseen")
         gw = start_gateway(settings, db)
@@ -57,8 +64,9 @@ def rig(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 def _models(rig: Rig, key: str) -> tuple[int, str | None, float]:
     started = time.monotonic()
-    resp = httpx.get(rig.gw.url + "/v1/models", headers={"authorization": f"Bearer {key}"},
-                     timeout=10)
+    resp = httpx.get(
+        rig.gw.url + "/v1/models", headers={"authorization": f"Bearer {key}"}, timeout=10
+    )
     code = None if resp.status_code == 200 else resp.json()["error"]["code"]
     return resp.status_code, code, time.monotonic() - started
 

@@ -42,8 +42,9 @@ class Env:
 def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     state: Path = tmp_path_factory.mktemp("keys")
     db = migrated(sqlite_url(state))
-    settings = gateway_settings(simulator.url, state, sqlite_url(state),
-                                observe={"probes_enabled": False})
+    settings = gateway_settings(
+        simulator.url, state, sqlite_url(state), observe={"probes_enabled": False}
+    )
     people = make_people(db, passwords=False)
     tenant_id, _ = make_tenant(db, settings, "keyed")
     with db.begin() as session:
@@ -55,15 +56,22 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     db.dispose()
 
 
-def _admin(env: Env, method: str, path: str, body: dict[str, Any] | None = None,
-           token: str | None = None) -> httpx.Response:
-    return httpx.request(method, env.gw.url + "/admin/v1" + path, json=body, timeout=10,
-                         headers={"authorization": f"Bearer {token or env.token}"})
+def _admin(
+    env: Env, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+) -> httpx.Response:
+    return httpx.request(
+        method,
+        env.gw.url + "/admin/v1" + path,
+        json=body,
+        timeout=10,
+        headers={"authorization": f"Bearer {token or env.token}"},
+    )
 
 
 def _status(env: Env, key: str) -> int:
-    return httpx.get(env.gw.url + "/v1/models", headers={"authorization": f"Bearer {key}"},
-                     timeout=10).status_code
+    return httpx.get(
+        env.gw.url + "/v1/models", headers={"authorization": f"Bearer {key}"}, timeout=10
+    ).status_code
 
 
 def _within_a_second(env: Env, key: str, status: int) -> float:
@@ -75,14 +83,19 @@ def _within_a_second(env: Env, key: str, status: int) -> float:
 
 
 def test_create_list_rotate_revoke(env: Env) -> None:
-    created = _admin(env, "POST", f"/tenants/{env.tenant_id}/keys",
-                     {"aliases": ["chat-large"], "expires_in_s": 3600, "name": "ci"})
+    created = _admin(
+        env,
+        "POST",
+        f"/tenants/{env.tenant_id}/keys",
+        {"aliases": ["chat-large"], "expires_in_s": 3600, "name": "ci"},
+    )
     assert created.status_code == 201, created.text
     first = created.json()
     assert first["key"].startswith(first["prefix"] + "_") and first["aliases"] == ["chat-large"]
     assert _status(env, first["key"]) == 200
-    models = httpx.get(env.gw.url + "/v1/models", timeout=10,
-                       headers={"authorization": f"Bearer {first['key']}"}).json()
+    models = httpx.get(
+        env.gw.url + "/v1/models", timeout=10, headers={"authorization": f"Bearer {first['key']}"}
+    ).json()
     assert [m["id"] for m in models["data"]] == ["chat-large"]
 
     rotated = _admin(env, "POST", f"/keys/{first['prefix']}/rotate", {"overlap_s": 600})

@@ -36,45 +36,63 @@ def sinks() -> Iterator[tuple[SmtpSink, WebhookSink]]:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, sinks: tuple[SmtpSink, WebhookSink]
-          ) -> Iterator[tuple[Database, Settings, dict[str, str], str]]:
+def setup(
+    tmp_path: Path, sinks: tuple[SmtpSink, WebhookSink]
+) -> Iterator[tuple[Database, Settings, dict[str, str], str]]:
     smtp, hook = sinks
     db = migrated(sqlite_url(tmp_path))
-    settings = gateway_settings("http://127.0.0.1:9", tmp_path, sqlite_url(tmp_path), notify={
-        "webhook_url": hook.url, "webhook_secret_env": "HOOK_KEY", "smtp_host": "127.0.0.1",
-        "smtp_port": smtp.port, "smtp_from": "sekisho@ops.test", "max_attempts": 2,
-        "retry_base_s": 0.1})
+    settings = gateway_settings(
+        "http://127.0.0.1:9",
+        tmp_path,
+        sqlite_url(tmp_path),
+        notify={
+            "webhook_url": hook.url,
+            "webhook_secret_env": "HOOK_KEY",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_from": "sekisho@ops.test",
+            "max_attempts": 2,
+            "retry_base_s": 0.1,
+        },
+    )
     settings.secrets["HOOK_KEY"] = HOOK_KEY
     people = make_people(db, passwords=False)
-    tenant_id, _ = make_tenant(db, settings, "notified", account_owner_email="owner@n.test",
-                               cs_email="cs@ops.test")
+    tenant_id, _ = make_tenant(
+        db, settings, "notified", account_owner_email="owner@n.test", cs_email="cs@ops.test"
+    )
     yield db, settings, people, tenant_id
     db.dispose()
 
 
 def _suspend(db: Database, settings: Settings, people: dict[str, str], tenant: str) -> None:
-    req = service.LifecycleRequest(tenant=tenant, requested_by=people["operator"],
-                                   authorized_by=people["billing_owner"], note="unpaid",
-                                   via="tests")
+    req = service.LifecycleRequest(
+        tenant=tenant,
+        requested_by=people["operator"],
+        authorized_by=people["billing_owner"],
+        note="unpaid",
+        via="tests",
+    )
     with db.begin() as session:
         service.suspend_tenant(session, settings, req, reason="non_payment")
 
 
 def test_suspension_notifies_contacts_by_mail_and_signed_webhook(
-        setup: tuple[Database, Settings, dict[str, str], str],
-        sinks: tuple[SmtpSink, WebhookSink]) -> None:
+    setup: tuple[Database, Settings, dict[str, str], str], sinks: tuple[SmtpSink, WebhookSink]
+) -> None:
     db, settings, people, tenant = setup
     smtp, hook = sinks
     _suspend(db, settings, people, tenant)
     assert asyncio.run(NotificationWorker(db, settings).run_once()) == 3
     assert sorted(r[0] for r, _ in smtp.messages) == ["cs@ops.test", "owner@n.test"]
     assert all("access for notified is suspended" in body for _, body in smtp.messages)
-    (headers, body), = hook.received
+    ((headers, body),) = hook.received
     stamp = int(headers["x-sekisho-timestamp"])
-    assert verify(HOOK_KEY.encode(), stamp, body, headers["x-sekisho-signature"],
-                  now=int(time.time()))
-    assert not verify(b"other-key", stamp, body, headers["x-sekisho-signature"],
-                      now=int(time.time()))
+    assert verify(
+        HOOK_KEY.encode(), stamp, body, headers["x-sekisho-signature"], now=int(time.time())
+    )
+    assert not verify(
+        b"other-key", stamp, body, headers["x-sekisho-signature"], now=int(time.time())
+    )
     doc = orjson.loads(body)
     assert doc["event"] == "tenant.suspended" and doc["data"]["reason"] == "non_payment"
     with db.read() as session:
@@ -84,8 +102,8 @@ def test_suspension_notifies_contacts_by_mail_and_signed_webhook(
 
 
 def test_failed_webhook_is_retried_then_given_up(
-        setup: tuple[Database, Settings, dict[str, str], str],
-        sinks: tuple[SmtpSink, WebhookSink]) -> None:
+    setup: tuple[Database, Settings, dict[str, str], str], sinks: tuple[SmtpSink, WebhookSink]
+) -> None:
     db, settings, people, tenant = setup
     _, hook = sinks
     hook.status = 500
@@ -103,12 +121,14 @@ def test_failed_webhook_is_retried_then_given_up(
 
 
 def test_overdue_is_listed_counted_and_reminded_once_a_day(
-        setup: tuple[Database, Settings, dict[str, str], str]) -> None:
+    setup: tuple[Database, Settings, dict[str, str], str],
+) -> None:
     db, settings, people, tenant = setup
     _suspend(db, settings, people, tenant)
     with db.begin() as session:
-        session.execute(update(TenantSuspension).values(
-            review_at=datetime.now(UTC) - timedelta(days=2)))
+        session.execute(
+            update(TenantSuspension).values(review_at=datetime.now(UTC) - timedelta(days=2))
+        )
     with db.read() as session:
         items = list_overdue(session)
         assert overdue_count(session) == 1
@@ -120,6 +140,9 @@ def test_overdue_is_listed_counted_and_reminded_once_a_day(
         tomorrow = notify_overdue(session, settings, datetime.now(UTC) + timedelta(days=1))
     assert first == 3 and again == 0 and tomorrow == 3  # operator + admin e-mails, webhook
     with db.read() as session:
-        reminded = session.scalars(select(Notification.destination).where(
-            Notification.event == "tenant.suspension_overdue")).all()
+        reminded = session.scalars(
+            select(Notification.destination).where(
+                Notification.event == "tenant.suspension_overdue"
+            )
+        ).all()
     assert set(reminded) >= {people["operator"], people["admin"]}

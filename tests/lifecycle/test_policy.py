@@ -50,18 +50,21 @@ def test_disabled_people_and_unknown_reasons_are_refused() -> None:
         check_people("late_vibes", OPERATOR, owner)
 
 
-@pytest.mark.parametrize(("state", "action", "expected"), [
-    ("active", "suspend", "suspended"),
-    ("suspended", "reinstate", "active"),
-    ("suspended", "offboard", "offboarding"),
-    ("offboarding", "offboard_complete", "offboarded"),
-    ("suspended", "suspend", None),
-    ("active", "reinstate", None),
-    ("offboarding", "reinstate", None),
-    ("active", "offboard", None),
-    ("offboarded", "reinstate", None),
-    ("suspended", "offboard_complete", None),
-])
+@pytest.mark.parametrize(
+    ("state", "action", "expected"),
+    [
+        ("active", "suspend", "suspended"),
+        ("suspended", "reinstate", "active"),
+        ("suspended", "offboard", "offboarding"),
+        ("offboarding", "offboard_complete", "offboarded"),
+        ("suspended", "suspend", None),
+        ("active", "reinstate", None),
+        ("offboarding", "reinstate", None),
+        ("active", "offboard", None),
+        ("offboarded", "reinstate", None),
+        ("suspended", "offboard_complete", None),
+    ],
+)
 def test_state_machine(state: str, action: str, expected: str | None) -> None:
     if expected is None:
         with pytest.raises(Refused):

@@ -61,9 +61,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         people = make_people(db)
         victim = make_tenant(db, settings, "victim", account_owner_email="owner@victim.test")
         bystander = make_tenant(db, settings, "bystander")
-        doc = config_document(sim.url, state, url, redis_url=REDIS_URL,
-                              bus={"channel": unique_channel()},
-                              observe={"probes_enabled": False})
+        doc = config_document(
+            sim.url,
+            state,
+            url,
+            redis_url=REDIS_URL,
+            bus={"channel": unique_channel()},
+            observe={"probes_enabled": False},
+        )
         config = write_config(state / "cluster.yaml", doc)
         replicas = [start_replica(config, state, f"replica-{i}") for i in range(2)]
         try:
@@ -87,8 +92,9 @@ class Poller:
         with httpx.Client(timeout=5) as http:
             while not self.stop.is_set():
                 started = time.time()
-                resp = http.get(self.url + "/v1/models",
-                                headers={"authorization": f"Bearer {self.key}"})
+                resp = http.get(
+                    self.url + "/v1/models", headers={"authorization": f"Bearer {self.key}"}
+                )
                 code = resp.json()["error"]["code"] if resp.status_code != 200 else None
                 self.seen.append((started, resp.status_code, code))
                 time.sleep(0.02)
@@ -105,18 +111,30 @@ class Stream:
     done: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        body = {"model": "chat-large", "stream": True, "messages": [
-            {"role": "user", "content": "one two three four five six seven eight nine ten"}]}
+        body = {
+            "model": "chat-large",
+            "stream": True,
+            "messages": [
+                {"role": "user", "content": "one two three four five six seven eight nine ten"}
+            ],
+        }
         try:
-            with httpx.Client(timeout=30) as http, http.stream(
-                    "POST", self.url + "/v1/chat/completions", json=body,
-                    headers={"authorization": f"Bearer {self.key}"}) as resp:
+            with (
+                httpx.Client(timeout=30) as http,
+                http.stream(
+                    "POST",
+                    self.url + "/v1/chat/completions",
+                    json=body,
+                    headers={"authorization": f"Bearer {self.key}"},
+                ) as resp,
+            ):
                 assert resp.status_code == 200
                 for line in resp.iter_lines():
                     if line.startswith("data: "):
                         data = line[6:]
-                        self.events.append((time.time(),
-                                            "[DONE]" if data == "[DONE]" else orjson.loads(data)))
+                        self.events.append(
+                            (time.time(), "[DONE]" if data == "[DONE]" else orjson.loads(data))
+                        )
                         self.first.set()
         finally:
             self.first.set()
@@ -142,9 +160,19 @@ def _entry_time(db: Database, action: str, tenant_id: str) -> float:
 
 def _lifecycle(cluster: Cluster, action: str, *extra: str) -> None:
     people = cluster.people
-    proc = run("tenant", action, cluster.victim[0], *extra,
-               "--requested-by", people["operator"], "--authorized-by", people["billing_owner"],
-               "--note", f"{action} in the replica test", config=cluster.config)
+    proc = run(
+        "tenant",
+        action,
+        cluster.victim[0],
+        *extra,
+        "--requested-by",
+        people["operator"],
+        "--authorized-by",
+        people["billing_owner"],
+        "--note",
+        f"{action} in the replica test",
+        config=cluster.config,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -165,8 +193,11 @@ def test_suspension_reaches_every_replica_within_a_second(cluster: Cluster) -> N
         _spawn(stream.run)
     for stream in streams:
         assert stream.first.wait(10), "stream never started"
-    pollers = {(u, who): Poller(u, key) for u in urls
-               for who, key in (("victim", victim_key), ("bystander", bystander_key))}
+    pollers = {
+        (u, who): Poller(u, key)
+        for u in urls
+        for who, key in (("victim", victim_key), ("bystander", bystander_key))
+    }
     for poller in pollers.values():
         _spawn(poller.run)
     time.sleep(0.3)
@@ -181,7 +212,9 @@ def test_suspension_reaches_every_replica_within_a_second(cluster: Cluster) -> N
         latency = _switch_latency(pollers[(url, "victim")], suspended_at, 403)
         print(f"suspend latency {url}: {latency:.3f}s")
         assert latency < BOUND_S, f"{url} still accepted the key {latency:.3f}s after suspension"
-        codes = {code for t, _, code in pollers[(url, "victim")].seen if t >= suspended_at + BOUND_S}
+        codes = {
+            code for t, _, code in pollers[(url, "victim")].seen if t >= suspended_at + BOUND_S
+        }
         assert codes == {"tenant_suspended"}
         assert {s for _, s, _ in pollers[(url, "bystander")].seen} == {200}
     for stream in streams[:2]:

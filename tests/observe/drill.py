@@ -44,9 +44,16 @@ def ops_channel() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 def drill_document(sim: SimulatorServer, state: Path, hook: str) -> dict[str, Any]:
     def provider(pid: str, tags: list[str]) -> dict[str, Any]:
-        return {"id": pid, "kind": "openai", "base_url": sim.base_url(pid),
-                "api_key_env": "SIM_KEY", "region": f"region-of-{pid}", "sovereignty": tags,
-                "timeout_s": 2, "connect_timeout_s": 1}
+        return {
+            "id": pid,
+            "kind": "openai",
+            "base_url": sim.base_url(pid),
+            "api_key_env": "SIM_KEY",
+            "region": f"region-of-{pid}",
+            "sovereignty": tags,
+            "timeout_s": 2,
+            "connect_timeout_s": 1,
+        }
 
     return {
         "database_url": sqlite_url(state),
@@ -55,17 +62,39 @@ def drill_document(sim: SimulatorServer, state: Path, hook: str) -> dict[str, An
         "providers": [provider("obs-alpha", ["jp_sovereign"]), provider("obs-gamma", [])],
         "aliases": [
             # Sovereign tenants can only be served by obs-alpha; others fail over to obs-gamma.
-            {"name": "open-chat", "description": "General chat",
-             "route": {"provider": "obs-alpha", "model": "a1"},
-             "fallbacks": [{"provider": "obs-gamma", "model": "g1"}]},
+            {
+                "name": "open-chat",
+                "description": "General chat",
+                "route": {"provider": "obs-alpha", "model": "a1"},
+                "fallbacks": [{"provider": "obs-gamma", "model": "g1"}],
+            },
             {"name": "other-chat", "route": {"provider": "obs-gamma", "model": "g2"}},
         ],
-        "circuit": {"failure_threshold": 3, "cooldown_s": 0.5, "probe_interval_s": 0.5,
-                    "min_requests": 1000},
-        "observe": {"rollup_bucket_s": 1, "rollup_flush_s": 0.2, "alert_window_s": 3,
-                    "alert_baseline_s": 60, "alert_threshold": 0.2, "alert_min_requests": 5,
-                    "alert_interval_s": 0.3, "probes_enabled": True, "probe_interval_s": 0.5, "probe_timeout_s": 3,
-                    "status_window_s": 3, "status_min_requests": 3, "status_cache_s": 0},
-        "incidents": {"ops_webhook_url": hook, "after_window_s": 3, "before_window_s": 60,
-                      "evidence_dir": str(state / "evidence")},
+        "circuit": {
+            "failure_threshold": 3,
+            "cooldown_s": 0.5,
+            "probe_interval_s": 0.5,
+            "min_requests": 1000,
+        },
+        "observe": {
+            "rollup_bucket_s": 1,
+            "rollup_flush_s": 0.2,
+            "alert_window_s": 3,
+            "alert_baseline_s": 60,
+            "alert_threshold": 0.2,
+            "alert_min_requests": 5,
+            "alert_interval_s": 0.3,
+            "probes_enabled": True,
+            "probe_interval_s": 0.5,
+            "probe_timeout_s": 3,
+            "status_window_s": 3,
+            "status_min_requests": 3,
+            "status_cache_s": 0,
+        },
+        "incidents": {
+            "ops_webhook_url": hook,
+            "after_window_s": 3,
+            "before_window_s": 60,
+            "evidence_dir": str(state / "evidence"),
+        },
     }

@@ -29,17 +29,40 @@ def test_percentiles_from_buckets() -> None:
     assert histogram.percentile(histogram.empty(), 0.5) is None
 
 
-def _record(status: int, *, alias: str = "chat", code: str | None = None,
-            source: str = "api", attempts: list[Attempt] | None = None) -> RequestRecord:
-    return RequestRecord(id="r", ts=T0, source=source, tenant_id="t1", alias=alias,
-                         status=status, error_code=code, latency_ms=120.0,
-                         attempts=attempts or [], prompt_tokens=3, completion_tokens=4)
+def _record(
+    status: int,
+    *,
+    alias: str = "chat",
+    code: str | None = None,
+    source: str = "api",
+    attempts: list[Attempt] | None = None,
+) -> RequestRecord:
+    return RequestRecord(
+        id="r",
+        ts=T0,
+        source=source,
+        tenant_id="t1",
+        alias=alias,
+        status=status,
+        error_code=code,
+        latency_ms=120.0,
+        attempts=attempts or [],
+        prompt_tokens=3,
+        completion_tokens=4,
+    )
 
 
 def test_rollup_listener_counts_by_alias_tenant_and_provider() -> None:
     agg = RollupAggregator(60, lambda: {"chat"})
-    agg.add(_record(200, attempts=[Attempt("p1", "m", "server_error", 503, 10.0),
-                                   Attempt("p2", "m", "ok", 200, 50.0)]))
+    agg.add(
+        _record(
+            200,
+            attempts=[
+                Attempt("p1", "m", "server_error", 503, 10.0),
+                Attempt("p2", "m", "ok", 200, 50.0),
+            ],
+        )
+    )
     agg.add(_record(502, code="upstream_unavailable"))
     agg.add(_record(429, code="rate_limited"))
     agg.add(_record(404, alias="made-up", code="model_not_found"))
@@ -66,20 +89,28 @@ def test_spike_rule() -> None:
     assert decide(rule, RateSample(100, 30), RateSample(0, 0), False) == "fire"  # no baseline
     assert decide(rule, RateSample(100, 6), RateSample(0, 0), True) == "keep"  # hysteresis
     assert decide(rule, RateSample(100, 4), RateSample(0, 0), True) == "resolve"
-    assert decide(rule, RateSample(0, 0), RateSample(0, 0), True) == "keep"  # silence proves nothing
+    assert (
+        decide(rule, RateSample(0, 0), RateSample(0, 0), True) == "keep"
+    )  # silence proves nothing
 
 
 def _probes(target: str, total: int, failed: int, last_ok: bool | None) -> ProbeSummary:
     return ProbeSummary("provider", target, total, failed, last_ok, None, None, None)
 
 
-def _triage(providers: list[ProviderEvidence], alias_probe: ProbeSummary,
-            requests: int = 0, errors: int = 0, others: tuple[int, int] = (0, 0)) -> TriageInput:
+def _triage(
+    providers: list[ProviderEvidence],
+    alias_probe: ProbeSummary,
+    requests: int = 0,
+    errors: int = 0,
+    others: tuple[int, int] = (0, 0),
+) -> TriageInput:
     traffic = Totals()
     traffic.cell.count_status(502, "upstream_unavailable", errors)
     traffic.cell.count_status(200, None, requests - errors)
-    return TriageInput("chat", 900, providers, alias_probe, traffic,
-                       [f"a{i}" for i in range(others[0])], others[1])
+    return TriageInput(
+        "chat", 900, providers, alias_probe, traffic, [f"a{i}" for i in range(others[0])], others[1]
+    )
 
 
 def test_triage_upstream_when_a_provider_fails() -> None:
@@ -109,16 +140,19 @@ def test_triage_healthy_and_unknown() -> None:
     assert verdict(_triage([none], _probes("chat", 0, 0, None)))[0] == "unknown"
 
 
-@pytest.mark.parametrize("evidence, state", [
-    (Evidence(100, 0, 5, 0, False), "operational"),
-    (Evidence(100, 10, 5, 0, False), "degraded"),
-    (Evidence(100, 60, 5, 0, False), "outage"),
-    (Evidence(0, 0, 5, 5, False), "outage"),        # no traffic: probes decide
-    (Evidence(100, 0, 5, 5, False), "degraded"),    # customers served: probes alone degrade
-    (Evidence(0, 0, 5, 1, False), "degraded"),
-    (Evidence(2, 2, 0, 0, False), "operational"),   # too little traffic to judge
-    (Evidence(0, 0, 0, 0, True), "degraded"),       # an open incident
-])
+@pytest.mark.parametrize(
+    "evidence, state",
+    [
+        (Evidence(100, 0, 5, 0, False), "operational"),
+        (Evidence(100, 10, 5, 0, False), "degraded"),
+        (Evidence(100, 60, 5, 0, False), "outage"),
+        (Evidence(0, 0, 5, 5, False), "outage"),  # no traffic: probes decide
+        (Evidence(100, 0, 5, 5, False), "degraded"),  # customers served: probes alone degrade
+        (Evidence(0, 0, 5, 1, False), "degraded"),
+        (Evidence(2, 2, 0, 0, False), "operational"),  # too little traffic to judge
+        (Evidence(0, 0, 0, 0, True), "degraded"),  # an open incident
+    ],
+)
 def test_status_state(evidence: Evidence, state: str) -> None:
     assert alias_state(evidence, Thresholds(5, 0.05, 0.5)) == state
 
@@ -128,7 +162,11 @@ def test_windows() -> None:
     assert resolve_window(since="1h", now=now) == (now - timedelta(hours=1), now)
     assert resolve_window(start="2025-12-31T23:30:00Z", now=now)[0] == now - timedelta(minutes=30)
     assert parse_duration("90s") == timedelta(seconds=90)
-    for bad in ({"since": "1x"}, {"since": "1h", "start": "2025-01-01"},
-                {"start": "2026-02-01", "end": "2026-01-01"}, {"since": "40d"}):
+    for bad in (
+        {"since": "1x"},
+        {"since": "1h", "start": "2025-01-01"},
+        {"start": "2026-02-01", "end": "2026-01-01"},
+        {"since": "40d"},
+    ):
         with pytest.raises(WindowError):
             resolve_window(now=now, **bad)  # type: ignore[arg-type]

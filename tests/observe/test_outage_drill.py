@@ -51,9 +51,11 @@ class Env:
 
     def chat(self, tenant: str, alias: str = "open-chat") -> int:
         with httpx.Client(timeout=10) as http:
-            resp = http.post(self.gw.url + "/v1/chat/completions",
-                             headers={"authorization": f"Bearer {self.keys[tenant]}"},
-                             json={"model": alias, "messages": [{"role": "user", "content": "hi"}]})
+            resp = http.post(
+                self.gw.url + "/v1/chat/completions",
+                headers={"authorization": f"Bearer {self.keys[tenant]}"},
+                json={"model": alias, "messages": [{"role": "user", "content": "hi"}]},
+            )
         return resp.status_code
 
     def get(self, path: str) -> httpx.Response:
@@ -69,8 +71,10 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
         config.write_text(yaml.safe_dump(doc))
         settings = settings_from_document(doc, SECRETS, config_path=config)
         db = migrated(settings.database_url)
-        keys = {"plain": make_tenant(db, settings, "plain")[1],
-                "jp": make_tenant(db, settings, "jp-bank", sovereignty="jp_sovereign")[1]}
+        keys = {
+            "plain": make_tenant(db, settings, "plain")[1],
+            "jp": make_tenant(db, settings, "jp-bank", sovereignty="jp_sovereign")[1],
+        }
         for pid in ("obs-alpha", "obs-gamma"):
             simulator.clear_faults(pid)
         gw = start_gateway(settings, db)
@@ -98,7 +102,9 @@ def assert_public(text: str) -> None:
         assert needle not in low, f"{needle!r} leaked to the public: {text[:400]}"
 
 
-def traffic(env: Env, rounds: int, pattern: tuple[str, ...] = ("plain", "plain", "jp")) -> list[int]:
+def traffic(
+    env: Env, rounds: int, pattern: tuple[str, ...] = ("plain", "plain", "jp")
+) -> list[int]:
     return [env.chat(t) for _ in range(rounds) for t in pattern]
 
 
@@ -148,18 +154,49 @@ def test_provider_outage_drill(env: Env) -> None:
     assert report["alias_traffic"]["502"] == 3
 
     # Incident with a pin to the fallback, an internal note and a customer update.
-    incident = env.cli("incident", "open", "--title", "Errors on open-chat", "--severity", "sev2",
-                       "--alias", "open-chat", "--eta", "30m",
-                       "--note", "obs-alpha answers 503; sovereign tenants have no other route")
-    override = env.cli("alias", "override", "open-chat", "--pin", "obs-gamma", "--for", "30m",
-                       "--reason", "obs-alpha outage", "--incident", incident)
-    env.cli("incident", "note", incident, "obs-alpha's own status page confirms the outage",
-            "--severity", "SEV3")
-    refused = run("incident", "update", incident, "Obs Alpha is down", config=env.config,
-                  env=SECRETS)
+    incident = env.cli(
+        "incident",
+        "open",
+        "--title",
+        "Errors on open-chat",
+        "--severity",
+        "sev2",
+        "--alias",
+        "open-chat",
+        "--eta",
+        "30m",
+        "--note",
+        "obs-alpha answers 503; sovereign tenants have no other route",
+    )
+    override = env.cli(
+        "alias",
+        "override",
+        "open-chat",
+        "--pin",
+        "obs-gamma",
+        "--for",
+        "30m",
+        "--reason",
+        "obs-alpha outage",
+        "--incident",
+        incident,
+    )
+    env.cli(
+        "incident",
+        "note",
+        incident,
+        "obs-alpha's own status page confirms the outage",
+        "--severity",
+        "SEV3",
+    )
+    refused = run(
+        "incident", "update", incident, "Obs Alpha is down", config=env.config, env=SECRETS
+    )
     assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
     assert "obs-alpha" in refused.stderr
-    update = "Some requests to open-chat fail for Japan-sovereign tenants. Next update in 30 minutes."
+    update = (
+        "Some requests to open-chat fail for Japan-sovereign tenants. Next update in 30 minutes."
+    )
     run("incident", "update", incident, update, config=env.config, env=SECRETS).check_returncode()
     assert any(incident in p["text"] and "obs-alpha" in p["text"] for p in env.posts)
 
@@ -179,9 +216,17 @@ def test_provider_outage_drill(env: Env) -> None:
     wait_for("recovery", lambda: env.chat("jp") == 200)
     with steady_traffic(env) as served:
         time.sleep(3.3)  # the 'after' window (3 s) now holds recovered traffic only
-        resolved = run("incident", "resolve", incident, "--note", "obs-alpha recovered",
-                       "--update", "open-chat is fully served again.", config=env.config,
-                       env=SECRETS)
+        resolved = run(
+            "incident",
+            "resolve",
+            incident,
+            "--note",
+            "obs-alpha recovered",
+            "--update",
+            "open-chat is fully served again.",
+            config=env.config,
+            env=SECRETS,
+        )
     assert resolved.returncode == 0, resolved.stderr
     assert served and set(served) == {200}
     out = resolved.stdout
@@ -210,7 +255,13 @@ def test_provider_outage_drill(env: Env) -> None:
     assert resolve["details"]["reverted_overrides"] == [override]
     assert resolve["details"]["evidence"][0]["sha256"] == sha
     assert {e["action"] for e in ledger_entries(env.db)} >= {
-        "incident.open", "incident.note", "incident.update", "incident.resolve",
-        "alias.override.pin", "alias.override.revert", "evidence.incident"}
+        "incident.open",
+        "incident.note",
+        "incident.update",
+        "incident.resolve",
+        "alias.override.pin",
+        "alias.override.revert",
+        "evidence.incident",
+    }
     verified = run("ledger", "verify", config=env.config, env=SECRETS)
     assert verified.returncode == 0, verified.stdout + verified.stderr

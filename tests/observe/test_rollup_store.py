@@ -24,10 +24,20 @@ def _records() -> list[RequestRecord]:
     out = []
     for i in range(180):  # three minutes, one request a second; every 4th fails
         status, code = (502, "upstream_unavailable") if i % 4 == 0 else (200, None)
-        out.append(RequestRecord(id=f"r{i}", ts=START + timedelta(seconds=i), tenant_id="t1",
-                                 alias="chat", status=status, error_code=code,
-                                 latency_ms=50.0 + i, ttfb_ms=20.0 if i % 2 else None,
-                                 prompt_tokens=2, completion_tokens=3))
+        out.append(
+            RequestRecord(
+                id=f"r{i}",
+                ts=START + timedelta(seconds=i),
+                tenant_id="t1",
+                alias="chat",
+                status=status,
+                error_code=code,
+                latency_ms=50.0 + i,
+                ttfb_ms=20.0 if i % 2 else None,
+                prompt_tokens=2,
+                completion_tokens=3,
+            )
+        )
     return out
 
 
@@ -45,8 +55,9 @@ def test_deltas_merge_and_series_read_them(any_db: Database) -> None:
     write_deltas(any_db, "replica-b", other.take())  # a second replica's rows are summed
     with any_db.read() as session:
         points = series(session, "alias", "chat", START, START + timedelta(hours=1))
-        totals = window_totals(session, "alias", ["chat", "none"], START,
-                               START + timedelta(minutes=2))
+        totals = window_totals(
+            session, "alias", ["chat", "none"], START, START + timedelta(minutes=2)
+        )
     assert [t.requests for _, t in points] == [61, 60, 60]
     assert [ts for ts, _ in points] == [START + timedelta(minutes=m) for m in range(3)]
     assert totals["chat"].requests == 121 and totals["none"].requests == 0
@@ -67,12 +78,14 @@ def test_rebuild_from_the_raw_log_matches_the_listener(any_db: Database) -> None
     write_deltas(any_db, "replica-a", live.take())
     end = START + timedelta(minutes=3)
     with any_db.read() as session:
-        before = series_document("alias", "chat", START, end, 60,
-                                 series(session, "alias", "chat", START, end))
+        before = series_document(
+            "alias", "chat", START, end, 60, series(session, "alias", "chat", START, end)
+        )
     assert rebuild(any_db, START, end, 60) > 0
     with any_db.read() as session:
-        after = series_document("alias", "chat", START, end, 60,
-                                series(session, "alias", "chat", START, end))
+        after = series_document(
+            "alias", "chat", START, end, 60, series(session, "alias", "chat", START, end)
+        )
     assert after == before  # replaced, not doubled
 
 

@@ -17,9 +17,16 @@ from sekisho.store.models import RequestLog
 
 
 def _record(i: int) -> RequestRecord:
-    return RequestRecord(id=f"req_{i:024d}", ts=datetime.now(UTC), alias="chat-large",
-                         status=200, attempts=[Attempt("p", "m", "ok", 200, 1.0, "primary")],
-                         latency_ms=1.0, prompt_tokens=1, completion_tokens=2)
+    return RequestRecord(
+        id=f"req_{i:024d}",
+        ts=datetime.now(UTC),
+        alias="chat-large",
+        status=200,
+        attempts=[Attempt("p", "m", "ok", 200, 1.0, "primary")],
+        latency_ms=1.0,
+        prompt_tokens=1,
+        completion_tokens=2,
+    )
 
 
 def test_clean_shutdown_writes_everything(any_db: Database) -> None:
@@ -42,8 +49,9 @@ def test_full_queue_drops_and_counts() -> None:
     written: list[int] = []
 
     async def run() -> RequestLogWriter:
-        writer = RequestLogWriter(lambda b: written.append(len(b)), queue_max=100, batch_size=1000,
-                                  flush_interval_s=10)
+        writer = RequestLogWriter(
+            lambda b: written.append(len(b)), queue_max=100, batch_size=1000, flush_interval_s=10
+        )
         for i in range(150):
             writer.submit(_record(i))  # not started: nothing drains
         assert writer.depth == 100

@@ -31,8 +31,13 @@ class Env:
     tokens: dict[str, str]
 
     def admin(self, method: str, path: str, role: str = "operator", **kw: object) -> httpx.Response:
-        return httpx.request(method, f"{self.gw.url}/admin/v1{path}", timeout=10,
-                             headers={"authorization": f"Bearer {self.tokens[role]}"}, **kw)  # type: ignore[arg-type]
+        return httpx.request(
+            method,
+            f"{self.gw.url}/admin/v1{path}",
+            timeout=10,
+            headers={"authorization": f"Bearer {self.tokens[role]}"},
+            **kw,
+        )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +57,11 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     gw = start_gateway(settings, db)
     with httpx.Client(timeout=10) as http:
         for _ in range(3):
-            http.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
-                      json={"model": "open-chat", "messages": [{"role": "user", "content": "x"}]})
+            http.post(
+                gw.url + "/v1/chat/completions",
+                headers={"authorization": f"Bearer {key}"},
+                json={"model": "open-chat", "messages": [{"role": "user", "content": "x"}]},
+            )
     try:
         yield Env(gw, db, key, tokens)
     finally:
@@ -74,17 +82,24 @@ def test_metrics_are_public_safe_and_provider_series_need_a_token(env: Env) -> N
     assert "sekisho_request_log_queue_depth" in anon.text
     assert "sekisho_suspensions_overdue 0" in anon.text
     _no_identity(anon.text)
-    inside = httpx.get(env.gw.url + "/metrics", timeout=10,
-                       headers={"authorization": f"Bearer {env.tokens['auditor']}"})
+    inside = httpx.get(
+        env.gw.url + "/metrics",
+        timeout=10,
+        headers={"authorization": f"Bearer {env.tokens['auditor']}"},
+    )
     assert 'sekisho_upstream_attempts_total{provider="obs-alpha",outcome="ok"} 3' in inside.text
     assert 'sekisho_circuit_state{provider="obs-alpha",model="a1"}' in inside.text
-    bad = httpx.get(env.gw.url + "/metrics", timeout=10,
-                    headers={"authorization": "Bearer sko_000000000000_" + "x" * 43})
+    bad = httpx.get(
+        env.gw.url + "/metrics",
+        timeout=10,
+        headers={"authorization": "Bearer sko_000000000000_" + "x" * 43},
+    )
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_api_key"
 
 
-def test_metrics_can_be_closed_to_anonymous_scrapers(simulator: SimulatorServer,
-                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_metrics_can_be_closed_to_anonymous_scrapers(
+    simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     state = tmp_path_factory.mktemp("closed")
     doc = drill_document(simulator, state, "")
     doc["observe"] = {"metrics_public": False, "probes_enabled": False}
@@ -101,8 +116,7 @@ def test_metrics_can_be_closed_to_anonymous_scrapers(simulator: SimulatorServer,
 def test_series_and_alerts_by_admin_api(env: Env) -> None:
     deadline = time.monotonic() + 5
     while True:  # the rollup is flushed every 0.2 s
-        resp = env.admin("GET", "/aliases/open-chat/series", role="auditor",
-                         params={"since": "1h"})
+        resp = env.admin("GET", "/aliases/open-chat/series", role="auditor", params={"since": "1h"})
         assert resp.status_code == 200, resp.text
         body = resp.json()
         if body["totals"]["requests"] == 3 or time.monotonic() > deadline:
@@ -111,8 +125,12 @@ def test_series_and_alerts_by_admin_api(env: Env) -> None:
     assert body["alias"] == "open-chat" and body["totals"]["requests"] == 3
     assert body["totals"]["latency_ms"]["p95"] is not None
     assert env.admin("GET", "/aliases/nope/series").status_code == 404
-    assert env.admin("GET", "/aliases/open-chat/series",
-                     params={"since": "1h", "from": "2026-01-01"}).status_code == 400
+    assert (
+        env.admin(
+            "GET", "/aliases/open-chat/series", params={"since": "1h", "from": "2026-01-01"}
+        ).status_code
+        == 400
+    )
     provider = env.admin("GET", "/providers/obs-alpha/series", params={"since": "1h"}).json()
     assert provider["totals"]["codes"] == {"ok": 3}
     assert env.admin("GET", "/alerts").json() == {"alerts": []}
@@ -128,17 +146,36 @@ def test_incidents_by_admin_api_with_roles_and_leak_check(env: Env) -> None:
     created = env.admin("POST", "/incidents", json=body)
     assert created.status_code == 201, created.text
     incident = created.json()["id"]
-    assert env.admin("POST", f"/incidents/{incident}/notes",
-                     json={"text": "obs-alpha slow"}).status_code == 201
-    bad = env.admin("POST", f"/incidents/{incident}/updates",
-                    json={"text": "see https://region-of-obs-alpha.example"})
+    assert (
+        env.admin(
+            "POST", f"/incidents/{incident}/notes", json={"text": "obs-alpha slow"}
+        ).status_code
+        == 201
+    )
+    bad = env.admin(
+        "POST",
+        f"/incidents/{incident}/updates",
+        json={"text": "see https://region-of-obs-alpha.example"},
+    )
     assert bad.status_code == 400
-    assert env.admin("POST", f"/incidents/{incident}/updates",
-                     json={"text": "Slow answers on open-chat."}).status_code == 201
+    assert (
+        env.admin(
+            "POST", f"/incidents/{incident}/updates", json={"text": "Slow answers on open-chat."}
+        ).status_code
+        == 201
+    )
     # A provider named in old text (say, after a matrix change) is withheld on the way out.
     with env.db.begin() as s:
-        s.add(IncidentEvent(incident_id=incident, ts=datetime.now(UTC), kind="update",
-                            public=True, author="x", text="moved to obs-gamma"))
+        s.add(
+            IncidentEvent(
+                incident_id=incident,
+                ts=datetime.now(UTC),
+                kind="update",
+                public=True,
+                author="x",
+                text="moved to obs-gamma",
+            )
+        )
     status = httpx.get(env.gw.url + "/status.json", timeout=10)
     _no_identity(status.text)
     texts = [u["text"] for u in status.json()["incidents"][0]["updates"]]
@@ -158,23 +195,35 @@ def test_incidents_by_admin_api_with_roles_and_leak_check(env: Env) -> None:
 READ = {"operator", "auditor"}
 WRITE = {"operator"}
 MY_ROUTES = [
-    ("GET", "/aliases/open-chat/series", READ), ("GET", "/tenants/t/series", READ),
-    ("GET", "/providers/obs-alpha/series", READ), ("GET", "/alerts", READ),
-    ("GET", "/probes", READ), ("GET", "/aliases/open-chat/triage", READ),
-    ("GET", "/incidents", READ), ("GET", "/incidents/inc_nope", READ),
-    ("POST", "/incidents", WRITE), ("POST", "/incidents/inc_nope/notes", WRITE),
-    ("POST", "/incidents/inc_nope/updates", WRITE), ("POST", "/incidents/inc_nope/resolve", WRITE),
+    ("GET", "/aliases/open-chat/series", READ),
+    ("GET", "/tenants/t/series", READ),
+    ("GET", "/providers/obs-alpha/series", READ),
+    ("GET", "/alerts", READ),
+    ("GET", "/probes", READ),
+    ("GET", "/aliases/open-chat/triage", READ),
+    ("GET", "/incidents", READ),
+    ("GET", "/incidents/inc_nope", READ),
+    ("POST", "/incidents", WRITE),
+    ("POST", "/incidents/inc_nope/notes", WRITE),
+    ("POST", "/incidents/inc_nope/updates", WRITE),
+    ("POST", "/incidents/inc_nope/resolve", WRITE),
     ("POST", "/incidents/inc_nope/evidence", WRITE),
 ]
 
 
 @pytest.mark.parametrize("method, path, allowed", MY_ROUTES)
 @pytest.mark.parametrize("role", ["operator", "auditor", "billing_owner", None])
-def test_route_by_role(env: Env, method: str, path: str, allowed: set[str],
-                       role: str | None) -> None:
+def test_route_by_role(
+    env: Env, method: str, path: str, allowed: set[str], role: str | None
+) -> None:
     headers = {"authorization": f"Bearer {env.tokens[role]}"} if role else {}
-    resp = httpx.request(method, f"{env.gw.url}/admin/v1{path}", headers=headers, timeout=10,
-                         json={} if method == "POST" else None)
+    resp = httpx.request(
+        method,
+        f"{env.gw.url}/admin/v1{path}",
+        headers=headers,
+        timeout=10,
+        json={} if method == "POST" else None,
+    )
     if role is None:
         assert resp.status_code == 401
     elif role in allowed:

@@ -22,13 +22,20 @@ def write_config(directory: Path, database_url: str, sim_url: str = "http://127.
     return path
 
 
-def run(*args: str, config: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, config: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **DEMO_SECRETS, **(env or {})}
     if config is not None:
         full_env["SEKISHO_CONFIG"] = str(config)
-    return subprocess.run([SEKISHO, *args], capture_output=True, text=True, timeout=timeout,
-                          env=full_env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [SEKISHO, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def last_line(proc: subprocess.CompletedProcess[str]) -> str:

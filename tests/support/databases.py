@@ -21,8 +21,10 @@ REDIS_URL = os.environ.get("SEKISHO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 def _admin_conninfo() -> str:
     url = make_url(PG_ADMIN_URL)
-    return (f"host={url.host or '127.0.0.1'} port={url.port or 5432} "
-            f"user={url.username or 'postgres'} dbname={url.database or 'test'}")
+    return (
+        f"host={url.host or '127.0.0.1'} port={url.port or 5432} "
+        f"user={url.username or 'postgres'} dbname={url.database or 'test'}"
+    )
 
 
 @contextmanager

@@ -23,8 +23,9 @@ from sekisho.store.migrate import migrate
 from sekisho.tenancy import service
 
 
-def gateway_settings(sim_url: str, state_dir: Path, database_url: str | None = None,
-                  **extra: Any) -> Settings:
+def gateway_settings(
+    sim_url: str, state_dir: Path, database_url: str | None = None, **extra: Any
+) -> Settings:
     """The demo matrix over a running simulator, with a test database."""
     doc = demo_document(sim_url, state_dir, 0)
     if database_url:
@@ -59,8 +60,9 @@ def start_gateway(settings: Settings, db: Database, **overrides: Any) -> Running
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
-                            loop="asyncio", http="httptools")
+    config = uvicorn.Config(
+        app, lifespan="on", log_level="warning", access_log=False, loop="asyncio", http="httptools"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -78,15 +80,23 @@ def migrated(database_url: str) -> Database:
     return db
 
 
-def make_tenant(db: Database, settings: Settings, name: str, *,
-                key_aliases: list[str] | None = None, **spec: Any) -> tuple[str, str]:
+def make_tenant(
+    db: Database,
+    settings: Settings,
+    name: str,
+    *,
+    key_aliases: list[str] | None = None,
+    **spec: Any,
+) -> tuple[str, str]:
     """A tenant and one API key for it: (tenant id, key)."""
     actor = Actor.system("tests")
     with db.begin() as session:
-        tenant = service.create_tenant(session, settings.matrix,
-                                       service.TenantSpec(name, **spec), actor)
-        _, secret = service.create_key(session, settings.matrix, tenant.id, actor,
-                                       aliases=key_aliases)
+        tenant = service.create_tenant(
+            session, settings.matrix, service.TenantSpec(name, **spec), actor
+        )
+        _, secret = service.create_key(
+            session, settings.matrix, tenant.id, actor, aliases=key_aliases
+        )
     return tenant.id, secret
 
 
@@ -95,5 +105,6 @@ def reset_circuits(gw: RunningGateway, **changes: float) -> None:
     gateway = gw.gateway
     current = gateway.routing
     settings = replace(gateway.settings.circuit_settings(), **changes)
-    gateway.routing = RoutingState(matrix=current.matrix, circuits=CircuitBook(settings),
-                                   overrides=current.overrides)
+    gateway.routing = RoutingState(
+        matrix=current.matrix, circuits=CircuitBook(settings), overrides=current.overrides
+    )

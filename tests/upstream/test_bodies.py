@@ -17,10 +17,12 @@ from .wire import QUICK, Peer, ScriptedServer, answer_each, chunked, post, respo
 
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 # Extensions on a chunk and on the last chunk, and trailers after it.
-CHUNKED_BODY = (b"5;name=value;flag\r\nhello\r\n"
-                b"1\r\n,\r\n"
-                b"6\r\n world\r\n"
-                b"0;last=yes\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n")
+CHUNKED_BODY = (
+    b"5;name=value;flag\r\nhello\r\n"
+    b"1\r\n,\r\n"
+    b"6\r\n world\r\n"
+    b"0;last=yes\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"
+)
 
 
 async def test_content_length_body() -> None:
@@ -30,22 +32,25 @@ async def test_content_length_body() -> None:
         await client.close()
 
 
-@pytest.mark.parametrize("cuts", [
-    "every byte",
-    [len(CHUNKED_HEAD) - 1, len(CHUNKED_HEAD) + 1, len(CHUNKED_HEAD) + 7],  # in CRLF, size, ext
-    [len(CHUNKED_HEAD) + 12, len(CHUNKED_HEAD) + 13],  # between a chunk's data and its CRLF
-    [len(CHUNKED_HEAD) + 38, len(CHUNKED_HEAD) + 50],  # inside the last chunk and a trailer
-])
+@pytest.mark.parametrize(
+    "cuts",
+    [
+        "every byte",
+        [len(CHUNKED_HEAD) - 1, len(CHUNKED_HEAD) + 1, len(CHUNKED_HEAD) + 7],  # in CRLF, size, ext
+        [len(CHUNKED_HEAD) + 12, len(CHUNKED_HEAD) + 13],  # between a chunk's data and its CRLF
+        [len(CHUNKED_HEAD) + 38, len(CHUNKED_HEAD) + 50],  # inside the last chunk and a trailer
+    ],
+)
 async def test_chunked_body_with_extensions_and_trailers_split_anywhere(
-        cuts: str | list[int]) -> None:
+    cuts: str | list[int],
+) -> None:
     wire = CHUNKED_HEAD + CHUNKED_BODY
     points = range(1, len(wire)) if cuts == "every byte" else cuts
     bounds = [0, *points, len(wire)]
     parts = [wire[a:b] for a, b in itertools.pairwise(bounds)]
 
     async def handler(peer: Peer) -> None:
-        peer.writer.get_extra_info("socket").setsockopt(
-            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         while await peer.request() is not None:
             await peer.send(*parts, pause=0.001 if len(parts) < 20 else 0.0002)
 
@@ -58,11 +63,14 @@ async def test_chunked_body_with_extensions_and_trailers_split_anywhere(
         await client.close()
 
 
-@pytest.mark.parametrize("head", [
-    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\n\r\n",  # neither length nor chunked: the close ends the body
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\n",  # neither length nor chunked: the close ends the body
+    ],
+)
 async def test_body_delimited_by_close(head: bytes) -> None:
     async def handler(peer: Peer) -> None:
         await peer.request()
@@ -91,13 +99,16 @@ async def test_body_delimited_by_close_streams() -> None:
         await client.close()
 
 
-@pytest.mark.parametrize("wire", [
-    b"HTTP/1.1 204 No Content\r\n\r\n",
-    b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n',
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n",
+    ],
+)
 async def test_empty_bodies_and_the_connection_serves_again(wire: bytes) -> None:
     async with ScriptedServer(answer_each(lambda _: wire)) as server:
         client = UpstreamClient()
@@ -113,9 +124,12 @@ async def test_empty_bodies_and_the_connection_serves_again(wire: bytes) -> None
 async def test_interim_responses_are_skipped() -> None:
     async def handler(peer: Peer) -> None:
         while await peer.request() is not None:
-            await peer.send(b"HTTP/1.1 100 Continue\r\n\r\n",
-                            b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n",
-                            response(201, b"made"), pause=0.02)
+            await peer.send(
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n",
+                response(201, b"made"),
+                pause=0.02,
+            )
 
     async with ScriptedServer(handler) as server:
         client = UpstreamClient()
@@ -132,23 +146,29 @@ def _deflate(data: bytes) -> bytes:
 PAYLOAD = b'{"choices": [{"message": {"content": "' + b"compressible " * 2000 + b'"}}]}'
 
 
-@pytest.mark.parametrize("coding, encode", [
-    ("gzip", gzip.compress),
-    ("x-gzip", gzip.compress),
-    ("deflate", _deflate),
-    ("GZIP", gzip.compress),
-])
+@pytest.mark.parametrize(
+    "coding, encode",
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", _deflate),
+        ("GZIP", gzip.compress),
+    ],
+)
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-async def test_compressed_bodies_are_decoded(coding: str, encode: object,
-                                             framing: str) -> None:
+async def test_compressed_bodies_are_decoded(coding: str, encode: object, framing: str) -> None:
     assert callable(encode)
     packed: bytes = encode(PAYLOAD)
     if framing == "length":
         wire = response(200, packed, [("Content-Encoding", coding)])
     else:
-        pieces = [packed[i:i + 97] for i in range(0, len(packed), 97)]
-        wire = response(200, chunked(*pieces), [("Content-Encoding", coding),
-                                                 ("Transfer-Encoding", "chunked")], length=False)
+        pieces = [packed[i : i + 97] for i in range(0, len(packed), 97)]
+        wire = response(
+            200,
+            chunked(*pieces),
+            [("Content-Encoding", coding), ("Transfer-Encoding", "chunked")],
+            length=False,
+        )
     async with ScriptedServer(answer_each(lambda _: wire)) as server:
         client = UpstreamClient()
         assert await post(client, server.url()) == (200, PAYLOAD)
@@ -182,12 +202,13 @@ async def test_large_body_with_backpressure(framing: str) -> None:
         await peer.request()
         if framing == "length":
             peer.writer.write(response(200, b"", [("Content-Length", str(size))], length=False))
-            pieces = [body[i:i + 1_000_000] for i in range(0, size, 1_000_000)]
+            pieces = [body[i : i + 1_000_000] for i in range(0, size, 1_000_000)]
         else:
-            peer.writer.write(response(200, b"", [("Transfer-Encoding", "chunked")],
-                                       length=False))
-            pieces = [b"%x\r\n%s\r\n" % (len(p), p)
-                      for p in (body[i:i + 1_000_000] for i in range(0, size, 1_000_000))]
+            peer.writer.write(response(200, b"", [("Transfer-Encoding", "chunked")], length=False))
+            pieces = [
+                b"%x\r\n%s\r\n" % (len(p), p)
+                for p in (body[i : i + 1_000_000] for i in range(0, size, 1_000_000))
+            ]
             pieces.append(b"0\r\n\r\n")
         for piece in pieces:
             peer.writer.write(piece)

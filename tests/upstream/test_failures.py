@@ -66,11 +66,15 @@ async def test_no_response_headers_in_time_is_timeout() -> None:
 
 
 @pytest.mark.parametrize("then", ["close", "reset"])
-@pytest.mark.parametrize("parts", [
-    (),
-    (b"HTTP/1.1 200 OK\r\nContent-Le",),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n",),
-], ids=["nothing", "mid-header", "before-blank-line"])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (),
+        (b"HTTP/1.1 200 OK\r\nContent-Le",),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n",),
+    ],
+    ids=["nothing", "mid-header", "before-blank-line"],
+)
 async def test_cut_before_the_headers_end_is_reset(parts: tuple[bytes, ...], then: str) -> None:
     async with _script(*parts, then=then) as server:
         assert await _failure(server.url()) == "reset"
@@ -78,13 +82,21 @@ async def test_cut_before_the_headers_end_is_reset(parts: tuple[bytes, ...], the
 
 @pytest.mark.parametrize("stream", [False, True], ids=["read", "chunks"])
 @pytest.mark.parametrize("then", ["close", "reset"])
-@pytest.mark.parametrize("parts", [
-    (response(200, b"", [("Content-Length", "100")], length=False), b"only ten b"),
-    (response(200, b"", [("Transfer-Encoding", "chunked")], length=False), b"5\r\nhel"),
-    (response(200, b"", [("Transfer-Encoding", "chunked")], length=False), b"5\r\nhello\r\n"),
-    (response(200, b"", [("Content-Encoding", "gzip"), ("Content-Length", "500")],
-              length=False), gzip.compress(b"x" * 5000)[:20]),
-], ids=["length", "chunk-data", "chunk-boundary", "gzip"])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (response(200, b"", [("Content-Length", "100")], length=False), b"only ten b"),
+        (response(200, b"", [("Transfer-Encoding", "chunked")], length=False), b"5\r\nhel"),
+        (response(200, b"", [("Transfer-Encoding", "chunked")], length=False), b"5\r\nhello\r\n"),
+        (
+            response(
+                200, b"", [("Content-Encoding", "gzip"), ("Content-Length", "500")], length=False
+            ),
+            gzip.compress(b"x" * 5000)[:20],
+        ),
+    ],
+    ids=["length", "chunk-data", "chunk-boundary", "gzip"],
+)
 async def test_cut_mid_body_is_reset(parts: tuple[bytes, ...], then: str, stream: bool) -> None:
     async with _script(*parts, then=then, pause=0.02) as server:
         assert await _failure(server.url(), stream=stream) == "reset"
@@ -108,24 +120,32 @@ async def test_a_slow_but_steady_stream_is_not_a_stall() -> None:
         await client.close()
 
 
-@pytest.mark.parametrize("wire", [
-    b"HELLO WORLD\r\n\r\n",
-    b"HTTP/1.1 abc OK\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-    b"\x16\x03\x01\x00\xa5\x01\x00\x00",  # a TLS server spoken to in plain text
-], ids=["not-http", "bad-status", "bad-header", "two-lengths", "tls"])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HELLO WORLD\r\n\r\n",
+        b"HTTP/1.1 abc OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00",  # a TLS server spoken to in plain text
+    ],
+    ids=["not-http", "bad-status", "bad-header", "two-lengths", "tls"],
+)
 async def test_malformed_response_head_is_reset(wire: bytes) -> None:
     async with _script(wire, then="stall") as server:
         assert await _failure(server.url()) == "reset"
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["read", "chunks"])
-@pytest.mark.parametrize("body", [
-    response(200, b"", [("Transfer-Encoding", "chunked")], length=False) + b"zz\r\nhello\r\n",
-    response(200, b"", [("Transfer-Encoding", "chunked")], length=False) + b"5\r\nhelloXX",
-    response(200, b"not gzip at all", [("Content-Encoding", "gzip")]),
-], ids=["chunk-size", "chunk-crlf", "gzip"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        response(200, b"", [("Transfer-Encoding", "chunked")], length=False) + b"zz\r\nhello\r\n",
+        response(200, b"", [("Transfer-Encoding", "chunked")], length=False) + b"5\r\nhelloXX",
+        response(200, b"not gzip at all", [("Content-Encoding", "gzip")]),
+    ],
+    ids=["chunk-size", "chunk-crlf", "gzip"],
+)
 async def test_malformed_body_is_reset(body: bytes, stream: bool) -> None:
     async with _script(body, then="stall") as server:
         assert await _failure(server.url(), stream=stream) == "reset"

@@ -18,15 +18,21 @@ async def test_second_request_reuses_the_connection() -> None:
         assert await post(client, server.url(), b"two") == (200, b"two")
         assert await post(client, server.url("/other"), b"three") == (200, b"three")
         assert server.connections == 1
-        assert [(i, r.body) for i, r in server.requests] == [(0, b"one"), (0, b"two"),
-                                                             (0, b"three")]
+        assert [(i, r.body) for i, r in server.requests] == [
+            (0, b"one"),
+            (0, b"two"),
+            (0, b"three"),
+        ]
         await client.close()
 
 
-@pytest.mark.parametrize("wire", [
-    response(200, b"bye", [("Connection", "close")]),
-    response(200, b"bye", version="HTTP/1.0"),  # 1.0 without keep-alive
-])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        response(200, b"bye", [("Connection", "close")]),
+        response(200, b"bye", version="HTTP/1.0"),  # 1.0 without keep-alive
+    ],
+)
 async def test_a_response_that_ends_the_connection_is_not_reused(wire: bytes) -> None:
     async with ScriptedServer(answer_each(lambda _: wire)) as server:
         client = UpstreamClient()

@@ -112,8 +112,9 @@ async def test_close_releases_every_connection() -> None:
     async def handler(peer: Peer) -> None:
         while (req := await peer.request()) is not None:
             if req.body == b"stream":
-                await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                b"5\r\nfirst\r\n")
+                await peer.send(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+                )
             else:
                 await peer.send(response(200, req.body))
 

@@ -27,9 +27,12 @@ async def test_the_server_sees_exactly_one_well_formed_request() -> None:
 
     async with ScriptedServer(handler) as server:
         client = UpstreamClient()
-        resp = await client.send(server.url("/v1/chat/completions?api-version=2024-10-01"),
-                                 {"Authorization": "Bearer sk-test", "X-Trace": "abc"},
-                                 BODY, QUICK)
+        resp = await client.send(
+            server.url("/v1/chat/completions?api-version=2024-10-01"),
+            {"Authorization": "Bearer sk-test", "X-Trace": "abc"},
+            BODY,
+            QUICK,
+        )
         assert (resp.status, await resp.read()) == (200, b"ok")
         resp.close()
         await client.close()
@@ -38,7 +41,10 @@ async def test_the_server_sees_exactly_one_well_formed_request() -> None:
     req = server.requests[0][1]
     assert raw == [req.raw]
     assert (req.method, req.target, req.version) == (
-        "POST", "/v1/chat/completions?api-version=2024-10-01", "HTTP/1.1")
+        "POST",
+        "/v1/chat/completions?api-version=2024-10-01",
+        "HTTP/1.1",
+    )
     assert req.header("Host") == [f"127.0.0.1:{server.port}"]
     assert req.header("Content-Length") == [str(len(BODY))]
     assert req.header("Authorization") == ["Bearer sk-test"]
@@ -62,15 +68,22 @@ async def test_an_empty_body_is_sent_with_length_zero() -> None:
         await client.close()
 
 
-@pytest.mark.parametrize("url, key, host, target", [
-    ("http://example.com/v1/chat", ("http", "example.com", 80), "example.com", "/v1/chat"),
-    ("https://api.example.com", ("https", "api.example.com", 443), "api.example.com", "/"),
-    ("HTTPS://api.example.com:443/x?q=1", ("https", "api.example.com", 443),
-     "api.example.com", "/x?q=1"),
-    ("http://127.0.0.1:8080/x", ("http", "127.0.0.1", 8080), "127.0.0.1:8080", "/x"),
-    ("https://example.com:80/x", ("https", "example.com", 80), "example.com:80", "/x"),
-    ("http://[::1]:9000/v1", ("http", "::1", 9000), "[::1]:9000", "/v1"),
-])
+@pytest.mark.parametrize(
+    "url, key, host, target",
+    [
+        ("http://example.com/v1/chat", ("http", "example.com", 80), "example.com", "/v1/chat"),
+        ("https://api.example.com", ("https", "api.example.com", 443), "api.example.com", "/"),
+        (
+            "HTTPS://api.example.com:443/x?q=1",
+            ("https", "api.example.com", 443),
+            "api.example.com",
+            "/x?q=1",
+        ),
+        ("http://127.0.0.1:8080/x", ("http", "127.0.0.1", 8080), "127.0.0.1:8080", "/x"),
+        ("https://example.com:80/x", ("https", "example.com", 80), "example.com:80", "/x"),
+        ("http://[::1]:9000/v1", ("http", "::1", 9000), "[::1]:9000", "/v1"),
+    ],
+)
 def test_target_of_a_url(url: str, key: tuple[str, str, int], host: str, target: str) -> None:
     assert _target(url) == (key, host, target)
 
@@ -81,12 +94,15 @@ def test_unsupported_urls_are_refused(url: str) -> None:
         _target(url)
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-Evil": "a\r\nInjected: yes"},
-    {"X-Evil": "a\nb"},
-    {"Bad\r\nName": "x"},
-    {"Bad:Name": "x"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Evil": "a\r\nInjected: yes"},
+        {"X-Evil": "a\nb"},
+        {"Bad\r\nName": "x"},
+        {"Bad:Name": "x"},
+    ],
+)
 async def test_header_injection_is_refused(headers: dict[str, str]) -> None:
     client = UpstreamClient()
     with pytest.raises(ValueError):

@@ -8,7 +8,9 @@ from sekisho.chat.upstream import UpstreamClient
 
 from .wire import QUICK, Peer, ScriptedServer, response
 
-CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 async def test_chunks_arrive_before_the_server_sends_the_next() -> None:

@@ -25,7 +25,9 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
@@ -36,9 +38,13 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -67,8 +73,9 @@ async def test_https_request_and_keep_alive(certificate: tuple[Path, Path]) -> N
 async def test_https_streaming_and_close_delimited_body(certificate: tuple[Path, Path]) -> None:
     async def handler(peer: Peer) -> None:
         await peer.request()
-        await peer.send(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", b"one ", b"two",
-                        pause=0.02)
+        await peer.send(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", b"one ", b"two", pause=0.02
+        )
         peer.close()
 
     async with ScriptedServer(handler, ssl_context=_server_context(certificate)) as server:

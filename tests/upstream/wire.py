@@ -32,8 +32,13 @@ class Request:
 class Peer:
     """One accepted connection, as the server sees it."""
 
-    def __init__(self, server: ScriptedServer, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, index: int) -> None:
+    def __init__(
+        self,
+        server: ScriptedServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        index: int,
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -123,8 +128,12 @@ class ScriptedServer:
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         assert self._server is not None
         self._server.close()
         for peer in self.peers:
@@ -134,8 +143,15 @@ class ScriptedServer:
                 await self._server.wait_closed()
 
 
-def response(status: int = 200, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
-             *, reason: str = "OK", version: str = "HTTP/1.1", length: bool = True) -> bytes:
+def response(
+    status: int = 200,
+    body: bytes = b"",
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    reason: str = "OK",
+    version: str = "HTTP/1.1",
+    length: bool = True,
+) -> bytes:
     """A response head (and body); Content-Length is added unless `length` is False."""
     lines = [f"{version} {status} {reason}"]
     lines += [f"{k}: {v}" for k, v in headers]
@@ -159,8 +175,9 @@ def answer_each(respond: Callable[[Request], bytes]) -> Handler:
     return handler
 
 
-async def post(client: UpstreamClient, url: str, body: bytes = b"{}",
-               timeouts: AttemptTimeouts = QUICK) -> tuple[int, bytes]:
+async def post(
+    client: UpstreamClient, url: str, body: bytes = b"{}", timeouts: AttemptTimeouts = QUICK
+) -> tuple[int, bytes]:
     """One whole exchange: send, read the body, give the connection back."""
     resp = await client.send(url, {"Content-Type": "application/json"}, body, timeouts)
     try:

@@ -55,22 +55,32 @@ async def list_aliases(request: Request, _: Reader) -> dict[str, Any]:
     return {"aliases": views, "matrix_sha256": gw.routing.matrix.content_hash}
 
 
-@router.get("/aliases/{alias}", summary="One alias: routes, circuits, overrides, plan per tenant kind")
+@router.get(
+    "/aliases/{alias}", summary="One alias: routes, circuits, overrides, plan per tenant kind"
+)
 async def show_alias(request: Request, alias: str, _: Reader) -> dict[str, Any]:
     return await asyncio.to_thread(_view, request, alias)
 
 
 @router.post("/aliases/{alias}/overrides", status_code=201, summary="Drain or pin a route")
-async def set_override(request: Request, alias: str, body: OverrideIn,
-                       who: Writer) -> dict[str, Any]:
+async def set_override(
+    request: Request, alias: str, body: OverrideIn, who: Writer
+) -> dict[str, Any]:
     gw = gateway_of(request)
 
     def run() -> dict[str, Any]:
         with gw.db.begin() as session:
             row, warnings = override_service.set_override(
-                session, gw.routing.matrix, alias=alias, kind=body.kind, provider=body.provider,
-                duration=timedelta(seconds=body.duration_s), reason=body.reason,
-                actor=who.actor, incident_id=body.incident_id)
+                session,
+                gw.routing.matrix,
+                alias=alias,
+                kind=body.kind,
+                provider=body.provider,
+                duration=timedelta(seconds=body.duration_s),
+                reason=body.reason,
+                actor=who.actor,
+                incident_id=body.incident_id,
+            )
             return {"id": row.id, "expires_at": row.expires_at.isoformat(), "warnings": warnings}
 
     result = await asyncio.to_thread(run)
@@ -84,8 +94,9 @@ async def revert(request: Request, alias: str, body: RevertIn, who: Writer) -> d
 
     def run() -> list[str]:
         with gw.db.begin() as session:
-            rows = override_service.revert_overrides(session, alias=alias, actor=who.actor,
-                                                     note=body.note, override_id=body.override_id)
+            rows = override_service.revert_overrides(
+                session, alias=alias, actor=who.actor, note=body.note, override_id=body.override_id
+            )
             return [r.id for r in rows]
 
     reverted = await asyncio.to_thread(run)
@@ -100,11 +111,18 @@ async def reload_matrix(request: Request, who: Writer) -> dict[str, Any]:
         matrix = await gw.reload_matrix(who.actor)
     except MatrixReloadRefused as exc:
         raise InvalidRequest("matrix refused, the running one stays: " + str(exc)) from exc
-    return {"sha256": matrix.content_hash, "providers": len(matrix.providers),
-            "aliases": len(matrix.aliases)}
+    return {
+        "sha256": matrix.content_hash,
+        "providers": len(matrix.providers),
+        "aliases": len(matrix.aliases),
+    }
 
 
 @router.get("/matrix", summary="The running matrix's hash and counts")
 async def matrix_info(request: Request, _: Reader) -> dict[str, Any]:
     m = gateway_of(request).routing.matrix
-    return {"sha256": m.content_hash, "providers": sorted(m.providers), "aliases": sorted(m.aliases)}
+    return {
+        "sha256": m.content_hash,
+        "providers": sorted(m.providers),
+        "aliases": sorted(m.aliases),
+    }

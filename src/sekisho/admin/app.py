@@ -16,17 +16,24 @@ from sekisho.ids import request_id
 
 
 def _error_response(err: SekishoError) -> Response:
-    return Response(error_body(err), status_code=err.status, media_type="application/json",
-                    headers={"x-request-id": request_id(), **err.headers()})
+    return Response(
+        error_body(err),
+        status_code=err.status,
+        media_type="application/json",
+        headers={"x-request-id": request_id(), **err.headers()},
+    )
 
 
 def create_admin_app(gateway: Gateway, routers: Iterable[APIRouter]) -> FastAPI:
     app = FastAPI(
-        title="Sekisho admin API", version="1",
+        title="Sekisho admin API",
+        version="1",
         description="Operator API: aliases, overrides, matrix, tenants, keys, ledger, incidents. "
-                    "Authenticate with an operator token (`sekisho token create`) as "
-                    "`Authorization: Bearer <token>`, or a console session.",
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        "Authenticate with an operator token (`sekisho token create`) as "
+        "`Authorization: Bearer <token>`, or a console session.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.gateway = gateway
 

@@ -49,10 +49,12 @@ async def resolve_principal(request: Request) -> AdminPrincipal:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
+
         def lookup() -> AdminPrincipal | None:
             with gateway.db.read() as session:
                 user = user_for_token(session, token.strip())
                 return AdminPrincipal(user.id, user.email, user.role, "token") if user else None
+
         try:
             principal = await asyncio.to_thread(lookup)
         except Exception as exc:  # fail closed
@@ -70,6 +72,7 @@ async def resolve_principal(request: Request) -> AdminPrincipal:
 
 def require(*roles: str) -> Callable[[Request], Awaitable[AdminPrincipal]]:
     """A dependency admitting only the given platform roles."""
+
     async def dependency(request: Request) -> AdminPrincipal:
         principal = await resolve_principal(request)
         if principal.role not in roles:

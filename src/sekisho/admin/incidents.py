@@ -61,8 +61,10 @@ async def list_incidents(request: Request, _: Reader, all: bool = False) -> dict
 
     def run() -> list[dict[str, Any]]:
         with gw.db.read() as session:
-            return [service.incident_document(session, i)
-                    for i in service.list_incidents(session, include_resolved=all)]
+            return [
+                service.incident_document(session, i)
+                for i in service.list_incidents(session, include_resolved=all)
+            ]
 
     return {"incidents": await asyncio.to_thread(run)}
 
@@ -84,41 +86,81 @@ async def show_incident(request: Request, incident_id: str, _: Reader) -> dict[s
 @router.post("/incidents", status_code=201, summary="Open an incident")
 async def open_incident(request: Request, body: IncidentIn, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
-    return await _run(workflow.open_incident, gw.db, gw.settings, gw.routing.matrix, who.actor,
-                      title=body.title, severity=body.severity, aliases=body.aliases,
-                      eta=body.eta, note=body.note)
+    return await _run(
+        workflow.open_incident,
+        gw.db,
+        gw.settings,
+        gw.routing.matrix,
+        who.actor,
+        title=body.title,
+        severity=body.severity,
+        aliases=body.aliases,
+        eta=body.eta,
+        note=body.note,
+    )
 
 
-@router.post("/incidents/{incident_id}/notes", status_code=201,
-             summary="Internal timeline note (posted to the ops channel)")
+@router.post(
+    "/incidents/{incident_id}/notes",
+    status_code=201,
+    summary="Internal timeline note (posted to the ops channel)",
+)
 async def add_note(request: Request, incident_id: str, body: NoteIn, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
-    return await _run(workflow.add_note, gw.db, gw.settings, who.actor, incident_id, body.text,
-                      body.severity)
+    return await _run(
+        workflow.add_note, gw.db, gw.settings, who.actor, incident_id, body.text, body.severity
+    )
 
 
-@router.post("/incidents/{incident_id}/updates", status_code=201,
-             summary="Customer-facing update (leak-checked, shown on /status)")
-async def post_update(request: Request, incident_id: str, body: UpdateIn,
-                      who: Writer) -> dict[str, Any]:
+@router.post(
+    "/incidents/{incident_id}/updates",
+    status_code=201,
+    summary="Customer-facing update (leak-checked, shown on /status)",
+)
+async def post_update(
+    request: Request, incident_id: str, body: UpdateIn, who: Writer
+) -> dict[str, Any]:
     gw = gateway_of(request)
-    return await _run(workflow.post_update, gw.db, gw.settings, gw.routing.matrix, who.actor,
-                      incident_id, body.text, body.eta)
+    return await _run(
+        workflow.post_update,
+        gw.db,
+        gw.settings,
+        gw.routing.matrix,
+        who.actor,
+        incident_id,
+        body.text,
+        body.eta,
+    )
 
 
-@router.post("/incidents/{incident_id}/resolve",
-             summary="Resolve: revert its overrides, report before/during/after, capture evidence")
-async def resolve(request: Request, incident_id: str, body: ResolveIn,
-                  who: Writer) -> dict[str, Any]:
+@router.post(
+    "/incidents/{incident_id}/resolve",
+    summary="Resolve: revert its overrides, report before/during/after, capture evidence",
+)
+async def resolve(
+    request: Request, incident_id: str, body: ResolveIn, who: Writer
+) -> dict[str, Any]:
     gw = gateway_of(request)
-    result = await _run(workflow.resolve, gw.db, gw.settings, gw.routing.matrix, who.actor,
-                        incident_id, update=body.update, note=body.note, evidence=body.evidence)
+    result = await _run(
+        workflow.resolve,
+        gw.db,
+        gw.settings,
+        gw.routing.matrix,
+        who.actor,
+        incident_id,
+        update=body.update,
+        note=body.note,
+        evidence=body.evidence,
+    )
     await gw.refresh_routing()
     return result
 
 
-@router.post("/incidents/{incident_id}/evidence", status_code=201,
-             summary="Capture the incident's request-log evidence window now")
+@router.post(
+    "/incidents/{incident_id}/evidence",
+    status_code=201,
+    summary="Capture the incident's request-log evidence window now",
+)
 async def capture_evidence(request: Request, incident_id: str, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
     return await _run(workflow.capture_evidence, gw.db, gw.settings, who.actor, incident_id)

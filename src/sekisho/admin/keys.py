@@ -28,8 +28,9 @@ class KeyIn(BaseModel):
 
 
 class RotateIn(BaseModel):
-    overlap_s: int = Field(86400, ge=0, le=30 * 86400,
-                           description="How long the old key keeps working.")
+    overlap_s: int = Field(
+        86400, ge=0, le=30 * 86400, description="How long the old key keeps working."
+    )
     note: str | None = None
 
 
@@ -37,8 +38,10 @@ class RevokeIn(BaseModel):
     note: str | None = None
 
 
-async def _write(request: Request, work: Callable[[Session], key_service.KeyChange],
-                 ) -> key_service.KeyChange:
+async def _write(
+    request: Request,
+    work: Callable[[Session], key_service.KeyChange],
+) -> key_service.KeyChange:
     gw = gateway_of(request)
 
     def run() -> key_service.KeyChange:
@@ -50,7 +53,9 @@ async def _write(request: Request, work: Callable[[Session], key_service.KeyChan
     return change
 
 
-@router.get("/tenants/{ref}/keys", summary="A tenant's API keys: prefix, status, created, last used")
+@router.get(
+    "/tenants/{ref}/keys", summary="A tenant's API keys: prefix, status, created, last used"
+)
 async def list_keys(request: Request, ref: str, _: Reader) -> dict[str, Any]:
     gw = gateway_of(request)
 
@@ -61,38 +66,63 @@ async def list_keys(request: Request, ref: str, _: Reader) -> dict[str, Any]:
     return {"keys": await asyncio.to_thread(run)}
 
 
-@router.post("/tenants/{ref}/keys", status_code=201, summary="Create a key; the secret is shown once")
+@router.post(
+    "/tenants/{ref}/keys", status_code=201, summary="Create a key; the secret is shown once"
+)
 async def create_key(request: Request, ref: str, body: KeyIn, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
-    expires = (datetime.now(UTC) + timedelta(seconds=body.expires_in_s)
-               if body.expires_in_s else None)
+    expires = (
+        datetime.now(UTC) + timedelta(seconds=body.expires_in_s) if body.expires_in_s else None
+    )
 
     def run() -> dict[str, Any]:
         with gw.db.begin() as session:
-            key, secret = tenancy.create_key(session, gw.routing.matrix, ref, who.actor,
-                                             aliases=body.aliases, expires_at=expires,
-                                             name=body.name)
+            key, secret = tenancy.create_key(
+                session,
+                gw.routing.matrix,
+                ref,
+                who.actor,
+                aliases=body.aliases,
+                expires_at=expires,
+                name=body.name,
+            )
             return {**key_service.key_view(key, datetime.now(UTC)), "key": secret}
 
     return await asyncio.to_thread(run)
 
 
-@router.post("/keys/{ref}/rotate", status_code=201,
-             summary="A new key with the same scope; the old one expires after the overlap")
+@router.post(
+    "/keys/{ref}/rotate",
+    status_code=201,
+    summary="A new key with the same scope; the old one expires after the overlap",
+)
 async def rotate_key(request: Request, ref: str, body: RotateIn, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
-    change = await _write(request, lambda s: key_service.rotate_key(
-        s, gw.settings, gw.routing.matrix, ref, who.actor,
-        overlap=timedelta(seconds=body.overlap_s), note=body.note))
+    change = await _write(
+        request,
+        lambda s: key_service.rotate_key(
+            s,
+            gw.settings,
+            gw.routing.matrix,
+            ref,
+            who.actor,
+            overlap=timedelta(seconds=body.overlap_s),
+            note=body.note,
+        ),
+    )
     now = datetime.now(UTC)
     assert change.replaced is not None
-    return {**key_service.key_view(change.key, now), "key": change.secret,
-            "replaced": key_service.key_view(change.replaced, now)}
+    return {
+        **key_service.key_view(change.key, now),
+        "key": change.secret,
+        "replaced": key_service.key_view(change.replaced, now),
+    }
 
 
 @router.post("/keys/{ref}/revoke", summary="Revoke a key at once")
 async def revoke_key(request: Request, ref: str, body: RevokeIn, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
-    change = await _write(request, lambda s: key_service.revoke_key(
-        s, gw.settings, ref, who.actor, note=body.note))
+    change = await _write(
+        request, lambda s: key_service.revoke_key(s, gw.settings, ref, who.actor, note=body.note)
+    )
     return key_service.key_view(change.key, datetime.now(UTC))

@@ -25,8 +25,11 @@ def _service(request: Request) -> LedgerService:
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
     return {
-        "ledger": entry.ledger, "seq": entry.seq, "leaf_hash": entry.leaf_hash.hex(),
-        "prev": entry.prev.hex(), "body": orjson.loads(entry.body),
+        "ledger": entry.ledger,
+        "seq": entry.seq,
+        "leaf_hash": entry.leaf_hash.hex(),
+        "prev": entry.prev.hex(),
+        "body": orjson.loads(entry.body),
     }
 
 
@@ -34,9 +37,18 @@ def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
 async def summaries(request: Request, _: Auditor) -> dict[str, Any]:
     service = _service(request)
     rows = await asyncio.to_thread(service.summaries)
-    return {"public_key": service.public_key,
-            "ledgers": [{"name": s.name, "size": s.size, "anchored_size": s.anchored_size,
-                         "unanchored": s.unanchored} for s in rows]}
+    return {
+        "public_key": service.public_key,
+        "ledgers": [
+            {
+                "name": s.name,
+                "size": s.size,
+                "anchored_size": s.anchored_size,
+                "unanchored": s.unanchored,
+            }
+            for s in rows
+        ],
+    }
 
 
 @router.get("/verify", summary="Recompute chains, trees and checkpoint signatures now")
@@ -46,9 +58,13 @@ async def verify(request: Request, _: Auditor) -> dict[str, Any]:
 
 
 @router.get("/{ledger}/entries", summary="Entries of one ledger, exact canonical bodies decoded")
-async def entries(request: Request, ledger: str, _: Auditor,
-                  start: Annotated[int, Query(ge=0)] = 0,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+async def entries(
+    request: Request,
+    ledger: str,
+    _: Auditor,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
     rows = await asyncio.to_thread(_service(request).entries, ledger, start=start, limit=limit)
     return {"ledger": ledger, "start": start, "entries": [_entry_json(e) for e in rows]}
 
@@ -56,12 +72,23 @@ async def entries(request: Request, ledger: str, _: Auditor,
 @router.get("/{ledger}/checkpoints", summary="Signed checkpoints of one ledger, oldest first")
 async def checkpoints(request: Request, ledger: str, _: Auditor) -> dict[str, Any]:
     rows = await asyncio.to_thread(_service(request).checkpoints, ledger)
-    return {"ledger": ledger, "checkpoints": [
-        {"size": c.size, "root": c.root.hex(), "note": c.note,
-         "created_at": c.created_at.isoformat() if c.created_at else None} for c in rows]}
+    return {
+        "ledger": ledger,
+        "checkpoints": [
+            {
+                "size": c.size,
+                "root": c.root.hex(),
+                "note": c.note,
+                "created_at": c.created_at.isoformat() if c.created_at else None,
+            }
+            for c in rows
+        ],
+    }
 
 
-@router.get("/{ledger}/proof/{seq}", summary="Inclusion proof of an entry against the latest checkpoint")
+@router.get(
+    "/{ledger}/proof/{seq}", summary="Inclusion proof of an entry against the latest checkpoint"
+)
 async def proof(request: Request, ledger: str, seq: int, _: Auditor) -> dict[str, Any]:
     try:
         result = await asyncio.to_thread(_service(request).prove, seq, ledger)
@@ -71,9 +98,13 @@ async def proof(request: Request, ledger: str, seq: int, _: Auditor) -> dict[str
 
 
 @router.get("/{ledger}/consistency", summary="Consistency proof between two tree sizes")
-async def consistency(request: Request, ledger: str, _: Auditor,
-                      size1: Annotated[int, Query(ge=1)],
-                      size2: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+async def consistency(
+    request: Request,
+    ledger: str,
+    _: Auditor,
+    size1: Annotated[int, Query(ge=1)],
+    size2: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
     try:
         result = await asyncio.to_thread(_service(request).prove_consistency, ledger, size1, size2)
     except ProofUnavailable as exc:

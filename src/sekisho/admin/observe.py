@@ -23,8 +23,9 @@ To = Annotated[str | None, Query(description="ISO 8601 end (default: now)")]
 Since = Annotated[str | None, Query(description="instead of from: a duration like 15m, 1h, 24h")]
 
 
-async def _series(request: Request, dim: str, key: str, start: str | None, end: str | None,
-                  since: str | None) -> dict[str, Any]:
+async def _series(
+    request: Request, dim: str, key: str, start: str | None, end: str | None, since: str | None
+) -> dict[str, Any]:
     gw = gateway_of(request)
     try:
         begin, stop = resolve_window(since=since, start=start, end=end)
@@ -40,23 +41,38 @@ async def _series(request: Request, dim: str, key: str, start: str | None, end: 
 
 
 @router.get("/aliases/{alias}/series", summary="Per-bucket requests, 5xx/429, latency, tokens")
-async def alias_series(request: Request, alias: str, _: Reader, start: From = None,
-                       end: To = None, since: Since = None) -> dict[str, Any]:
+async def alias_series(
+    request: Request, alias: str, _: Reader, start: From = None, end: To = None, since: Since = None
+) -> dict[str, Any]:
     if alias not in gateway_of(request).routing.matrix.aliases:
         raise NotFound(f"unknown alias {alias!r}")
     return await _series(request, "alias", alias, start, end, since)
 
 
 @router.get("/tenants/{tenant_id}/series", summary="The same series for one tenant")
-async def tenant_series(request: Request, tenant_id: str, _: Reader, start: From = None,
-                        end: To = None, since: Since = None) -> dict[str, Any]:
+async def tenant_series(
+    request: Request,
+    tenant_id: str,
+    _: Reader,
+    start: From = None,
+    end: To = None,
+    since: Since = None,
+) -> dict[str, Any]:
     return await _series(request, "tenant", tenant_id, start, end, since)
 
 
-@router.get("/providers/{provider}/series",
-            summary="Upstream attempts to one provider by outcome (internal)")
-async def provider_series(request: Request, provider: str, _: Reader, start: From = None,
-                          end: To = None, since: Since = None) -> dict[str, Any]:
+@router.get(
+    "/providers/{provider}/series",
+    summary="Upstream attempts to one provider by outcome (internal)",
+)
+async def provider_series(
+    request: Request,
+    provider: str,
+    _: Reader,
+    start: From = None,
+    end: To = None,
+    since: Since = None,
+) -> dict[str, Any]:
     if provider not in gateway_of(request).routing.matrix.providers:
         raise NotFound(f"unknown provider {provider!r}")
     return await _series(request, "provider", provider, start, end, since)
@@ -82,18 +98,28 @@ async def list_probes(request: Request, _: Reader) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with gw.db.read() as session:
             return {
-                "providers": [s.to_dict() for s in summaries(
-                    session, "provider", sorted(matrix.providers), since).values()],
-                "aliases": [s.to_dict() for s in summaries(
-                    session, "alias", sorted(matrix.aliases), since).values()],
+                "providers": [
+                    s.to_dict()
+                    for s in summaries(
+                        session, "provider", sorted(matrix.providers), since
+                    ).values()
+                ],
+                "aliases": [
+                    s.to_dict()
+                    for s in summaries(session, "alias", sorted(matrix.aliases), since).values()
+                ],
             }
 
     return await asyncio.to_thread(run)
 
 
 @router.get("/aliases/{alias}/triage", summary="Upstream or us? The verdict and its numbers")
-async def triage_alias(request: Request, alias: str, _: Reader,
-                       window: Annotated[str, Query(description="e.g. 15m")] = "15m") -> dict[str, Any]:
+async def triage_alias(
+    request: Request,
+    alias: str,
+    _: Reader,
+    window: Annotated[str, Query(description="e.g. 15m")] = "15m",
+) -> dict[str, Any]:
     gw = gateway_of(request)
     matrix = gw.routing.matrix
     if alias not in matrix.aliases:

@@ -27,20 +27,37 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.post("/session", summary="Sign in; sets the HttpOnly session cookie, returns the CSRF token")
+@router.post(
+    "/session", summary="Sign in; sets the HttpOnly session cookie, returns the CSRF token"
+)
 async def sign_in(request: Request, body: SignInIn) -> JSONResponse:
     runtime = gateway_of(request).lifecycle
     cfg = runtime.sessions.cfg
-    result = await runtime.signin.sign_in(body.email, body.password, ip=_client_ip(request),
-                                          previous=runtime.sessions.token(request))
-    response = JSONResponse({
-        "user": {"id": result.user_id, "email": result.email, "role": result.role,
-                 "tenant_id": result.tenant_id},
-        "csrf_token": result.csrf_token, "expires_at": result.expires_at.isoformat(),
-    })
+    result = await runtime.signin.sign_in(
+        body.email, body.password, ip=_client_ip(request), previous=runtime.sessions.token(request)
+    )
+    response = JSONResponse(
+        {
+            "user": {
+                "id": result.user_id,
+                "email": result.email,
+                "role": result.role,
+                "tenant_id": result.tenant_id,
+            },
+            "csrf_token": result.csrf_token,
+            "expires_at": result.expires_at.isoformat(),
+        }
+    )
     secure = cfg.cookie_secure if cfg.cookie_secure is not None else request.url.scheme == "https"
-    response.set_cookie(cfg.cookie_name, result.token, max_age=int(cfg.session_absolute_timeout_s),
-                        path="/", httponly=True, secure=secure, samesite=cfg.cookie_samesite)
+    response.set_cookie(
+        cfg.cookie_name,
+        result.token,
+        max_age=int(cfg.session_absolute_timeout_s),
+        path="/",
+        httponly=True,
+        secure=secure,
+        samesite=cfg.cookie_samesite,
+    )
     return response
 
 
@@ -49,10 +66,17 @@ async def whoami(request: Request) -> dict[str, Any]:
     runtime = gateway_of(request).lifecycle
     who = await runtime.sessions.signed_in(request)
     token = runtime.sessions.token(request) or ""
-    return {"user": {"id": who.session.user_id, "email": who.email, "role": who.session.role,
-                     "tenant_id": who.session.tenant_id},
-            "session_id": who.session.id, "expires_at": who.session.expires_at.isoformat(),
-            "csrf_token": csrf_token(token)}
+    return {
+        "user": {
+            "id": who.session.user_id,
+            "email": who.email,
+            "role": who.session.role,
+            "tenant_id": who.session.tenant_id,
+        },
+        "session_id": who.session.id,
+        "expires_at": who.session.expires_at.isoformat(),
+        "csrf_token": csrf_token(token),
+    }
 
 
 @router.delete("/session", summary="Sign out (needs the CSRF token)")

@@ -50,8 +50,9 @@ class StepIn(BaseModel):
 
 class SuspendIn(StepIn):
     reason: Literal["non_payment", "contract_termination", "security_event"]
-    review_in_days: int | None = Field(None, ge=1, le=365,
-                                       description="Review date from now (default 14 days).")
+    review_in_days: int | None = Field(
+        None, ge=1, le=365, description="Review date from now (default 14 days)."
+    )
 
 
 class OffboardIn(StepIn):
@@ -67,13 +68,18 @@ class EvidenceIn(BaseModel):
 
 
 def _request(ref: str, body: StepIn, who: AdminPrincipal) -> service.LifecycleRequest:
-    return service.LifecycleRequest(tenant=ref, requested_by=body.requested_by,
-                                    authorized_by=who.email, note=body.note,
-                                    via=f"admin-api:{who.via}")
+    return service.LifecycleRequest(
+        tenant=ref,
+        requested_by=body.requested_by,
+        authorized_by=who.email,
+        note=body.note,
+        via=f"admin-api:{who.via}",
+    )
 
 
-async def _step(request: Request,
-                work: Callable[[Session], service.LifecycleResult]) -> dict[str, Any]:
+async def _step(
+    request: Request, work: Callable[[Session], service.LifecycleResult]
+) -> dict[str, Any]:
     gw = gateway_of(request)
 
     def run() -> service.LifecycleResult:
@@ -85,10 +91,15 @@ async def _step(request: Request,
     except NotAuthorized as exc:
         raise PermissionDenied(str(exc)) from exc
     await gw.lifecycle.announce(result.event)
-    return {"tenant_id": result.tenant_id, "tenant": result.tenant_name, "state": result.state,
-            "suspension_id": result.suspension_id, "evidence_sha256": result.evidence_sha256,
-            "review_at": result.review_at.isoformat() if result.review_at else None,
-            "sessions_revoked": result.sessions_revoked}
+    return {
+        "tenant_id": result.tenant_id,
+        "tenant": result.tenant_name,
+        "state": result.state,
+        "suspension_id": result.suspension_id,
+        "evidence_sha256": result.evidence_sha256,
+        "review_at": result.review_at.isoformat() if result.review_at else None,
+        "sessions_revoked": result.sessions_revoked,
+    }
 
 
 @router.get("/tenants", summary="Every tenant with its lifecycle state")
@@ -97,8 +108,10 @@ async def list_tenants(request: Request, _: Viewer) -> dict[str, Any]:
 
     def run() -> list[dict[str, Any]]:
         with gw.db.read() as session:
-            return [{"id": t.id, "name": t.name, "state": t.state, "version": t.version}
-                    for t in session.scalars(select(Tenant).order_by(Tenant.name))]
+            return [
+                {"id": t.id, "name": t.name, "state": t.state, "version": t.version}
+                for t in session.scalars(select(Tenant).order_by(Tenant.name))
+            ]
 
     return {"tenants": await asyncio.to_thread(run)}
 
@@ -129,26 +142,38 @@ async def show_tenant(request: Request, ref: str, _: Viewer) -> dict[str, Any]:
 async def suspend(request: Request, ref: str, body: SuspendIn, who: Owner) -> dict[str, Any]:
     settings = gateway_of(request).settings
     review = timedelta(days=body.review_in_days) if body.review_in_days else None
-    return await _step(request, lambda s: service.suspend_tenant(
-        s, settings, _request(ref, body, who), reason=body.reason, review_in=review))
+    return await _step(
+        request,
+        lambda s: service.suspend_tenant(
+            s, settings, _request(ref, body, who), reason=body.reason, review_in=review
+        ),
+    )
 
 
 @router.post("/tenants/{ref}/reinstate", summary="Reinstate (the caller is the authorizing owner)")
 async def reinstate(request: Request, ref: str, body: StepIn, who: Owner) -> dict[str, Any]:
     settings = gateway_of(request).settings
-    return await _step(request, lambda s: service.reinstate_tenant(
-        s, settings, _request(ref, body, who)))
+    return await _step(
+        request, lambda s: service.reinstate_tenant(s, settings, _request(ref, body, who))
+    )
 
 
 @router.post("/tenants/{ref}/offboard", summary="Start or complete off-boarding; deletes nothing")
 async def offboard(request: Request, ref: str, body: OffboardIn, who: Owner) -> dict[str, Any]:
     settings = gateway_of(request).settings
-    return await _step(request, lambda s: service.offboard_tenant(
-        s, settings, _request(ref, body, who), complete=body.complete))
+    return await _step(
+        request,
+        lambda s: service.offboard_tenant(
+            s, settings, _request(ref, body, who), complete=body.complete
+        ),
+    )
 
 
-@router.post("/evidence/export", summary="Export an evidence bundle (tar); its hash is recorded",
-             response_class=Response)
+@router.post(
+    "/evidence/export",
+    summary="Export an evidence bundle (tar); its hash is recorded",
+    response_class=Response,
+)
 async def export_evidence(request: Request, body: EvidenceIn, who: EvidenceTaker) -> Response:
     gw = gateway_of(request)
     now = datetime.now(UTC)
@@ -171,8 +196,7 @@ async def export_evidence(request: Request, body: EvidenceIn, who: EvidenceTaker
         data, sha = await asyncio.to_thread(run)
     except BundleError as exc:
         raise InvalidRequest(str(exc)) from exc
-    return Response(data, media_type="application/x-tar",
-                    headers={"x-sekisho-bundle-sha256": sha})
+    return Response(data, media_type="application/x-tar", headers={"x-sekisho-bundle-sha256": sha})
 
 
 __all__ = ["REASONS", "router"]

@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 def notify_in_transaction(session: Session, channel: str, event: Invalidation) -> None:
     """On PostgreSQL, NOTIFY `channel` when the surrounding transaction commits."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                        {"channel": channel, "payload": encode(event)})
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": channel, "payload": encode(event)},
+        )
 
 
 class Announcer:
@@ -41,8 +43,9 @@ class Announcer:
         if not events or not self._redis_url:
             return
         try:
-            client = redis.Redis.from_url(self._redis_url, socket_timeout=2,
-                                          socket_connect_timeout=2)
+            client = redis.Redis.from_url(
+                self._redis_url, socket_timeout=2, socket_connect_timeout=2
+            )
             try:
                 for event in events:
                     client.publish(self._channel, encode(event))
@@ -50,5 +53,6 @@ class Announcer:
                 client.close()
         except redis.RedisError:
             self.failures += 1
-            log.warning("invalidation publish over Redis failed; replicas poll instead",
-                        exc_info=True)
+            log.warning(
+                "invalidation publish over Redis failed; replicas poll instead", exc_info=True
+            )

@@ -127,8 +127,9 @@ class PostgresListener:
         backoff = 0.1
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True,
-                                                             connect_timeout=5)
+                conn = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, connect_timeout=5
+                )
                 async with conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     self.connected.set()
@@ -148,8 +149,11 @@ class PostgresListener:
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
 
-def listeners_for(settings: Settings, db: Database, invalidator: Invalidator,
-                  ) -> tuple[RedisListener | PostgresListener | None, VersionPoller]:
+def listeners_for(
+    settings: Settings,
+    db: Database,
+    invalidator: Invalidator,
+) -> tuple[RedisListener | PostgresListener | None, VersionPoller]:
     """The push listener this deployment supports (Redis, else PostgreSQL) and the poll."""
     push: RedisListener | PostgresListener | None = None
     if settings.redis_url:

@@ -74,16 +74,21 @@ class RoutingState:
 
 def error_frame(err: SekishoError) -> bytes:
     """An OpenAI-shaped in-stream error event."""
-    return b"data: " + orjson.dumps(
-        {"error": {"message": err.message, "type": err.type, "code": err.code, "param": None}}
-    ) + b"\n\n"
+    return (
+        b"data: "
+        + orjson.dumps(
+            {"error": {"message": err.message, "type": err.type, "code": err.code, "param": None}}
+        )
+        + b"\n\n"
+    )
 
 
 def _outage_error(alias: str, outcomes: list[Outcome]) -> SekishoError:
     if final_error(outcomes) == "rate_limited":
         return RateLimited(
             f"The model behind alias '{alias}' is rate limited upstream. Retry after "
-            f"{RETRY_AFTER_S} seconds.", retry_after=RETRY_AFTER_S,
+            f"{RETRY_AFTER_S} seconds.",
+            retry_after=RETRY_AFTER_S,
         )
     return UpstreamUnavailable(
         f"The model behind alias '{alias}' is temporarily unavailable. Please retry later."
@@ -128,9 +133,13 @@ class ChatService:
         """Serve one chat request; raises `SekishoError` for anything but success or a stream."""
         started = self._clock()
         record = RequestRecord(
-            id=request_id, ts=datetime.now(UTC), source=principal.source,
-            tenant_id=principal.tenant.id, key_id=principal.key.id if principal.key else None,
-            alias=req.alias, stream=req.stream,
+            id=request_id,
+            ts=datetime.now(UTC),
+            source=principal.source,
+            tenant_id=principal.tenant.id,
+            key_id=principal.key.id if principal.key else None,
+            alias=req.alias,
+            stream=req.stream,
         )
         try:
             result = await self._execute(principal, req, record, started)
@@ -150,8 +159,9 @@ class ChatService:
         record.latency_ms = (self._clock() - started) * 1000
         self._submit_log(record)
 
-    async def _execute(self, principal: Principal, req: ChatRequest, record: RequestRecord,
-                       started: float) -> ChatResult:
+    async def _execute(
+        self, principal: Principal, req: ChatRequest, record: RequestRecord, started: float
+    ) -> ChatResult:
         state = self._routing()
         policy = principal.policy
         access = alias_access(state.matrix, req.alias, policy)
@@ -165,8 +175,12 @@ class ChatService:
         health = {r: state.circuits.view(r, now) for r in state.matrix.aliases[req.alias].routes}
         plan = plan_routes(state.matrix, req.alias, policy, health, state.overrides, now)
         record.plan = plan.to_log()
-        ctx = ResponseContext(completion_id=completion_id(), alias=req.alias,
-                              created=int(self._wall()), include_usage=req.include_usage)
+        ctx = ResponseContext(
+            completion_id=completion_id(),
+            alias=req.alias,
+            created=int(self._wall()),
+            include_usage=req.include_usage,
+        )
         deadline = started + self._deadline_s
         outcomes: list[Outcome] = []
         for candidate in plan.candidates:
@@ -176,11 +190,22 @@ class ChatService:
             provider = candidate.provider
             claim = state.circuits.allow_probe if candidate.probe else state.circuits.allow
             if not claim(candidate.route, self._wall()):
-                record.attempts.append(Attempt(provider.id, candidate.model, "circuit_open", None,
-                                               0.0, candidate.reason))
+                record.attempts.append(
+                    Attempt(
+                        provider.id, candidate.model, "circuit_open", None, 0.0, candidate.reason
+                    )
+                )
                 continue
             result, outcome = await self._attempt(
-                state, principal, req, record, ctx, provider, candidate, remaining, started,
+                state,
+                principal,
+                req,
+                record,
+                ctx,
+                provider,
+                candidate,
+                remaining,
+                started,
             )
             outcomes.append(outcome)
             if result is not None:
@@ -190,21 +215,40 @@ class ChatService:
         raise _outage_error(req.alias, outcomes)
 
     async def _attempt(
-        self, state: RoutingState, principal: Principal, req: ChatRequest, record: RequestRecord,
-        ctx: ResponseContext, provider: Provider, candidate: Candidate, remaining: float,
+        self,
+        state: RoutingState,
+        principal: Principal,
+        req: ChatRequest,
+        record: RequestRecord,
+        ctx: ResponseContext,
+        provider: Provider,
+        candidate: Candidate,
+        remaining: float,
         started: float,
     ) -> tuple[ChatResult | None, Outcome]:
         adapter = adapter_for(provider.kind)
         try:
-            upreq = adapter.build_request(req.body, upstream_model=candidate.model,
-                                          api_key=self._provider_key(provider.id),
-                                          stream=req.stream)
+            upreq = adapter.build_request(
+                req.body,
+                upstream_model=candidate.model,
+                api_key=self._provider_key(provider.id),
+                stream=req.stream,
+            )
         except InvalidRequest as err:
             if not record.attempts:
                 raise  # the first route cannot carry it: the request itself is the problem
             # A fallback whose wire format cannot carry this request is skipped, not fatal.
-            record.attempts.append(Attempt(provider.id, candidate.model, "untranslatable", None,
-                                           0.0, candidate.reason, err.message))
+            record.attempts.append(
+                Attempt(
+                    provider.id,
+                    candidate.model,
+                    "untranslatable",
+                    None,
+                    0.0,
+                    candidate.reason,
+                    err.message,
+                )
+            )
             return None, Outcome("server_error")
         timeouts = AttemptTimeouts(
             connect_s=min(provider.connect_timeout_s, remaining),
@@ -214,10 +258,17 @@ class ChatService:
         t0 = self._clock()
 
         def note(outcome: Outcome, detail: str = "") -> Outcome:
-            record.attempts.append(Attempt(
-                provider.id, candidate.model, outcome.kind, outcome.status,
-                (self._clock() - t0) * 1000, candidate.reason, detail[:500],
-            ))
+            record.attempts.append(
+                Attempt(
+                    provider.id,
+                    candidate.model,
+                    outcome.kind,
+                    outcome.status,
+                    (self._clock() - t0) * 1000,
+                    candidate.reason,
+                    detail[:500],
+                )
+            )
             now = self._wall()
             if outcome.ok:
                 state.circuits.record_success(candidate.route, now)
@@ -228,8 +279,9 @@ class ChatService:
             return outcome
 
         try:
-            response = await self._upstream.send(provider.base_url + upreq.path, upreq.headers,
-                                                 upreq.body, timeouts)
+            response = await self._upstream.send(
+                provider.base_url + upreq.path, upreq.headers, upreq.body, timeouts
+            )
         except UpstreamFailure as failure:
             return None, note(classify_failure(failure.kind), failure.detail)
         if response.status != 200:
@@ -243,13 +295,20 @@ class ChatService:
             return None, note(outcome, adapter.error_detail(response.status, data[:MAX_ERROR_BODY]))
         if not req.stream:
             return await self._read_json(adapter, response, record, ctx, provider, candidate, note)
-        return await self._open_stream(adapter, response, principal, record, ctx, provider,
-                                       candidate, note, started)
+        return await self._open_stream(
+            adapter, response, principal, record, ctx, provider, candidate, note, started
+        )
 
-    async def _read_json(self, adapter: Adapter, response: UpstreamResponse,
-                         record: RequestRecord, ctx: ResponseContext, provider: Provider,
-                         candidate: Candidate,
-                         note: Callable[[Outcome, str], Outcome]) -> tuple[ChatResult | None, Outcome]:
+    async def _read_json(
+        self,
+        adapter: Adapter,
+        response: UpstreamResponse,
+        record: RequestRecord,
+        ctx: ResponseContext,
+        provider: Provider,
+        candidate: Candidate,
+        note: Callable[[Outcome, str], Outcome],
+    ) -> tuple[ChatResult | None, Outcome]:
         try:
             data = await response.read()
         except UpstreamFailure as failure:
@@ -264,17 +323,25 @@ class ChatService:
         self._served(record, provider, candidate, usage)
         return ChatResult(status=200, body=body, record=record), outcome
 
-    def _served(self, record: RequestRecord, provider: Provider, candidate: Candidate,
-                usage: Usage) -> None:
+    def _served(
+        self, record: RequestRecord, provider: Provider, candidate: Candidate, usage: Usage
+    ) -> None:
         record.provider = provider.id
         record.upstream_model = candidate.model
         record.prompt_tokens = usage.prompt_tokens
         record.completion_tokens = usage.completion_tokens
 
     async def _open_stream(
-        self, adapter: Adapter, response: UpstreamResponse, principal: Principal,
-        record: RequestRecord, ctx: ResponseContext, provider: Provider, candidate: Candidate,
-        note: Callable[[Outcome, str], Outcome], started: float,
+        self,
+        adapter: Adapter,
+        response: UpstreamResponse,
+        principal: Principal,
+        record: RequestRecord,
+        ctx: ResponseContext,
+        provider: Provider,
+        candidate: Candidate,
+        note: Callable[[Outcome, str], Outcome],
+        started: float,
     ) -> tuple[ChatResult | None, Outcome]:
         """Read until the first client frame exists; fail over if the stream dies before."""
         translator = adapter.stream_translator(ctx)
@@ -306,14 +373,20 @@ class ChatService:
         record.provider = provider.id
         record.upstream_model = candidate.model
         handle = self.inflight.add(principal.tenant.id, response.close)
-        stream = self._relay(first, out, chunks, translator, response, handle, record, ctx,
-                             started)
+        stream = self._relay(first, out, chunks, translator, response, handle, record, ctx, started)
         return ChatResult(status=200, stream=stream, record=record), outcome
 
     async def _relay(
-        self, first: list[bytes], out: StreamOutput, chunks: AsyncIterator[bytes],
-        translator: StreamTranslator, response: UpstreamResponse, handle: StreamHandle,
-        record: RequestRecord, ctx: ResponseContext, started: float,
+        self,
+        first: list[bytes],
+        out: StreamOutput,
+        chunks: AsyncIterator[bytes],
+        translator: StreamTranslator,
+        response: UpstreamResponse,
+        handle: StreamHandle,
+        record: RequestRecord,
+        ctx: ResponseContext,
+        started: float,
     ) -> AsyncIterator[bytes]:
         """Forward frames after the first; a failure now ends the stream with an error event."""
         status, code = 200, None
@@ -339,13 +412,19 @@ class ChatService:
                 failure_detail = out.error.detail
             if handle.killed:
                 status, code = 403, handle.killed
-                yield error_frame(error_for_code(
-                    handle.killed, "Access for this tenant was ended; the stream was closed."))
+                yield error_frame(
+                    error_for_code(
+                        handle.killed, "Access for this tenant was ended; the stream was closed."
+                    )
+                )
             elif failure_detail:
                 status, code = 502, "upstream_unavailable"
                 record.attempts[-1].detail = failure_detail[:500]
-                yield error_frame(UpstreamUnavailable(
-                    f"The stream from alias '{ctx.alias}' was interrupted upstream."))
+                yield error_frame(
+                    UpstreamUnavailable(
+                        f"The stream from alias '{ctx.alias}' was interrupted upstream."
+                    )
+                )
         except BaseException:
             status, code = 499, "client_closed"
             raise

@@ -14,12 +14,35 @@ import orjson
 from sekisho.errors import InvalidRequest
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
-KNOWN_FIELDS = frozenset({
-    "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
-    "temperature", "top_p", "n", "stop", "tools", "tool_choice", "parallel_tool_calls",
-    "presence_penalty", "frequency_penalty", "seed", "user", "response_format", "logit_bias",
-    "logprobs", "top_logprobs", "metadata", "store", "reasoning_effort", "service_tier",
-})
+KNOWN_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "frequency_penalty",
+        "seed",
+        "user",
+        "response_format",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "metadata",
+        "store",
+        "reasoning_effort",
+        "service_tier",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +83,9 @@ def _check_content(content: Any, where: str, *, optional: bool) -> None:
             if not isinstance(part, dict) or not isinstance(part.get("type"), str):
                 raise _bad(f"{where}.content[{j}] must be an object with a 'type'.", "messages")
         return
-    raise _bad(f"{where}.content must be a string or a non-empty list of content parts.", "messages")
+    raise _bad(
+        f"{where}.content must be a string or a non-empty list of content parts.", "messages"
+    )
 
 
 def _check_tool_calls(calls: Any, where: str) -> None:
@@ -68,11 +93,18 @@ def _check_tool_calls(calls: Any, where: str) -> None:
         raise _bad(f"{where}.tool_calls must be a list.", "messages")
     for j, call in enumerate(calls):
         fn = call.get("function") if isinstance(call, dict) else None
-        if (not isinstance(call, dict) or not isinstance(call.get("id"), str)
-                or not isinstance(fn, dict) or not isinstance(fn.get("name"), str)
-                or not isinstance(fn.get("arguments", ""), str)):
-            raise _bad(f"{where}.tool_calls[{j}] must have an id and a function with a name "
-                       "and string arguments.", "messages")
+        if (
+            not isinstance(call, dict)
+            or not isinstance(call.get("id"), str)
+            or not isinstance(fn, dict)
+            or not isinstance(fn.get("name"), str)
+            or not isinstance(fn.get("arguments", ""), str)
+        ):
+            raise _bad(
+                f"{where}.tool_calls[{j}] must have an id and a function with a name "
+                "and string arguments.",
+                "messages",
+            )
 
 
 def _check_messages(messages: Any) -> None:
@@ -103,25 +135,36 @@ def _check_tools(body: dict[str, Any]) -> None:
             raise _bad("'tools' must be a list.", "tools")
         for i, tool in enumerate(tools):
             fn = tool.get("function") if isinstance(tool, dict) else None
-            if (not isinstance(tool, dict) or tool.get("type") != "function"
-                    or not isinstance(fn, dict) or not isinstance(fn.get("name"), str)
-                    or not isinstance(fn.get("parameters", {}), dict)):
-                raise _bad(f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ..., "
-                           "'parameters': {...}}}}.", "tools")
+            if (
+                not isinstance(tool, dict)
+                or tool.get("type") != "function"
+                or not isinstance(fn, dict)
+                or not isinstance(fn.get("name"), str)
+                or not isinstance(fn.get("parameters", {}), dict)
+            ):
+                raise _bad(
+                    f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ..., "
+                    "'parameters': {...}}}}.",
+                    "tools",
+                )
     choice = body.get("tool_choice")
     if choice is None or choice in ("none", "auto", "required"):
         return
     fn = choice.get("function") if isinstance(choice, dict) else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise _bad("'tool_choice' must be 'none', 'auto', 'required' or a named function.",
-                   "tool_choice")
+        raise _bad(
+            "'tool_choice' must be 'none', 'auto', 'required' or a named function.", "tool_choice"
+        )
 
 
 def _check_stop(stop: Any) -> None:
     if stop is None or isinstance(stop, str):
         return
-    if (not isinstance(stop, list) or len(stop) > 4
-            or not all(isinstance(s, str) and s for s in stop)):
+    if (
+        not isinstance(stop, list)
+        or len(stop) > 4
+        or not all(isinstance(s, str) and s for s in stop)
+    ):
         raise _bad("'stop' must be a string or a list of at most 4 strings.", "stop")
 
 
@@ -142,10 +185,12 @@ def validate_chat_request(body: Any) -> ChatRequest:
     if not isinstance(stream, bool):
         raise _bad("'stream' must be a boolean.", "stream")
     options = body.get("stream_options")
-    if options is not None and (not isinstance(options, dict)
-                                or not isinstance(options.get("include_usage", False), bool)):
-        raise _bad("'stream_options' must be an object with a boolean 'include_usage'.",
-                   "stream_options")
+    if options is not None and (
+        not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool)
+    ):
+        raise _bad(
+            "'stream_options' must be an object with a boolean 'include_usage'.", "stream_options"
+        )
     _positive_int(body, "max_tokens")
     _positive_int(body, "max_completion_tokens")
     _number(body, "temperature", 0, 2)
@@ -166,5 +211,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise _bad(f"The request body is not valid JSON: {exc.args[0] if exc.args else exc}.") from exc
+        raise _bad(
+            f"The request body is not valid JSON: {exc.args[0] if exc.args else exc}."
+        ) from exc
     return validate_chat_request(body)

@@ -89,8 +89,12 @@ def _target(url: str) -> tuple[_Key, str, str]:
 
 
 def _request_head(path: str, host: str, headers: dict[str, str], length: int) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {length}",
-             "Accept-Encoding: gzip, deflate"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
+        f"Content-Length: {length}",
+        "Accept-Encoding: gzip, deflate",
+    ]
     for name, value in headers.items():
         if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
             raise ValueError(f"invalid characters in upstream header {name!r}")
@@ -165,11 +169,15 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
-        if name == b"content-length" or (name == b"transfer-encoding"
-                                         and b"chunked" in value.lower()):
+        if name == b"content-length" or (
+            name == b"transfer-encoding" and b"chunked" in value.lower()
+        ):
             self._delimited = True
-        elif name == b"content-encoding" and value.strip().lower() in (b"gzip", b"x-gzip",
-                                                                      b"deflate"):
+        elif name == b"content-encoding" and value.strip().lower() in (
+            b"gzip",
+            b"x-gzip",
+            b"deflate",
+        ):
             self._decoder = zlib.decompressobj(wbits=47)  # zlib or gzip header, detected
 
     def on_headers_complete(self) -> None:
@@ -268,7 +276,9 @@ class _Connection(asyncio.Protocol):
 
 
 class UpstreamResponse:
-    def __init__(self, conn: _Connection, timeouts: AttemptTimeouts, client: UpstreamClient) -> None:
+    def __init__(
+        self, conn: _Connection, timeouts: AttemptTimeouts, client: UpstreamClient
+    ) -> None:
         self._conn = conn
         self._timeouts = timeouts
         self._client = client
@@ -330,8 +340,14 @@ class UpstreamResponse:
 class UpstreamClient:
     """A pooled keep-alive client; one per process."""
 
-    def __init__(self, *, limit: int = 1000, limit_per_host: int = 0,
-                 keepalive_s: float = 30.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limit: int = 1000,
+        limit_per_host: int = 0,
+        keepalive_s: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._limit = limit  # open connections in all; further requests wait for one
         self._keepalive_s = keepalive_s
         self._ssl = ssl_context
@@ -346,8 +362,9 @@ class UpstreamClient:
             self._ssl = ssl.create_default_context()
         return self._ssl
 
-    async def send(self, url: str, headers: dict[str, str], body: bytes,
-                   timeouts: AttemptTimeouts) -> UpstreamResponse:
+    async def send(
+        self, url: str, headers: dict[str, str], body: bytes, timeouts: AttemptTimeouts
+    ) -> UpstreamResponse:
         """POST and wait for the response headers."""
         key, host, path = _target(url)
         data = _request_head(path, host, headers, len(body)) + body
@@ -363,7 +380,9 @@ class UpstreamClient:
                     conn = await self._acquire(key, timeouts.connect_s, fresh=True)
                     await conn.request(data)
         except TimeoutError as exc:
-            raise UpstreamFailure("timeout", f"no response within {timeouts.first_byte_s:g}s") from exc
+            raise UpstreamFailure(
+                "timeout", f"no response within {timeouts.first_byte_s:g}s"
+            ) from exc
         except _ConnectFailed as exc:
             raise UpstreamFailure("connect_error", f"cannot connect: {exc.__cause__!r}") from exc
         except (OSError, httptools.HttpParserError) as exc:
@@ -399,7 +418,9 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(connect_s):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(key, self), host, port,
+                    lambda: _Connection(key, self),
+                    host,
+                    port,
                     ssl=self._ssl_context() if scheme == "https" else None,
                     server_hostname=host if scheme == "https" else None,
                 )

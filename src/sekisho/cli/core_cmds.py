@@ -48,8 +48,10 @@ def matrix_check(ctx: CliContext) -> int:
         return 2
     assert check.matrix is not None
     m = check.matrix
-    print(f"{ctx.args.file}: valid ({len(m.providers)} providers, {len(m.aliases)} aliases, "
-          f"{len(check.warnings)} warning(s)); sha256 {m.content_hash}")
+    print(
+        f"{ctx.args.file}: valid ({len(m.providers)} providers, {len(m.aliases)} aliases, "
+        f"{len(check.warnings)} warning(s)); sha256 {m.content_hash}"
+    )
     return 0
 
 
@@ -68,8 +70,11 @@ def serve(ctx: CliContext) -> int:
     from sekisho.serve import run_server
 
     settings = ctx.settings
-    run_server(settings, host=ctx.args.host or settings.listen.host,
-               port=ctx.args.port if ctx.args.port is not None else settings.listen.port)
+    run_server(
+        settings,
+        host=ctx.args.host or settings.listen.host,
+        port=ctx.args.port if ctx.args.port is not None else settings.listen.port,
+    )
     return 0
 
 

@@ -22,8 +22,9 @@ def _eta(text: str) -> datetime:
     try:
         return parse_time(text)
     except WindowError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a duration like 45m nor an "
-                                         "ISO 8601 time") from exc
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration like 45m nor an ISO 8601 time"
+        ) from exc
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -34,37 +35,54 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = isub.add_parser("open", parents=[common], help="open an incident; prints its id")
     p.add_argument("--title", required=True, help="customer-facing title (aliases only)")
     p.add_argument("--severity", required=True, type=str.upper, choices=service.SEVERITIES)
-    p.add_argument("--alias", dest="aliases", action="append", required=True, metavar="ALIAS",
-                   help="an affected alias (repeat for several)")
+    p.add_argument(
+        "--alias",
+        dest="aliases",
+        action="append",
+        required=True,
+        metavar="ALIAS",
+        help="an affected alias (repeat for several)",
+    )
     p.add_argument("--eta", type=_eta, metavar="WHEN", help="expected resolution: 45m or ISO 8601")
     p.add_argument("--note", help="first internal note (may name providers)")
     p.set_defaults(handler=open_cmd)
 
-    p = isub.add_parser("note", parents=[common],
-                        help="add an internal timeline note (posted to the ops channel)")
+    p = isub.add_parser(
+        "note", parents=[common], help="add an internal timeline note (posted to the ops channel)"
+    )
     p.add_argument("incident")
     p.add_argument("text")
-    p.add_argument("--severity", type=str.upper, choices=service.SEVERITIES,
-                   help="change the severity")
+    p.add_argument(
+        "--severity", type=str.upper, choices=service.SEVERITIES, help="change the severity"
+    )
     p.set_defaults(handler=note_cmd)
 
-    p = isub.add_parser("update", parents=[common],
-                        help="post a customer-facing update (leak-checked; shown on /status)")
+    p = isub.add_parser(
+        "update",
+        parents=[common],
+        help="post a customer-facing update (leak-checked; shown on /status)",
+    )
     p.add_argument("incident")
     p.add_argument("text")
     p.add_argument("--eta", type=_eta, metavar="WHEN", help="new expected resolution")
     p.set_defaults(handler=update_cmd)
 
-    p = isub.add_parser("resolve", parents=[common],
-                        help="resolve: revert its overrides, show error rates, capture evidence")
+    p = isub.add_parser(
+        "resolve",
+        parents=[common],
+        help="resolve: revert its overrides, show error rates, capture evidence",
+    )
     p.add_argument("incident")
     p.add_argument("--update", help="a last customer-facing update")
     p.add_argument("--note", help="internal resolution note")
     p.add_argument("--no-evidence", action="store_true", help="do not capture evidence now")
     p.set_defaults(handler=resolve_cmd)
 
-    p = isub.add_parser("evidence", parents=[common],
-                        help="capture the incident's request-log evidence window; prints the hash")
+    p = isub.add_parser(
+        "evidence",
+        parents=[common],
+        help="capture the incident's request-log evidence window; prints the hash",
+    )
     p.add_argument("incident")
     p.set_defaults(handler=evidence_cmd)
 
@@ -85,12 +103,22 @@ def _warn_unposted(outcome: workflow.Outcome) -> None:
 
 def open_cmd(ctx: CliContext) -> int:
     a = ctx.args
-    out = workflow.open_incident(ctx.db, ctx.settings, ctx.settings.matrix, ctx.actor,
-                                 title=a.title, severity=a.severity, aliases=a.aliases,
-                                 eta=a.eta, note=a.note)
+    out = workflow.open_incident(
+        ctx.db,
+        ctx.settings,
+        ctx.settings.matrix,
+        ctx.actor,
+        title=a.title,
+        severity=a.severity,
+        aliases=a.aliases,
+        eta=a.eta,
+        note=a.note,
+    )
     _warn_unposted(out)
-    print(f"{out.document['severity']} incident opened for {', '.join(out.document['aliases'])}; "
-          f"attach overrides with: sekisho alias override ALIAS ... --incident {out.incident_id}")
+    print(
+        f"{out.document['severity']} incident opened for {', '.join(out.document['aliases'])}; "
+        f"attach overrides with: sekisho alias override ALIAS ... --incident {out.incident_id}"
+    )
     print(out.incident_id)
     return 0
 
@@ -105,8 +133,9 @@ def note_cmd(ctx: CliContext) -> int:
 
 def update_cmd(ctx: CliContext) -> int:
     a = ctx.args
-    out = workflow.post_update(ctx.db, ctx.settings, ctx.settings.matrix, ctx.actor, a.incident,
-                               a.text, a.eta)
+    out = workflow.post_update(
+        ctx.db, ctx.settings, ctx.settings.matrix, ctx.actor, a.incident, a.text, a.eta
+    )
     _warn_unposted(out)
     print(f"customer update posted to {a.incident} (shown on /status)")
     return 0
@@ -114,25 +143,35 @@ def update_cmd(ctx: CliContext) -> int:
 
 def _period(name: str, p: dict[str, Any]) -> str:
     rate = "n/a" if p["error_rate"] is None else f"{p['error_rate']:.1%}"
-    return (f"  {name:<7} {rate:>7} of {p['requests']:>6} requests "
-            f"({p['from'][:19]} .. {p['to'][:19]})")
+    return (
+        f"  {name:<7} {rate:>7} of {p['requests']:>6} requests ({p['from'][:19]} .. {p['to'][:19]})"
+    )
 
 
 def resolve_cmd(ctx: CliContext) -> int:
     a = ctx.args
-    out = workflow.resolve(ctx.db, ctx.settings, ctx.settings.matrix, ctx.actor, a.incident,
-                           update=a.update, note=a.note, evidence=not a.no_evidence)
+    out = workflow.resolve(
+        ctx.db,
+        ctx.settings,
+        ctx.settings.matrix,
+        ctx.actor,
+        a.incident,
+        update=a.update,
+        note=a.note,
+        evidence=not a.no_evidence,
+    )
     _warn_unposted(out)
     impact = out.extra["impact"]
-    print(f"incident {a.incident} resolved; 5xx/429 error rate of "
-          f"{', '.join(impact['aliases'])}:")
+    print(f"incident {a.incident} resolved; 5xx/429 error rate of {', '.join(impact['aliases'])}:")
     for name in ("before", "during", "after"):
         print(_period(name, impact[name]))
     threshold = ctx.settings.observe.status_degraded_rate
     after = impact["after"]["error_rate"]
     if after is not None and after >= threshold:
-        print(f"warning: the 'after' error rate is still at or above {threshold:.0%}; "
-              "watch `sekisho report` before closing the review")
+        print(
+            f"warning: the 'after' error rate is still at or above {threshold:.0%}; "
+            "watch `sekisho report` before closing the review"
+        )
     for r in out.extra["reverted"]:
         print(f"reverted {r['kind']} of {r['provider']} on {r['alias']} (#{r['id']})")
     for b in out.extra["evidence"]:
@@ -158,14 +197,20 @@ def show_cmd(ctx: CliContext) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"{doc['id']} {doc['severity']} {doc['status']}: {doc['title']}")
-    print(f"aliases {', '.join(doc['aliases'])}; opened {doc['opened_at']} by {doc['opened_by']}"
-          + (f"; ETA {doc['eta']}" if doc["eta"] else "")
-          + (f"; resolved {doc['resolved_at']} by {doc['resolved_by']}" if doc["resolved_at"] else ""))
+    print(
+        f"aliases {', '.join(doc['aliases'])}; opened {doc['opened_at']} by {doc['opened_by']}"
+        + (f"; ETA {doc['eta']}" if doc["eta"] else "")
+        + (f"; resolved {doc['resolved_at']} by {doc['resolved_by']}" if doc["resolved_at"] else "")
+    )
     for e in doc["timeline"]:
         tag = "customer" if e["public"] else e["kind"]
         print(f"  {e['ts'][:19]} [{tag}] {e['author']}: {e['text']}")
     for o in doc["overrides"]:
-        state = f"reverted {o['reverted_at'][:19]}" if o["reverted_at"] else f"until {o['expires_at'][:19]}"
+        state = (
+            f"reverted {o['reverted_at'][:19]}"
+            if o["reverted_at"]
+            else f"until {o['expires_at'][:19]}"
+        )
         print(f"  override {o['id']}: {o['kind']} {o['provider']} on {o['alias']} ({state})")
     return 0
 
@@ -173,7 +218,8 @@ def show_cmd(ctx: CliContext) -> int:
 def list_cmd(ctx: CliContext) -> int:
     with ctx.db.read() as session:
         rows = service.list_incidents(session, include_resolved=ctx.args.all)
-        lines = [f"{i.id}  {i.severity} {i.status:<8} {', '.join(i.aliases):<24} {i.title}"
-                 for i in rows]
+        lines = [
+            f"{i.id}  {i.severity} {i.status:<8} {', '.join(i.aliases):<24} {i.title}" for i in rows
+        ]
     print("\n".join(lines) if lines else "no open incidents")
     return 0

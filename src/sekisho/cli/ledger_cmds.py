@@ -17,26 +17,45 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     lsub = ledger.add_subparsers(dest="ledger_command", metavar="ACTION")
     lsub.required = True
 
-    p = lsub.add_parser("verify", parents=[common],
-                        help="recompute chains, trees and checkpoint signatures; "
-                             "with --export, offline (no database, no config)")
+    p = lsub.add_parser(
+        "verify",
+        parents=[common],
+        help="recompute chains, trees and checkpoint signatures; "
+        "with --export, offline (no database, no config)",
+    )
     p.add_argument("--export", metavar="FILE", help="verify an export file offline")
     p.add_argument("--public-key", metavar="KEY", help="the checkpoint key you trust")
-    p.add_argument("--against", metavar="FILE", action="append", default=[],
-                   help="another export or checkpoint note to check consistency with (repeatable)")
+    p.add_argument(
+        "--against",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="another export or checkpoint note to check consistency with (repeatable)",
+    )
     p.set_defaults(handler=verify)
 
-    p = lsub.add_parser("export", parents=[common], help="write every entry, checkpoint and the key")
+    p = lsub.add_parser(
+        "export", parents=[common], help="write every entry, checkpoint and the key"
+    )
     p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--ledger", action="append", metavar="NAME",
-                   help="only this ledger (repeatable; default: all)")
+    p.add_argument(
+        "--ledger",
+        action="append",
+        metavar="NAME",
+        help="only this ledger (repeatable; default: all)",
+    )
     p.set_defaults(handler=export)
 
-    p = lsub.add_parser("prove", parents=[common],
-                        help="inclusion proof of entry SEQ against the latest checkpoint")
+    p = lsub.add_parser(
+        "prove", parents=[common], help="inclusion proof of entry SEQ against the latest checkpoint"
+    )
     p.add_argument("seq", type=int)
-    p.add_argument("--ledger", default=PLATFORM_LEDGER, metavar="NAME",
-                   help=f"which ledger (default {PLATFORM_LEDGER}; tenants: tenant:<id>)")
+    p.add_argument(
+        "--ledger",
+        default=PLATFORM_LEDGER,
+        metavar="NAME",
+        help=f"which ledger (default {PLATFORM_LEDGER}; tenants: tenant:<id>)",
+    )
     p.set_defaults(handler=prove)
 
     p = lsub.add_parser("checkpoint", parents=[common], help="sign checkpoints now")
@@ -50,8 +69,10 @@ def _emit(out: commands.CommandOutput) -> int:
     stream = sys.stdout if out.exit_code == 0 else sys.stderr
     if out.exit_code != 0 and "\n" in out.text:
         print(out.text)  # a verification report: the full story on stdout,
-        first_bad = next((ln for ln in out.text.splitlines() if "FAIL" in ln or "error" in ln),
-                         out.text.splitlines()[-1])
+        first_bad = next(
+            (ln for ln in out.text.splitlines() if "FAIL" in ln or "error" in ln),
+            out.text.splitlines()[-1],
+        )
         print(f"sekisho: {first_bad.strip()}", file=sys.stderr)  # and one line on stderr
         return out.exit_code
     print(out.text, file=stream)
@@ -62,8 +83,11 @@ def verify(ctx: CliContext) -> int:
     a = ctx.args
     has_config = config_path_from_env(getattr(a, "config", None)) is not None
     settings = None if a.export is not None or not has_config else ctx.settings
-    return _emit(commands.ledger_verify(settings, export=a.export, public_key=a.public_key,
-                                        against=a.against))
+    return _emit(
+        commands.ledger_verify(
+            settings, export=a.export, public_key=a.public_key, against=a.against
+        )
+    )
 
 
 def export(ctx: CliContext) -> int:

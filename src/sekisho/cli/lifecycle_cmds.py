@@ -41,27 +41,42 @@ def _subcommands(parser: argparse.ArgumentParser) -> Any:
 
 def _people(p: argparse.ArgumentParser) -> None:
     p.add_argument("tenant", metavar="TENANT", help="tenant id or unique name")
-    p.add_argument("--requested-by", required=True, metavar="EMAIL",
-                   help="the operator (or admin) who asked")
-    p.add_argument("--authorized-by", required=True, metavar="EMAIL",
-                   help="the owner whose role matches the reason")
+    p.add_argument(
+        "--requested-by", required=True, metavar="EMAIL", help="the operator (or admin) who asked"
+    )
+    p.add_argument(
+        "--authorized-by",
+        required=True,
+        metavar="EMAIL",
+        help="the owner whose role matches the reason",
+    )
     p.add_argument("--note", required=True, help="why (goes into the audit ledger)")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     tsub = _subcommands(sub.choices["tenant"])
-    p = tsub.add_parser("suspend", parents=[common],
-                        help="suspend a tenant at once on every replica; prints the suspension id")
+    p = tsub.add_parser(
+        "suspend",
+        parents=[common],
+        help="suspend a tenant at once on every replica; prints the suspension id",
+    )
     _people(p)
     p.add_argument("--reason", required=True, choices=REASONS)
-    p.add_argument("--review-in", type=parse_duration, metavar="DURATION",
-                   help="review date from now, e.g. 14d (default: lifecycle.review_default_days)")
+    p.add_argument(
+        "--review-in",
+        type=parse_duration,
+        metavar="DURATION",
+        help="review date from now, e.g. 14d (default: lifecycle.review_default_days)",
+    )
     p.set_defaults(handler=suspend_cmd)
     p = tsub.add_parser("reinstate", parents=[common], help="end a suspension; access returns")
     _people(p)
     p.set_defaults(handler=reinstate_cmd)
-    p = tsub.add_parser("offboard", parents=[common],
-                        help="start off-boarding a suspended tenant (or --complete it)")
+    p = tsub.add_parser(
+        "offboard",
+        parents=[common],
+        help="start off-boarding a suspended tenant (or --complete it)",
+    )
     _people(p)
     p.add_argument("--complete", action="store_true", help="finish an off-boarding started earlier")
     p.set_defaults(handler=offboard_cmd)
@@ -76,16 +91,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=list_cmd)
 
     ksub = _subcommands(sub.choices["key"])
-    p = ksub.add_parser("list", parents=[common], help="a tenant's keys (prefix, status, last used)")
+    p = ksub.add_parser(
+        "list", parents=[common], help="a tenant's keys (prefix, status, last used)"
+    )
     p.add_argument("tenant", metavar="TENANT")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=key_list_cmd)
-    p = ksub.add_parser("rotate", parents=[common],
-                        help="new key with the same scope; the old one expires after the overlap; "
-                             "prints the new key once")
+    p = ksub.add_parser(
+        "rotate",
+        parents=[common],
+        help="new key with the same scope; the old one expires after the overlap; "
+        "prints the new key once",
+    )
     p.add_argument("key", metavar="KEY", help="key id or prefix")
-    p.add_argument("--overlap", type=parse_duration, default=timedelta(hours=24),
-                   metavar="DURATION", help="how long the old key keeps working (default 24h)")
+    p.add_argument(
+        "--overlap",
+        type=parse_duration,
+        default=timedelta(hours=24),
+        metavar="DURATION",
+        help="how long the old key keeps working (default 24h)",
+    )
     p.add_argument("--note", help="why (goes into the audit ledger)")
     p.set_defaults(handler=key_rotate_cmd)
     p = ksub.add_parser("revoke", parents=[common], help="revoke a key at once")
@@ -96,8 +121,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     evidence = sub.add_parser("evidence", help="evidence bundles")
     esub = evidence.add_subparsers(dest="evidence_command", metavar="ACTION")
     esub.required = True
-    p = esub.add_parser("export", parents=[common],
-                        help="export a window of request log as a bundle; prints its SHA-256")
+    p = esub.add_parser(
+        "export",
+        parents=[common],
+        help="export a window of request log as a bundle; prints its SHA-256",
+    )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--tenant", metavar="TENANT", help="tenant id or name")
     who.add_argument("--alias", metavar="ALIAS")
@@ -106,8 +134,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="end", metavar="ISO8601", help="window end (exclusive)")
     p.add_argument("--out", required=True, metavar="PATH", help="the bundle file (tar) to write")
     p.set_defaults(handler=evidence_export_cmd)
-    p = esub.add_parser("verify", parents=[common],
-                        help="check a bundle against its manifest and its ledger entry")
+    p = esub.add_parser(
+        "verify", parents=[common], help="check a bundle against its manifest and its ledger entry"
+    )
     p.add_argument("path", metavar="PATH")
     p.add_argument("--offline", action="store_true", help="check the manifest only (no database)")
     p.set_defaults(handler=evidence_verify_cmd)
@@ -115,8 +144,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _request(ctx: CliContext) -> service.LifecycleRequest:
     a = ctx.args
-    return service.LifecycleRequest(tenant=a.tenant, requested_by=a.requested_by,
-                                    authorized_by=a.authorized_by, note=a.note, via=ctx.actor.id)
+    return service.LifecycleRequest(
+        tenant=a.tenant,
+        requested_by=a.requested_by,
+        authorized_by=a.authorized_by,
+        note=a.note,
+        via=ctx.actor.id,
+    )
 
 
 def _announce(ctx: CliContext, event: Invalidation) -> None:
@@ -126,14 +160,21 @@ def _announce(ctx: CliContext, event: Invalidation) -> None:
 
 def suspend_cmd(ctx: CliContext) -> int:
     with ctx.db.begin() as session:
-        result = service.suspend_tenant(session, ctx.settings, _request(ctx),
-                                        reason=ctx.args.reason, review_in=ctx.args.review_in)
+        result = service.suspend_tenant(
+            session,
+            ctx.settings,
+            _request(ctx),
+            reason=ctx.args.reason,
+            review_in=ctx.args.review_in,
+        )
     _announce(ctx, result.event)
     if result.evidence_sha256:
         print(f"evidence snapshot taken first: sha256 {result.evidence_sha256}")
     assert result.review_at is not None
-    print(f"suspended tenant {result.tenant_name} ({result.tenant_id}); "
-          f"{result.sessions_revoked} session(s) ended; review by {result.review_at.isoformat()}")
+    print(
+        f"suspended tenant {result.tenant_name} ({result.tenant_id}); "
+        f"{result.sessions_revoked} session(s) ended; review by {result.review_at.isoformat()}"
+    )
     print(result.suspension_id)
     return 0
 
@@ -148,11 +189,14 @@ def reinstate_cmd(ctx: CliContext) -> int:
 
 def offboard_cmd(ctx: CliContext) -> int:
     with ctx.db.begin() as session:
-        result = service.offboard_tenant(session, ctx.settings, _request(ctx),
-                                         complete=ctx.args.complete)
+        result = service.offboard_tenant(
+            session, ctx.settings, _request(ctx), complete=ctx.args.complete
+        )
     _announce(ctx, result.event)
-    print(f"tenant {result.tenant_name} ({result.tenant_id}) is now {result.state}; "
-          "no data was deleted (see docs/data-retention.md)")
+    print(
+        f"tenant {result.tenant_name} ({result.tenant_id}) is now {result.state}; "
+        "no data was deleted (see docs/data-retention.md)"
+    )
     return 0
 
 
@@ -162,15 +206,21 @@ def show_cmd(ctx: CliContext) -> int:
     if ctx.args.json:
         print(json.dumps(view, indent=2))
         return 0
-    print(f"{view['name']} ({view['id']}): {view['state'].upper()} since "
-          f"{view['state_changed_at']} (version {view['version']})")
-    print(f"  contacts: account owner {view['account_owner_email'] or '-'}, "
-          f"CS {view['cs_email'] or '-'}")
+    print(
+        f"{view['name']} ({view['id']}): {view['state'].upper()} since "
+        f"{view['state_changed_at']} (version {view['version']})"
+    )
+    print(
+        f"  contacts: account owner {view['account_owner_email'] or '-'}, "
+        f"CS {view['cs_email'] or '-'}"
+    )
     for s in view["suspensions"]:
         flag = "  OVERDUE" if s["overdue"] else ""
-        print(f"  suspension {s['id']}: {s['reason']} at {s['created_at']}, requested by "
-              f"{s['requested_by']}, authorized by {s['authorized_by']}; review by "
-              f"{s['review_at']}{flag}")
+        print(
+            f"  suspension {s['id']}: {s['reason']} at {s['created_at']}, requested by "
+            f"{s['requested_by']}, authorized by {s['authorized_by']}; review by "
+            f"{s['review_at']}{flag}"
+        )
         print(f"    note: {s['note']}")
         if s["evidence_sha256"]:
             print(f"    evidence sha256 {s['evidence_sha256']}")
@@ -188,9 +238,11 @@ def overdue_cmd(ctx: CliContext) -> int:
     if not items:
         print("no suspension is past its review date")
     for item in items:
-        print(f"{item['tenant']} ({item['tenant_id']}): {item['reason']}, suspended "
-              f"{item['suspended_at']}, review was due {item['review_at']} "
-              f"({item['days_overdue']} day(s) overdue)")
+        print(
+            f"{item['tenant']} ({item['tenant_id']}): {item['reason']}, suspended "
+            f"{item['suspended_at']}, review was due {item['review_at']} "
+            f"({item['days_overdue']} day(s) overdue)"
+        )
     return 0
 
 
@@ -210,29 +262,41 @@ def key_list_cmd(ctx: CliContext) -> int:
         print(json.dumps(keys, indent=2))
         return 0
     for k in keys:
-        print(f"{k['id']}  {k['prefix']}  {k['status']:<8} created {k['created_at']}  "
-              f"last used {k['last_used_at'] or 'never'}  expires {k['expires_at'] or 'never'}"
-              f"  {k['name']}")
+        print(
+            f"{k['id']}  {k['prefix']}  {k['status']:<8} created {k['created_at']}  "
+            f"last used {k['last_used_at'] or 'never'}  expires {k['expires_at'] or 'never'}"
+            f"  {k['name']}"
+        )
     return 0
 
 
 def key_rotate_cmd(ctx: CliContext) -> int:
     a = ctx.args
     with ctx.db.begin() as session:
-        change = key_service.rotate_key(session, ctx.settings, ctx.settings.matrix, a.key,
-                                        ctx.actor, overlap=a.overlap, note=a.note)
+        change = key_service.rotate_key(
+            session,
+            ctx.settings,
+            ctx.settings.matrix,
+            a.key,
+            ctx.actor,
+            overlap=a.overlap,
+            note=a.note,
+        )
     _announce(ctx, change.event)
     assert change.replaced is not None and change.replaced.expires_at is not None
-    print(f"rotated {change.replaced.prefix} -> {change.key.prefix} ({change.key.id}); the old key "
-          f"works until {change.replaced.expires_at.isoformat()}; the new key is shown only once:")
+    print(
+        f"rotated {change.replaced.prefix} -> {change.key.prefix} ({change.key.id}); the old key "
+        f"works until {change.replaced.expires_at.isoformat()}; the new key is shown only once:"
+    )
     print(change.secret)
     return 0
 
 
 def key_revoke_cmd(ctx: CliContext) -> int:
     with ctx.db.begin() as session:
-        change = key_service.revoke_key(session, ctx.settings, ctx.args.key, ctx.actor,
-                                        note=ctx.args.note)
+        change = key_service.revoke_key(
+            session, ctx.settings, ctx.args.key, ctx.actor, note=ctx.args.note
+        )
     _announce(ctx, change.event)
     print(f"revoked API key {change.key.prefix} ({change.key.id})")
     return 0
@@ -268,13 +332,16 @@ def evidence_export_cmd(ctx: CliContext) -> int:
         raise CommandError(f"unknown alias {a.alias!r}")
     with ctx.db.begin() as session:
         tenant_id = find_tenant(session, a.tenant).id if a.tenant else None
-        bundle = collect_bundle(session, EvidenceFilters(tenant_id=tenant_id, alias=a.alias),
-                                window)
+        bundle = collect_bundle(
+            session, EvidenceFilters(tenant_id=tenant_id, alias=a.alias), window
+        )
         record_bundle(session, bundle, purpose="export", actor=ctx.actor)
     path = write_bundle(bundle, Path(a.out))
     records = sum(f.get("records", 0) for f in bundle.manifest["files"])
-    print(f"wrote {path} ({records} record(s), {bundle.manifest['window']['from']} to "
-          f"{bundle.manifest['window']['to']}); its SHA-256 is in the ledger:")
+    print(
+        f"wrote {path} ({records} record(s), {bundle.manifest['window']['from']} to "
+        f"{bundle.manifest['window']['to']}); its SHA-256 is in the ledger:"
+    )
     print(bundle.sha256)
     return 0
 
@@ -295,8 +362,10 @@ def evidence_verify_cmd(ctx: CliContext) -> int:
             if entry["details"].get("files") != files:
                 problems.append("the ledger entry's file hashes differ from the manifest")
             else:
-                print(f"recorded in ledger {entry['ledger']} at seq {entry['seq']} "
-                      f"({entry['action']}, {entry['time']})")
+                print(
+                    f"recorded in ledger {entry['ledger']} at seq {entry['seq']} "
+                    f"({entry['action']}, {entry['time']})"
+                )
     if problems:
         raise CommandError("bundle does not verify: " + "; ".join(problems))
     print(f"bundle {bundle.sha256} verifies")

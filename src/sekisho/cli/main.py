@@ -24,8 +24,15 @@ from sekisho.cli.context import CliContext, CommandError
 from sekisho.tenancy.service import ControlPlaneError
 
 Handler = Callable[[CliContext], int | None]
-MODULES = (core_cmds, tenancy_cmds, lifecycle_cmds, alias_cmds, ledger_cmds, observe_cmds,
-           incident_cmds)
+MODULES = (
+    core_cmds,
+    tenancy_cmds,
+    lifecycle_cmds,
+    alias_cmds,
+    ledger_cmds,
+    observe_cmds,
+    incident_cmds,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,8 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sekisho", description="Sekisho: sovereignty-aware LLM gateway")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE",
-                        help="config file (default: $SEKISHO_CONFIG)")
+    common.add_argument("--config", metavar="FILE", help="config file (default: $SEKISHO_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for module in MODULES:

@@ -16,9 +16,12 @@ from sekisho.observe.window import WindowError, parse_duration, resolve_window
 
 
 def _window_args(p: argparse.ArgumentParser, default: str = "1h") -> None:
-    p.add_argument("--since", metavar="DURATION",
-                   help=f"how far back, e.g. 15m, 1h, 24h (default {default})")
-    p.add_argument("--from", dest="start", metavar="ISO8601", help="window start instead of --since")
+    p.add_argument(
+        "--since", metavar="DURATION", help=f"how far back, e.g. 15m, 1h, 24h (default {default})"
+    )
+    p.add_argument(
+        "--from", dest="start", metavar="ISO8601", help="window start instead of --since"
+    )
     p.add_argument("--to", dest="end", metavar="ISO8601", help="window end (default: now)")
 
 
@@ -31,8 +34,11 @@ def _window(ctx: CliContext, default: timedelta = timedelta(hours=1)) -> tuple[d
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("report", parents=[common],
-                       help="request-log series by alias (or tenant, or provider) as a table")
+    p = sub.add_parser(
+        "report",
+        parents=[common],
+        help="request-log series by alias (or tenant, or provider) as a table",
+    )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--alias", help="a model alias")
     who.add_argument("--tenant", metavar="TENANT_ID", help="a tenant id")
@@ -41,8 +47,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=report_cmd)
 
-    p = sub.add_parser("triage", parents=[common],
-                       help="upstream or us? probes and live traffic for one alias")
+    p = sub.add_parser(
+        "triage", parents=[common], help="upstream or us? probes and live traffic for one alias"
+    )
     p.add_argument("alias")
     p.add_argument("--window", default="15m", metavar="DURATION", help="how far back (default 15m)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -60,8 +67,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("rollup", help="the request-log rollup behind dashboards")
     rsub = p.add_subparsers(dest="rollup_command", metavar="ACTION")
     rsub.required = True
-    r = rsub.add_parser("rebuild", parents=[common],
-                        help="recompute alias and tenant rollups of a closed window from the raw log")
+    r = rsub.add_parser(
+        "rebuild",
+        parents=[common],
+        help="recompute alias and tenant rollups of a closed window from the raw log",
+    )
     _window_args(r, "24h")
     r.set_defaults(handler=rebuild_cmd)
 
@@ -76,20 +86,24 @@ def _ms(v: float | None) -> str:
 
 def format_series(doc: dict[str, Any], dim: str) -> str:
     """A readable table of a series document."""
-    head = (f"{'time (UTC)':<17} {'req':>6} {'2xx':>6} {'4xx':>5} {'5xx':>5} {'429':>5} "
-            f"{'502':>5} {'err%':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'ttfb50':>6} {'tokens':>8}")
+    head = (
+        f"{'time (UTC)':<17} {'req':>6} {'2xx':>6} {'4xx':>5} {'5xx':>5} {'429':>5} "
+        f"{'502':>5} {'err%':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'ttfb50':>6} {'tokens':>8}"
+    )
 
     def line(label: str, b: dict[str, Any]) -> str:
         lat, ttfb, tok = b["latency_ms"], b["ttfb_ms"], b["tokens"]
-        return (f"{label:<17} {b['requests']:>6} {b['2xx']:>6} {b['4xx']:>5} {b['5xx']:>5} "
-                f"{b['429']:>5} {b['502']:>5} {_pct(b['error_rate']):>6} {_ms(lat['p50']):>6} "
-                f"{_ms(lat['p95']):>6} {_ms(lat['p99']):>6} {_ms(ttfb['p50']):>6} "
-                f"{tok['prompt'] + tok['completion']:>8}")
+        return (
+            f"{label:<17} {b['requests']:>6} {b['2xx']:>6} {b['4xx']:>5} {b['5xx']:>5} "
+            f"{b['429']:>5} {b['502']:>5} {_pct(b['error_rate']):>6} {_ms(lat['p50']):>6} "
+            f"{_ms(lat['p95']):>6} {_ms(lat['p99']):>6} {_ms(ttfb['p50']):>6} "
+            f"{tok['prompt'] + tok['completion']:>8}"
+        )
 
-    out = [f"{dim} {doc[dim]}: {doc['from']} .. {doc['to']} ({doc['bucket_s']}s buckets)",
-           head]
-    out += [line(datetime.fromisoformat(b["ts"]).strftime("%m-%d %H:%M:%S"), b)
-            for b in doc["buckets"]]
+    out = [f"{dim} {doc[dim]}: {doc['from']} .. {doc['to']} ({doc['bucket_s']}s buckets)", head]
+    out += [
+        line(datetime.fromisoformat(b["ts"]).strftime("%m-%d %H:%M:%S"), b) for b in doc["buckets"]
+    ]
     if not doc["buckets"]:
         out.append("(no traffic in this window)")
     out.append(line("total", doc["totals"]))
@@ -101,8 +115,13 @@ def format_series(doc: dict[str, Any], dim: str) -> str:
 
 def report_cmd(ctx: CliContext) -> int:
     a = ctx.args
-    dim, key = ("alias", a.alias) if a.alias else ("tenant", a.tenant) if a.tenant else (
-        "provider", a.provider)
+    dim, key = (
+        ("alias", a.alias)
+        if a.alias
+        else ("tenant", a.tenant)
+        if a.tenant
+        else ("provider", a.provider)
+    )
     matrix = ctx.settings.matrix
     if dim == "alias" and key not in matrix.aliases:
         raise CommandError(f"unknown alias {key!r}")
@@ -117,21 +136,28 @@ def report_cmd(ctx: CliContext) -> int:
 
 
 def format_triage(doc: dict[str, Any]) -> str:
-    answer = {"upstream": "UPSTREAM — a provider behind the alias is failing",
-              "gateway": "US — the providers answer but the alias fails through the gateway",
-              "healthy": "HEALTHY — no failure seen", "unknown": "UNKNOWN — no data"}
+    answer = {
+        "upstream": "UPSTREAM — a provider behind the alias is failing",
+        "gateway": "US — the providers answer but the alias fails through the gateway",
+        "healthy": "HEALTHY — no failure seen",
+        "unknown": "UNKNOWN — no data",
+    }
     out = [f"alias {doc['alias']} (last {doc['window_s']:.0f}s): {answer[doc['verdict']]}"]
     out += [f"  - {r}" for r in doc["reasons"]]
     out.append(f"{'provider':<24} {'probes failed':>14} {'attempts failed':>16}  outcomes")
     for p in doc["providers"]:
         pr = p["probes"]
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p["outcomes"].items())) or "-"
-        out.append(f"{p['provider']:<24} {pr['failed']:>6}/{pr['total']:<7} "
-                   f"{p['failed_attempts']:>7}/{p['attempts']:<8}  {outcomes}")
+        out.append(
+            f"{p['provider']:<24} {pr['failed']:>6}/{pr['total']:<7} "
+            f"{p['failed_attempts']:>7}/{p['attempts']:<8}  {outcomes}"
+        )
     t, ap = doc["alias_traffic"], doc["alias_probe"]
-    out.append(f"alias traffic: {t['requests']} requests, 5xx {t['5xx']}, 429 {t['429']}, "
-               f"error rate {_pct(t['error_rate'])}; end-to-end probes failed "
-               f"{ap['failed']}/{ap['total']}")
+    out.append(
+        f"alias traffic: {t['requests']} requests, 5xx {t['5xx']}, 429 {t['429']}, "
+        f"error rate {_pct(t['error_rate'])}; end-to-end probes failed "
+        f"{ap['failed']}/{ap['total']}"
+    )
     return "\n".join(out)
 
 
@@ -158,9 +184,11 @@ def alerts_cmd(ctx: CliContext) -> int:
     if not rows:
         print("no alerts" if ctx.args.all else "no firing alerts")
     for r in rows:
-        print(f"{r['id']}  {r['state']:<8} {r['alias']:<20} rate {_pct(r['rate'])} "
-              f"(peak {_pct(r['peak_rate'])}, baseline {_pct(r['baseline_rate'])}) "
-              f"fired {r['fired_at']}" + (f" resolved {r['resolved_at']}" if r["resolved_at"] else ""))
+        print(
+            f"{r['id']}  {r['state']:<8} {r['alias']:<20} rate {_pct(r['rate'])} "
+            f"(peak {_pct(r['peak_rate'])}, baseline {_pct(r['baseline_rate'])}) "
+            f"fired {r['fired_at']}" + (f" resolved {r['resolved_at']}" if r["resolved_at"] else "")
+        )
     return 0
 
 
@@ -168,16 +196,21 @@ def probes_cmd(ctx: CliContext) -> int:
     matrix = ctx.settings.matrix
     since = datetime.now(UTC) - timedelta(hours=1)
     with ctx.db.read() as session:
-        found = [*summaries(session, "provider", sorted(matrix.providers), since).values(),
-                 *summaries(session, "alias", sorted(matrix.aliases), since).values()]
+        found = [
+            *summaries(session, "provider", sorted(matrix.providers), since).values(),
+            *summaries(session, "alias", sorted(matrix.aliases), since).values(),
+        ]
     if ctx.args.json:
         print(json.dumps([s.to_dict() for s in found], indent=2))
         return 0
     print(f"{'kind':<9} {'target':<24} {'failed':>10}  last")
     for s in found:
-        last = ("never" if s.last_ok is None else
-                f"{'ok' if s.last_ok else s.last_outcome} {s.last_latency_ms:.0f}ms at "
-                f"{s.last_at.isoformat(timespec='seconds') if s.last_at else '?'}")
+        last = (
+            "never"
+            if s.last_ok is None
+            else f"{'ok' if s.last_ok else s.last_outcome} {s.last_latency_ms:.0f}ms at "
+            f"{s.last_at.isoformat(timespec='seconds') if s.last_at else '?'}"
+        )
         print(f"{s.kind:<9} {s.target:<24} {s.failed:>4}/{s.total:<5}  {last}")
     return 0
 

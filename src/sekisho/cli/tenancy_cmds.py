@@ -34,9 +34,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     tsub.required = True
     p = tsub.add_parser("create", parents=[common], help="create a tenant; prints its id")
     p.add_argument("name")
-    p.add_argument("--sovereignty", metavar="TAG", help="required sovereignty tag, e.g. jp_sovereign")
-    p.add_argument("--china-gated-access", action="store_true",
-                   help="grant use of China-gated aliases")
+    p.add_argument(
+        "--sovereignty", metavar="TAG", help="required sovereignty tag, e.g. jp_sovereign"
+    )
+    p.add_argument(
+        "--china-gated-access", action="store_true", help="grant use of China-gated aliases"
+    )
     p.add_argument("--aliases", metavar="A,B", help="allowed aliases (default: all)")
     p.add_argument("--account-owner-email", metavar="EMAIL")
     p.add_argument("--cs-email", metavar="EMAIL")
@@ -57,8 +60,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = ksub.add_parser("create", parents=[common], help="create an API key; prints it once")
     p.add_argument("tenant", metavar="TENANT")
     p.add_argument("--aliases", metavar="A,B", help="restrict the key to these aliases")
-    p.add_argument("--expires-in", type=parse_duration, metavar="DURATION",
-                   help="expire after e.g. 90d")
+    p.add_argument(
+        "--expires-in", type=parse_duration, metavar="DURATION", help="expire after e.g. 90d"
+    )
     p.add_argument("--name", default="", help="a label for the key")
     p.set_defaults(handler=key_create)
     register_tokens(sub, common)
@@ -67,8 +71,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def tenant_create(ctx: CliContext) -> int:
     a = ctx.args
     spec = service.TenantSpec(
-        name=a.name, sovereignty=a.sovereignty, china_gated_access=a.china_gated_access,
-        aliases=_aliases(a.aliases), account_owner_email=a.account_owner_email,
+        name=a.name,
+        sovereignty=a.sovereignty,
+        china_gated_access=a.china_gated_access,
+        aliases=_aliases(a.aliases),
+        account_owner_email=a.account_owner_email,
         cs_email=a.cs_email,
     )
     with ctx.db.begin() as session:
@@ -95,8 +102,9 @@ def user_create(ctx: CliContext) -> int:
     _ = ctx.settings  # fail on a bad config before asking for a password
     password = _password()
     with ctx.db.begin() as session:
-        user = service.create_user(session, a.email, a.role, password, ctx.actor,
-                                   tenant_ref=a.tenant)
+        user = service.create_user(
+            session, a.email, a.role, password, ctx.actor, tenant_ref=a.tenant
+        )
     print(f"created user {user.email} ({user.role})")
     print(user.id)
     return 0
@@ -106,11 +114,19 @@ def key_create(ctx: CliContext) -> int:
     a = ctx.args
     expires = datetime.now(UTC) + a.expires_in if a.expires_in else None
     with ctx.db.begin() as session:
-        key, secret = service.create_key(session, ctx.settings.matrix, a.tenant, ctx.actor,
-                                         aliases=_aliases(a.aliases), expires_at=expires,
-                                         name=a.name)
-    print(f"created API key {key.id} (prefix {key.prefix}) for tenant {key.tenant_id}; "
-          "it is shown only once:")
+        key, secret = service.create_key(
+            session,
+            ctx.settings.matrix,
+            a.tenant,
+            ctx.actor,
+            aliases=_aliases(a.aliases),
+            expires_at=expires,
+            name=a.name,
+        )
+    print(
+        f"created API key {key.id} (prefix {key.prefix}) for tenant {key.tenant_id}; "
+        "it is shown only once:"
+    )
     print(secret)
     return 0
 

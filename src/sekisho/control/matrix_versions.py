@@ -15,8 +15,12 @@ from sekisho.store.models import MatrixVersion
 
 def record_matrix_load(session: Session, matrix: Matrix, actor: Actor, source: str) -> bool:
     """True when this matrix version is new (and was recorded); replicas race safely."""
-    values = {"hash": matrix.content_hash, "first_loaded_at": datetime.now(UTC),
-              "providers": len(matrix.providers), "aliases": len(matrix.aliases)}
+    values = {
+        "hash": matrix.content_hash,
+        "first_loaded_at": datetime.now(UTC),
+        "providers": len(matrix.providers),
+        "aliases": len(matrix.aliases),
+    }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = session.execute(
@@ -25,8 +29,15 @@ def record_matrix_load(session: Session, matrix: Matrix, actor: Actor, source: s
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     audit.record(
-        session, actor, "matrix.load", ("matrix", matrix.content_hash),
-        details={"sha256": matrix.content_hash, "source": source,
-                 "providers": sorted(matrix.providers), "aliases": sorted(matrix.aliases)},
+        session,
+        actor,
+        "matrix.load",
+        ("matrix", matrix.content_hash),
+        details={
+            "sha256": matrix.content_hash,
+            "source": source,
+            "providers": sorted(matrix.providers),
+            "aliases": sorted(matrix.aliases),
+        },
     )
     return True

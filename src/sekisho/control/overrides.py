@@ -29,16 +29,29 @@ MAX_DURATION = timedelta(days=7)
 
 def to_policy(row: AliasOverride) -> Override:
     return Override(
-        id=row.id, alias=row.alias, kind=row.kind,  # type: ignore[arg-type]
-        provider=row.provider, reason=row.reason, created_by=row.created_by,
-        created_at=row.created_at.timestamp(), expires_at=row.expires_at.timestamp(),
+        id=row.id,
+        alias=row.alias,
+        kind=row.kind,  # type: ignore[arg-type]
+        provider=row.provider,
+        reason=row.reason,
+        created_by=row.created_by,
+        created_at=row.created_at.timestamp(),
+        expires_at=row.expires_at.timestamp(),
         reverted_at=row.reverted_at.timestamp() if row.reverted_at else None,
     )
 
 
 def set_override(
-    session: Session, matrix: Matrix, *, alias: str, kind: str, provider: str,
-    duration: timedelta, reason: str, actor: Actor, incident_id: str | None = None,
+    session: Session,
+    matrix: Matrix,
+    *,
+    alias: str,
+    kind: str,
+    provider: str,
+    duration: timedelta,
+    reason: str,
+    actor: Actor,
+    incident_id: str | None = None,
     now: datetime | None = None,
 ) -> tuple[AliasOverride, list[str]]:
     """Store a validated override; returns it with any warnings. Refusals change nothing."""
@@ -52,9 +65,14 @@ def set_override(
     if not MIN_DURATION <= duration <= MAX_DURATION:
         raise ControlPlaneError("an override lasts between 1 minute and 7 days")
     candidate = Override(
-        id=new_id("ovr", 6), alias=alias, kind=kind,  # type: ignore[arg-type]
-        provider=provider, reason=reason.strip(), created_by=actor.email or actor.id,
-        created_at=now.timestamp(), expires_at=(now + duration).timestamp(),
+        id=new_id("ovr", 6),
+        alias=alias,
+        kind=kind,  # type: ignore[arg-type]
+        provider=provider,
+        reason=reason.strip(),
+        created_by=actor.email or actor.id,
+        created_at=now.timestamp(),
+        expires_at=(now + duration).timestamp(),
     )
     problems = validate_override(matrix, candidate)
     if problems:
@@ -62,36 +80,66 @@ def set_override(
     active = load_active(session, now)
     warnings = override_warnings(matrix, candidate, active)
     row = AliasOverride(
-        id=candidate.id, alias=alias, kind=kind, provider=provider, reason=candidate.reason,
-        created_by=candidate.created_by, created_at=now, expires_at=now + duration,
+        id=candidate.id,
+        alias=alias,
+        kind=kind,
+        provider=provider,
+        reason=candidate.reason,
+        created_by=candidate.created_by,
+        created_at=now,
+        expires_at=now + duration,
         incident_id=incident_id,
     )
     session.add(row)
     session.flush()
     audit.record(
-        session, actor, f"alias.override.{kind}", ("alias", alias), note=candidate.reason,
-        details={"override_id": row.id, "provider": provider,
-                 "expires_at": row.expires_at.isoformat(), "incident_id": incident_id},
+        session,
+        actor,
+        f"alias.override.{kind}",
+        ("alias", alias),
+        note=candidate.reason,
+        details={
+            "override_id": row.id,
+            "provider": provider,
+            "expires_at": row.expires_at.isoformat(),
+            "incident_id": incident_id,
+        },
     )
     return row, warnings
 
 
 def revert_overrides(
-    session: Session, *, alias: str, actor: Actor, note: str | None = None,
-    override_id: str | None = None, now: datetime | None = None,
+    session: Session,
+    *,
+    alias: str,
+    actor: Actor,
+    note: str | None = None,
+    override_id: str | None = None,
+    now: datetime | None = None,
 ) -> list[AliasOverride]:
     """End the active overrides of an alias (or one of them); each revert is recorded."""
     now = now or datetime.now(UTC)
-    rows = [r for r in active_rows(session, now) if r.alias == alias
-            and (override_id is None or r.id == override_id)]
+    rows = [
+        r
+        for r in active_rows(session, now)
+        if r.alias == alias and (override_id is None or r.id == override_id)
+    ]
     if not rows:
-        raise ControlPlaneError(f"alias {alias!r} has no active override"
-                                + (f" with id {override_id!r}" if override_id else ""))
+        raise ControlPlaneError(
+            f"alias {alias!r} has no active override"
+            + (f" with id {override_id!r}" if override_id else "")
+        )
     for row in rows:
         row.reverted_at = now
         row.reverted_by = actor.email or actor.id
-        audit.record(session, actor, "alias.override.revert", ("alias", alias), note=note,
-                     details={"override_id": row.id, "kind": row.kind, "provider": row.provider})
+        audit.record(
+            session,
+            actor,
+            "alias.override.revert",
+            ("alias", alias),
+            note=note,
+            details={"override_id": row.id, "kind": row.kind, "provider": row.provider},
+        )
     session.flush()
     return rows
 
@@ -110,8 +158,10 @@ def load_active(session: Session, now: datetime) -> list[Override]:
 
 def history(session: Session, alias: str, limit: int = 20) -> Sequence[AliasOverride]:
     return session.scalars(
-        select(AliasOverride).where(AliasOverride.alias == alias)
-        .order_by(AliasOverride.created_at.desc()).limit(limit)
+        select(AliasOverride)
+        .where(AliasOverride.alias == alias)
+        .order_by(AliasOverride.created_at.desc())
+        .limit(limit)
     ).all()
 
 
@@ -120,8 +170,10 @@ def record_expiries(session: Session, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     due = session.scalars(
         select(AliasOverride).where(
-            AliasOverride.expires_at <= now, AliasOverride.reverted_at.is_(None),
-            AliasOverride.expiry_recorded_at.is_(None))
+            AliasOverride.expires_at <= now,
+            AliasOverride.reverted_at.is_(None),
+            AliasOverride.expiry_recorded_at.is_(None),
+        )
     ).all()
     recorded: list[str] = []
     for row in due:
@@ -132,9 +184,17 @@ def record_expiries(session: Session, now: datetime | None = None) -> list[str]:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another replica got there first
-        audit.record(session, Actor.system("override-expiry"), "alias.override.expire",
-                     ("alias", row.alias),
-                     details={"override_id": row.id, "kind": row.kind, "provider": row.provider,
-                              "expired_at": row.expires_at.isoformat()})
+        audit.record(
+            session,
+            Actor.system("override-expiry"),
+            "alias.override.expire",
+            ("alias", row.alias),
+            details={
+                "override_id": row.id,
+                "kind": row.kind,
+                "provider": row.provider,
+                "expired_at": row.expires_at.isoformat(),
+            },
+        )
         recorded.append(row.id)
     return recorded

@@ -26,23 +26,39 @@ def circuits_to_rows(views: Mapping[Route, CircuitView]) -> list[dict[str, Any]]
     return [{"provider": r.provider, "model": r.model, **v.to_dict()} for r, v in views.items()]
 
 
-def heartbeat(session: Session, replica_id: str, started_at: datetime, matrix_hash: str,
-              views: Mapping[Route, CircuitView]) -> None:
+def heartbeat(
+    session: Session,
+    replica_id: str,
+    started_at: datetime,
+    matrix_hash: str,
+    views: Mapping[Route, CircuitView],
+) -> None:
     row = session.get(ReplicaStatus, replica_id)
     now = datetime.now(UTC)
     circuits = circuits_to_rows(views)
     if row is None:
-        session.add(ReplicaStatus(replica_id=replica_id, started_at=started_at, heartbeat_at=now,
-                                  matrix_hash=matrix_hash, circuits=circuits))
+        session.add(
+            ReplicaStatus(
+                replica_id=replica_id,
+                started_at=started_at,
+                heartbeat_at=now,
+                matrix_hash=matrix_hash,
+                circuits=circuits,
+            )
+        )
     else:
         row.heartbeat_at, row.matrix_hash, row.circuits = now, matrix_hash, circuits
 
 
 def live_replicas(session: Session, now: datetime | None = None) -> list[ReplicaStatus]:
     now = now or datetime.now(UTC)
-    return list(session.scalars(
-        select(ReplicaStatus).where(ReplicaStatus.heartbeat_at >= now - LIVE_FOR)
-        .order_by(ReplicaStatus.replica_id)).all())
+    return list(
+        session.scalars(
+            select(ReplicaStatus)
+            .where(ReplicaStatus.heartbeat_at >= now - LIVE_FOR)
+            .order_by(ReplicaStatus.replica_id)
+        ).all()
+    )
 
 
 def merged_circuits(replicas: list[ReplicaStatus]) -> dict[Route, CircuitView]:

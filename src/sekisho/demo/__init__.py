@@ -23,10 +23,12 @@ from sekisho.tenancy import service
 
 DEMO_PASSWORD = "sekisho-demo-password"
 DEMO_TENANTS = (
-    service.TenantSpec("acme", account_owner_email="owner@acme.example",
-                       cs_email="cs@sekisho.example"),
-    service.TenantSpec("sakura-bank", sovereignty="jp_sovereign",
-                       account_owner_email="owner@sakura.example"),
+    service.TenantSpec(
+        "acme", account_owner_email="owner@acme.example", cs_email="cs@sekisho.example"
+    ),
+    service.TenantSpec(
+        "sakura-bank", sovereignty="jp_sovereign", account_owner_email="owner@sakura.example"
+    ),
     service.TenantSpec("dragon-trade", china_gated_access=True),
 )
 DEMO_USERS = (
@@ -39,8 +41,11 @@ DEMO_USERS = (
     ("dev@acme.example", "member", "acme"),
 )
 DEMO_SECRETS = {
-    "KUMO_API_KEY": "sim-kumo", "HOSHI_API_KEY": "sim-hoshi", "ATLAS_API_KEY": "sim-atlas",
-    "MERIDIAN_API_KEY": "sim-meridian", "LONGMEN_API_KEY": "sim-longmen",
+    "KUMO_API_KEY": "sim-kumo",
+    "HOSHI_API_KEY": "sim-hoshi",
+    "ATLAS_API_KEY": "sim-atlas",
+    "MERIDIAN_API_KEY": "sim-meridian",
+    "LONGMEN_API_KEY": "sim-longmen",
 }
 
 
@@ -48,12 +53,14 @@ def demo_document(simulator_url: str, state_dir: Path, port: int) -> dict[str, o
     """The demo config: the packaged matrix pointed at a simulator, SQLite in `state_dir`."""
     text = files("sekisho.demo").joinpath("matrix.yaml").read_text(encoding="utf-8")
     doc: dict[str, object] = yaml.safe_load(text.replace("{sim}", simulator_url))
-    doc.update({
-        "database_url": f"sqlite:///{(state_dir / 'sekisho.db').resolve()}",
-        "listen": {"host": "127.0.0.1", "port": port},
-        "state_dir": str(state_dir),
-        "ledger": {"signing_key_path": str(state_dir / "ledger-signing.key")},
-    })
+    doc.update(
+        {
+            "database_url": f"sqlite:///{(state_dir / 'sekisho.db').resolve()}",
+            "listen": {"host": "127.0.0.1", "port": port},
+            "state_dir": str(state_dir),
+            "ledger": {"signing_key_path": str(state_dir / "ledger-signing.key")},
+        }
+    )
     return doc
 
 

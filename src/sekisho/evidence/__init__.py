@@ -25,7 +25,16 @@ from sekisho.evidence.collect import build_bundle, collect_bundle
 from sekisho.evidence.record import ledger_entry_for, record_bundle
 
 __all__ = [
-    "Bundle", "BundleError", "EvidenceFilters", "EvidenceWindow", "build_bundle",
-    "collect_bundle", "ledger_entry_for", "make_bundle", "read_bundle", "record_bundle",
-    "verify_bundle", "write_bundle",
+    "Bundle",
+    "BundleError",
+    "EvidenceFilters",
+    "EvidenceWindow",
+    "build_bundle",
+    "collect_bundle",
+    "ledger_entry_for",
+    "make_bundle",
+    "read_bundle",
+    "record_bundle",
+    "verify_bundle",
+    "write_bundle",
 ]

@@ -87,8 +87,12 @@ class Bundle:
         return buf.getvalue()
 
 
-def make_bundle(files: Mapping[str, bytes], filters: EvidenceFilters, window: EvidenceWindow,
-                meta: Mapping[str, Any] | None = None) -> Bundle:
+def make_bundle(
+    files: Mapping[str, bytes],
+    filters: EvidenceFilters,
+    window: EvidenceWindow,
+    meta: Mapping[str, Any] | None = None,
+) -> Bundle:
     """A bundle of the given files (JSONL or anything else) with its manifest.
 
     Reusable for any evidence (incidents add their own files and `meta`).

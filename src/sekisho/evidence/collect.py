@@ -33,8 +33,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _rows(session: Session, table: Table, filters: EvidenceFilters,
-          window: EvidenceWindow) -> list[Mapping[str, Any]]:
+def _rows(
+    session: Session, table: Table, filters: EvidenceFilters, window: EvidenceWindow
+) -> list[Mapping[str, Any]]:
     columns = table.c
     if "ts" not in columns:
         return []
@@ -49,21 +50,32 @@ def _rows(session: Session, table: Table, filters: EvidenceFilters,
     return [{key: _plain(value) for key, value in row.items()} for row in result]
 
 
-def collect_bundle(session: Session, filters: EvidenceFilters, window: EvidenceWindow,
-                   meta: dict[str, Any] | None = None) -> Bundle:
+def collect_bundle(
+    session: Session,
+    filters: EvidenceFilters,
+    window: EvidenceWindow,
+    meta: dict[str, Any] | None = None,
+) -> Bundle:
     """The bundle of this window, read in the caller's session (e.g. inside a suspension)."""
     present = set(inspect(session.get_bind()).get_table_names())
     files: dict[str, bytes] = {}
     for filename, table_name in SOURCES:
         table = Base.metadata.tables.get(table_name)
-        rows = _rows(session, table, filters, window) if (
-            table is not None and table_name in present) else []
+        rows = (
+            _rows(session, table, filters, window)
+            if (table is not None and table_name in present)
+            else []
+        )
         files[filename] = jsonl(rows)
     return make_bundle(files, filters, window, meta)
 
 
-def build_bundle(db: Database, filters: EvidenceFilters, window: EvidenceWindow,
-                 meta: dict[str, Any] | None = None) -> Bundle:
+def build_bundle(
+    db: Database,
+    filters: EvidenceFilters,
+    window: EvidenceWindow,
+    meta: dict[str, Any] | None = None,
+) -> Bundle:
     """The bundle of request log and guardrail events matching `filters` in `window`."""
     with db.read() as session:
         return collect_bundle(session, filters, window, meta)

@@ -39,16 +39,30 @@ class GatewayApp:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.data_plane = DataPlane(gateway.chat, gateway.keys,
-                                    max_body_bytes=gateway.settings.limits.max_body_bytes)
+        self.data_plane = DataPlane(
+            gateway.chat, gateway.keys, max_body_bytes=gateway.settings.limits.max_body_bytes
+        )
         lifecycle = install_lifecycle(gateway)
-        self.admin = create_admin_app(gateway, [admin_aliases.router, admin_observe.router,
-                                                admin_incidents.router, admin_ledger.router,
-                                                admin_tenants.router, admin_keys.router,
-                                                admin_session.router])
+        self.admin = create_admin_app(
+            gateway,
+            [
+                admin_aliases.router,
+                admin_observe.router,
+                admin_incidents.router,
+                admin_ledger.router,
+                admin_tenants.router,
+                admin_keys.router,
+                admin_session.router,
+            ],
+        )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal
-        self.rest = Starlette(routes=[*ops_routes(gateway), *public_routes(gateway),
-                                      Mount("/admin/v1", app=self.admin)])
+        self.rest = Starlette(
+            routes=[
+                *ops_routes(gateway),
+                *public_routes(gateway),
+                Mount("/admin/v1", app=self.admin),
+            ]
+        )
         self._hot = {
             "/v1/chat/completions": self.data_plane.chat_completions,
             "/v1/models": self.data_plane.models,
@@ -81,7 +95,6 @@ class GatewayApp:
                 await self.gateway.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
 
     def _install_sighup(self) -> None:
         """SIGHUP reloads the matrix (only possible when serving from the main thread)."""

@@ -48,11 +48,19 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(parts)
 
 
-async def send_bytes(send: Send, status: int, body: bytes, request_id: str,
-                     headers: tuple[tuple[bytes, bytes], ...] = JSON_HEADERS,
-                     extra: dict[str, str] | None = None) -> None:
-    raw = [*headers, (b"content-length", str(len(body)).encode()),
-           (b"x-request-id", request_id.encode())]
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    request_id: str,
+    headers: tuple[tuple[bytes, bytes], ...] = JSON_HEADERS,
+    extra: dict[str, str] | None = None,
+) -> None:
+    raw = [
+        *headers,
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
     if extra:
         raw.extend((k.encode(), v.encode()) for k, v in extra.items())
     await send({"type": "http.response.start", "status": status, "headers": raw})

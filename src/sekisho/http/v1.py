@@ -78,8 +78,13 @@ class DataPlane:
         if result.stream is None:
             await send_bytes(send, result.status, orjson.dumps(result.body), rid)
             return
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())],
+            }
+        )
         stream = result.stream
         try:
             async for frame in stream:
@@ -99,6 +104,8 @@ class DataPlane:
         except SekishoError as err:
             await send_error(send, err, rid)
             return
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "sekisho"}
-                for name in self._chat.usable_aliases(principal)]
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "sekisho"}
+            for name in self._chat.usable_aliases(principal)
+        ]
         await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), rid)

@@ -41,7 +41,8 @@ class SessionAuth:
         if request.method in UNSAFE_METHODS:
             presented = request.headers.get(CSRF_HEADER)
             if presented is None and request.headers.get("content-type", "").startswith(
-                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                ("application/x-www-form-urlencoded", "multipart/form-data")
+            ):
                 value = (await request.form()).get(CSRF_FIELD)
                 presented = value if isinstance(value, str) else None
             if not csrf_ok(token, presented):

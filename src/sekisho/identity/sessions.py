@@ -28,13 +28,18 @@ class SignedIn:
     tenant: TenantSnapshot | None
 
 
-def new_session(db: Session, user: User, cfg: IdentitySettings, *, client_ip: str | None,
-                now: datetime) -> tuple[UserSession, str]:
+def new_session(
+    db: Session, user: User, cfg: IdentitySettings, *, client_ip: str | None, now: datetime
+) -> tuple[UserSession, str]:
     """A fresh session for `user`; returns the row and the cookie token (never stored)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = UserSession(
-        id=new_id("ses", 8), token_hash=hash_key(token), user_id=user.id, tenant_id=user.tenant_id,
-        created_at=now, last_seen_at=now,
+        id=new_id("ses", 8),
+        token_hash=hash_key(token),
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        created_at=now,
+        last_seen_at=now,
         expires_at=now + timedelta(seconds=cfg.session_absolute_timeout_s),
         client_ip=(client_ip or "")[:64] or None,
     )
@@ -50,7 +55,8 @@ def load_session(db: Session, token: str, cfg: IdentitySettings, now: datetime) 
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise InvalidApiKey("Sign in first.")
     row = db.execute(
-        select(UserSession, User, Tenant).join(User, User.id == UserSession.user_id)
+        select(UserSession, User, Tenant)
+        .join(User, User.id == UserSession.user_id)
         .outerjoin(Tenant, Tenant.id == User.tenant_id)
         .where(UserSession.token_hash == hash_key(token))
     ).first()
@@ -58,8 +64,12 @@ def load_session(db: Session, token: str, cfg: IdentitySettings, now: datetime) 
         raise InvalidApiKey("Your session has ended; sign in again.")
     sess, user, tenant = row
     snap = SessionSnapshot(
-        id=sess.id, user_id=user.id, role=user.role, tenant_id=user.tenant_id,
-        user_disabled=user.disabled, expires_at=sess.expires_at,
+        id=sess.id,
+        user_id=user.id,
+        role=user.role,
+        tenant_id=user.tenant_id,
+        user_disabled=user.disabled,
+        expires_at=sess.expires_at,
         idle_expires_at=sess.last_seen_at + timedelta(seconds=cfg.session_idle_timeout_s),
         revoked_at=sess.revoked_at,
     )
@@ -72,8 +82,10 @@ def touch(db: Session, session_id: str, cfg: IdentitySettings, now: datetime) ->
     """Record use, at most once per `session_touch_interval_s` (bounds writes per request)."""
     db.execute(
         update(UserSession)
-        .where(UserSession.id == session_id,
-               UserSession.last_seen_at < now - timedelta(seconds=cfg.session_touch_interval_s))
+        .where(
+            UserSession.id == session_id,
+            UserSession.last_seen_at < now - timedelta(seconds=cfg.session_touch_interval_s),
+        )
         .values(last_seen_at=now)
     )
 

@@ -47,13 +47,17 @@ class SignIn:
         self._cfg = cfg
         self._throttle = throttle
 
-    def _blocking(self, email: str, password: str, ip: str | None,
-                  previous: str | None) -> SignInResult:
+    def _blocking(
+        self, email: str, password: str, ip: str | None, previous: str | None
+    ) -> SignInResult:
         self._throttle.check(email, ip)
         now = datetime.now(UTC)
         with self._db.read() as db:
-            found = db.execute(select(User, Tenant).outerjoin(Tenant, Tenant.id == User.tenant_id)
-                               .where(User.email == email)).first()
+            found = db.execute(
+                select(User, Tenant)
+                .outerjoin(Tenant, Tenant.id == User.tenant_id)
+                .where(User.email == email)
+            ).first()
         user, tenant = found if found is not None else (None, None)
         stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
         if not verify_password(stored, password) or user is None or not user.password_hash:
@@ -63,18 +67,28 @@ class SignIn:
             raise InvalidApiKey("This account is disabled.")
         if user.tenant_id is not None:
             # The one access check: a suspended tenant's member is refused here too.
-            may_act(tenant_snapshot(tenant) if tenant is not None else None, None, now,
-                    session=None)
+            may_act(
+                tenant_snapshot(tenant) if tenant is not None else None, None, now, session=None
+            )
         with self._db.begin() as db:
             if previous:  # rotate: the session presented at sign-in dies
                 sessions.revoke(db, previous, "rotated_at_sign_in", now)
             row, token = sessions.new_session(db, user, self._cfg, client_ip=ip, now=now)
         self._throttle.succeeded(email)
-        return SignInResult(token, csrf_token(token), row.id, user.id, user.email, user.role,
-                            user.tenant_id, row.expires_at)
+        return SignInResult(
+            token,
+            csrf_token(token),
+            row.id,
+            user.id,
+            user.email,
+            user.role,
+            user.tenant_id,
+            row.expires_at,
+        )
 
-    async def sign_in(self, email: str, password: str, *, ip: str | None,
-                      previous: str | None = None) -> SignInResult:
+    async def sign_in(
+        self, email: str, password: str, *, ip: str | None, previous: str | None = None
+    ) -> SignInResult:
         """A new session, or InvalidApiKey / TenantSuspended / RateLimited / ServiceUnavailable."""
         email = email.strip().lower()
         try:

@@ -91,8 +91,10 @@ class SigninThrottle:
             for key, limit in self._keys(email, ip):
                 n, left = self._counter.count(key)
                 if n >= limit:
-                    raise RateLimited("Too many failed sign-ins; try again later.",
-                                      retry_after=max(1, int(left + 0.999)))
+                    raise RateLimited(
+                        "Too many failed sign-ins; try again later.",
+                        retry_after=max(1, int(left + 0.999)),
+                    )
         except redis.RedisError as exc:
             raise ServiceUnavailable("Sign-in is unavailable right now; retry shortly.") from exc
 

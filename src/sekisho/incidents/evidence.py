@@ -32,8 +32,13 @@ class CapturedBundle:
     bundle_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"alias": self.alias, "path": self.path, "sha256": self.sha256,
-                "records": self.records, "bundle_id": self.bundle_id}
+        return {
+            "alias": self.alias,
+            "path": self.path,
+            "sha256": self.sha256,
+            "records": self.records,
+            "bundle_id": self.bundle_id,
+        }
 
 
 def evidence_dir(settings: Settings) -> Path:
@@ -41,27 +46,50 @@ def evidence_dir(settings: Settings) -> Path:
     return Path(configured) if configured else Path(settings.state_dir) / "evidence" / "incidents"
 
 
-def capture(session: Session, settings: Settings, incident: Incident, start: datetime,
-            end: datetime, actor: Actor) -> list[CapturedBundle]:
+def capture(
+    session: Session,
+    settings: Settings,
+    incident: Incident,
+    start: datetime,
+    end: datetime,
+    actor: Actor,
+) -> list[CapturedBundle]:
     """Write and record one bundle per affected alias for [start, end)."""
     window = EvidenceWindow(start, end)
-    timeline = jsonl([
-        {"ts": e.ts.isoformat(), "kind": e.kind, "public": e.public, "author": e.author,
-         "text": e.text, "details": e.details}
-        for e in events(session, incident.id)
-    ])
+    timeline = jsonl(
+        [
+            {
+                "ts": e.ts.isoformat(),
+                "kind": e.kind,
+                "public": e.public,
+                "author": e.author,
+                "text": e.text,
+                "details": e.details,
+            }
+            for e in events(session, incident.id)
+        ]
+    )
     meta = {"incident": incident.id, "severity": incident.severity, "title": incident.title}
     out: list[CapturedBundle] = []
     for alias in incident.aliases:
         filters = EvidenceFilters(alias=alias)
         base = collect_bundle(session, filters, window)
-        bundle = make_bundle({**base.files, "incident_timeline.jsonl": timeline}, filters,
-                             window, meta)
+        bundle = make_bundle(
+            {**base.files, "incident_timeline.jsonl": timeline}, filters, window, meta
+        )
         stamp = end.strftime("%Y%m%dT%H%M%SZ")
         path = write_bundle(bundle, evidence_dir(settings) / f"{incident.id}-{alias}-{stamp}.tar")
-        row = record_bundle(session, bundle, purpose="incident", actor=actor,
-                            note=f"incident {incident.id} evidence for alias {alias}")
-        records = sum(int(f.get("records", 0)) for f in bundle.manifest["files"]
-                      if f["name"] == "request_log.jsonl")
+        row = record_bundle(
+            session,
+            bundle,
+            purpose="incident",
+            actor=actor,
+            note=f"incident {incident.id} evidence for alias {alias}",
+        )
+        records = sum(
+            int(f.get("records", 0))
+            for f in bundle.manifest["files"]
+            if f["name"] == "request_log.jsonl"
+        )
         out.append(CapturedBundle(alias, str(path), bundle.sha256, records, row.id))
     return out

@@ -29,31 +29,51 @@ def _merged(session: Session, aliases: list[str], start: datetime, end: datetime
 
 def _period(t: Totals, start: datetime, end: datetime) -> dict[str, Any]:
     rate = t.error_rate
-    return {"from": start.isoformat(), "to": end.isoformat(), "requests": t.requests,
-            "errors": t.errors, "error_rate": round(rate, 4) if rate is not None else None}
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "requests": t.requests,
+        "errors": t.errors,
+        "error_rate": round(rate, 4) if rate is not None else None,
+    }
 
 
-def onset(session: Session, incident: Incident, alert_window_s: float,
-          lookback_s: float) -> datetime:
+def onset(
+    session: Session, incident: Incident, alert_window_s: float, lookback_s: float
+) -> datetime:
     """When the impact began, as far as the alerts and the rollup tell."""
     opened = incident.opened_at
     fired = session.scalar(
-        select(ObserveAlert.fired_at).where(
+        select(ObserveAlert.fired_at)
+        .where(
             ObserveAlert.alias.in_(incident.aliases),
             ObserveAlert.fired_at >= opened - timedelta(seconds=lookback_s),
-            ObserveAlert.fired_at <= opened)
-        .order_by(ObserveAlert.fired_at).limit(1))
+            ObserveAlert.fired_at <= opened,
+        )
+        .order_by(ObserveAlert.fired_at)
+        .limit(1)
+    )
     if fired is None:
         return opened
     start = fired - timedelta(seconds=alert_window_s)
-    first = [ts for alias in incident.aliases
-             for ts, t in series(session, "alias", alias, start, fired + timedelta(seconds=1))
-             if t.errors]
+    first = [
+        ts
+        for alias in incident.aliases
+        for ts, t in series(session, "alias", alias, start, fired + timedelta(seconds=1))
+        if t.errors
+    ]
     return min([opened, *first]) if first else min(opened, fired)
 
 
-def impact(session: Session, incident: Incident, now: datetime, *, before_s: float,
-           after_s: float, alert_window_s: float) -> dict[str, Any]:
+def impact(
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    *,
+    before_s: float,
+    after_s: float,
+    alert_window_s: float,
+) -> dict[str, Any]:
     """Before / during / after error rates of the incident's aliases."""
     end = incident.resolved_at or now
     began = onset(session, incident, alert_window_s, before_s)
@@ -66,6 +86,10 @@ def impact(session: Session, incident: Incident, now: datetime, *, before_s: flo
         "during": (began, end + timedelta(seconds=1)),
         "after": (a_start, end + timedelta(seconds=1)),
     }
-    return {"aliases": aliases, "onset": began.isoformat(),
-            **{name: _period(_merged(session, aliases, s, e), s, e)
-               for name, (s, e) in periods.items()}}
+    return {
+        "aliases": aliases,
+        "onset": began.isoformat(),
+        **{
+            name: _period(_merged(session, aliases, s, e), s, e) for name, (s, e) in periods.items()
+        },
+    }

@@ -41,6 +41,9 @@ def _views(text: str) -> set[str]:
 def find_leaks(text: str, identities: Iterable[str]) -> list[str]:
     """The identity strings that `text` reveals (empty: the text may be published)."""
     views = _views(text)
-    found = {ident for ident in identities
-             if (needle := skeleton(ident)) and any(needle in v for v in views)}
+    found = {
+        ident
+        for ident in identities
+        if (needle := skeleton(ident)) and any(needle in v for v in views)
+    }
     return sorted(found)

@@ -32,8 +32,9 @@ class OpsChannel:
         if not self.url:
             return True
         body = json.dumps({"text": text, "username": "sekisho"}).encode()
-        req = urllib.request.Request(self.url, data=body, method="POST",
-                                     headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"content-type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 ok = 200 <= int(resp.status) < 300

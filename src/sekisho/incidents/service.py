@@ -45,7 +45,8 @@ def check_customer_text(matrix: Matrix, text: str, what: str) -> str:
     if leaks:
         raise ControlPlaneError(
             f"{what} refused: it reveals provider identity ({', '.join(leaks)}); "
-            "customer text may name aliases only")
+            "customer text may name aliases only"
+        )
     return text
 
 
@@ -72,19 +73,43 @@ def get(session: Session, incident_id: str, *, for_update: bool = False) -> Inci
     return row
 
 
-def _event(session: Session, incident: Incident, kind: str, actor: Actor, text: str, *,
-           public: bool = False, details: dict[str, Any] | None = None,
-           now: datetime | None = None) -> IncidentEvent:
-    event = IncidentEvent(incident_id=incident.id, ts=now or datetime.now(UTC), kind=kind,
-                          public=public, author=_who(actor), text=text, details=details)
+def _event(
+    session: Session,
+    incident: Incident,
+    kind: str,
+    actor: Actor,
+    text: str,
+    *,
+    public: bool = False,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> IncidentEvent:
+    event = IncidentEvent(
+        incident_id=incident.id,
+        ts=now or datetime.now(UTC),
+        kind=kind,
+        public=public,
+        author=_who(actor),
+        text=text,
+        details=details,
+    )
     session.add(event)
     session.flush()
     return event
 
 
-def open_incident(session: Session, matrix: Matrix, *, title: str, severity: str,
-                  aliases: Sequence[str], actor: Actor, eta: datetime | None = None,
-                  note: str | None = None, now: datetime | None = None) -> Incident:
+def open_incident(
+    session: Session,
+    matrix: Matrix,
+    *,
+    title: str,
+    severity: str,
+    aliases: Sequence[str],
+    actor: Actor,
+    eta: datetime | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Incident:
     """Open an incident; `note` (internal) starts the timeline."""
     now = now or datetime.now(UTC)
     severity = severity.upper()
@@ -97,16 +122,40 @@ def open_incident(session: Session, matrix: Matrix, *, title: str, severity: str
     if unknown:
         raise ControlPlaneError(f"unknown alias(es): {', '.join(unknown)}")
     title = check_customer_text(matrix, title, "the title")
-    incident = Incident(id=new_id("inc", 6), title=title, severity=severity, status="open",
-                        aliases=names, eta=eta, opened_at=now, opened_by=_who(actor))
+    incident = Incident(
+        id=new_id("inc", 6),
+        title=title,
+        severity=severity,
+        status="open",
+        aliases=names,
+        eta=eta,
+        opened_at=now,
+        opened_by=_who(actor),
+    )
     session.add(incident)
     session.flush()
-    _event(session, incident, "opened", actor, note or title,
-           details={"severity": severity, "aliases": names,
-                    "eta": eta.isoformat() if eta else None}, now=now)
-    audit.record(session, actor, "incident.open", ("incident", incident.id), note=note,
-                 details={"title": title, "severity": severity, "aliases": names,
-                          "eta": eta.isoformat() if eta else None})
+    _event(
+        session,
+        incident,
+        "opened",
+        actor,
+        note or title,
+        details={"severity": severity, "aliases": names, "eta": eta.isoformat() if eta else None},
+        now=now,
+    )
+    audit.record(
+        session,
+        actor,
+        "incident.open",
+        ("incident", incident.id),
+        note=note,
+        details={
+            "title": title,
+            "severity": severity,
+            "aliases": names,
+            "eta": eta.isoformat() if eta else None,
+        },
+    )
     return incident
 
 
@@ -117,8 +166,9 @@ def _open(session: Session, incident_id: str) -> Incident:
     return incident
 
 
-def add_note(session: Session, incident_id: str, text: str, actor: Actor,
-             severity: str | None = None) -> IncidentEvent:
+def add_note(
+    session: Session, incident_id: str, text: str, actor: Actor, severity: str | None = None
+) -> IncidentEvent:
     """An internal timeline note (may name providers); optionally changes the severity."""
     incident = _open(session, incident_id)
     text = text.strip()
@@ -132,13 +182,25 @@ def add_note(session: Session, incident_id: str, text: str, actor: Actor,
         details = {"severity": {"from": incident.severity, "to": severity}}
         incident.severity = severity
     event = _event(session, incident, "note", actor, text, details=details or None)
-    audit.record(session, actor, "incident.note", ("incident", incident.id), note=text,
-                 details=details or None)
+    audit.record(
+        session,
+        actor,
+        "incident.note",
+        ("incident", incident.id),
+        note=text,
+        details=details or None,
+    )
     return event
 
 
-def post_update(session: Session, matrix: Matrix, incident_id: str, text: str, actor: Actor,
-                eta: datetime | None = None) -> IncidentEvent:
+def post_update(
+    session: Session,
+    matrix: Matrix,
+    incident_id: str,
+    text: str,
+    actor: Actor,
+    eta: datetime | None = None,
+) -> IncidentEvent:
     """A customer-facing update (leak-checked), shown on the status page."""
     incident = _open(session, incident_id)
     text = check_customer_text(matrix, text, "the customer update")
@@ -147,14 +209,25 @@ def post_update(session: Session, matrix: Matrix, incident_id: str, text: str, a
         incident.eta = eta
         details["eta"] = eta.isoformat()
     event = _event(session, incident, "update", actor, text, public=True, details=details or None)
-    audit.record(session, actor, "incident.update", ("incident", incident.id), note=text,
-                 details=details or None)
+    audit.record(
+        session,
+        actor,
+        "incident.update",
+        ("incident", incident.id),
+        note=text,
+        details=details or None,
+    )
     return event
 
 
 def attached_overrides(session: Session, incident_id: str) -> list[AliasOverride]:
-    return list(session.scalars(select(AliasOverride).where(AliasOverride.incident_id == incident_id)
-                                .order_by(AliasOverride.created_at)).all())
+    return list(
+        session.scalars(
+            select(AliasOverride)
+            .where(AliasOverride.incident_id == incident_id)
+            .order_by(AliasOverride.created_at)
+        ).all()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +237,18 @@ class Resolution:
     impact: dict[str, Any]
 
 
-def resolve(session: Session, matrix: Matrix, incident_id: str, actor: Actor, *,
-            impact: dict[str, Any], update: str | None = None, note: str | None = None,
-            evidence: list[dict[str, Any]] | None = None,
-            now: datetime | None = None) -> Resolution:
+def resolve(
+    session: Session,
+    matrix: Matrix,
+    incident_id: str,
+    actor: Actor,
+    *,
+    impact: dict[str, Any],
+    update: str | None = None,
+    note: str | None = None,
+    evidence: list[dict[str, Any]] | None = None,
+    now: datetime | None = None,
+) -> Resolution:
     """Close the incident: revert its active overrides, record impact and evidence."""
     now = now or datetime.now(UTC)
     incident = _open(session, incident_id)
@@ -178,29 +259,51 @@ def resolve(session: Session, matrix: Matrix, incident_id: str, actor: Actor, *,
     for row in attached_overrides(session, incident.id):
         if row.id in active:
             reverted += override_service.revert_overrides(
-                session, alias=row.alias, actor=actor, override_id=row.id, now=now,
-                note=f"incident {incident.id} resolved")
+                session,
+                alias=row.alias,
+                actor=actor,
+                override_id=row.id,
+                now=now,
+                note=f"incident {incident.id} resolved",
+            )
     incident.status, incident.resolved_at, incident.resolved_by = "resolved", now, _who(actor)
     incident.impact = impact
     if update:
         _event(session, incident, "update", actor, update, public=True, now=now)
-    details = {"impact": impact, "reverted_overrides": [r.id for r in reverted],
-               "evidence": evidence or []}
+    details = {
+        "impact": impact,
+        "reverted_overrides": [r.id for r in reverted],
+        "evidence": evidence or [],
+    }
     _event(session, incident, "resolved", actor, note or "resolved", details=details, now=now)
-    audit.record(session, actor, "incident.resolve", ("incident", incident.id), note=note,
-                 details=ledger_safe(details))
+    audit.record(
+        session,
+        actor,
+        "incident.resolve",
+        ("incident", incident.id),
+        note=note,
+        details=ledger_safe(details),
+    )
     return Resolution(incident, reverted, impact)
 
 
-def record_evidence_event(session: Session, incident_id: str, actor: Actor,
-                          bundles: list[dict[str, Any]]) -> None:
+def record_evidence_event(
+    session: Session, incident_id: str, actor: Actor, bundles: list[dict[str, Any]]
+) -> None:
     incident = get(session, incident_id)
-    _event(session, incident, "evidence", actor,
-           f"evidence captured: {len(bundles)} bundle(s)", details={"bundles": bundles})
+    _event(
+        session,
+        incident,
+        "evidence",
+        actor,
+        f"evidence captured: {len(bundles)} bundle(s)",
+        details={"bundles": bundles},
+    )
 
 
-def list_incidents(session: Session, *, include_resolved: bool = False,
-                   limit: int = 50) -> list[Incident]:
+def list_incidents(
+    session: Session, *, include_resolved: bool = False, limit: int = 50
+) -> list[Incident]:
     stmt = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)
     if not include_resolved:
         stmt = stmt.where(Incident.status == "open")
@@ -217,21 +320,38 @@ def events(session: Session, incident_id: str, *, public_only: bool = False) -> 
 def incident_document(session: Session, incident: Incident) -> dict[str, Any]:
     """Everything about an incident for operators: timeline (internal) and overrides."""
     return {
-        "id": incident.id, "title": incident.title, "severity": incident.severity,
-        "status": incident.status, "aliases": incident.aliases,
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "aliases": incident.aliases,
         "eta": incident.eta.isoformat() if incident.eta else None,
-        "opened_at": incident.opened_at.isoformat(), "opened_by": incident.opened_by,
+        "opened_at": incident.opened_at.isoformat(),
+        "opened_by": incident.opened_by,
         "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
-        "resolved_by": incident.resolved_by, "impact": incident.impact,
+        "resolved_by": incident.resolved_by,
+        "impact": incident.impact,
         "timeline": [
-            {"ts": e.ts.isoformat(), "kind": e.kind, "public": e.public, "author": e.author,
-             "text": e.text, "details": e.details}
+            {
+                "ts": e.ts.isoformat(),
+                "kind": e.kind,
+                "public": e.public,
+                "author": e.author,
+                "text": e.text,
+                "details": e.details,
+            }
             for e in events(session, incident.id)
         ],
         "overrides": [
-            {"id": o.id, "alias": o.alias, "kind": o.kind, "provider": o.provider,
-             "created_at": o.created_at.isoformat(), "expires_at": o.expires_at.isoformat(),
-             "reverted_at": o.reverted_at.isoformat() if o.reverted_at else None}
+            {
+                "id": o.id,
+                "alias": o.alias,
+                "kind": o.kind,
+                "provider": o.provider,
+                "created_at": o.created_at.isoformat(),
+                "expires_at": o.expires_at.isoformat(),
+                "reverted_at": o.reverted_at.isoformat() if o.reverted_at else None,
+            }
             for o in attached_overrides(session, incident.id)
         ],
     }

@@ -36,23 +36,47 @@ def _who(actor: Actor) -> str:
     return actor.email or actor.id
 
 
-def open_incident(db: Database, settings: Settings, matrix: Matrix, actor: Actor, *,
-                  title: str, severity: str, aliases: list[str], eta: datetime | None,
-                  note: str | None) -> Outcome:
+def open_incident(
+    db: Database,
+    settings: Settings,
+    matrix: Matrix,
+    actor: Actor,
+    *,
+    title: str,
+    severity: str,
+    aliases: list[str],
+    eta: datetime | None,
+    note: str | None,
+) -> Outcome:
     with db.begin() as session:
-        incident = service.open_incident(session, matrix, title=title, severity=severity,
-                                         aliases=aliases, actor=actor, eta=eta, note=note)
+        incident = service.open_incident(
+            session,
+            matrix,
+            title=title,
+            severity=severity,
+            aliases=aliases,
+            actor=actor,
+            eta=eta,
+            note=note,
+        )
         doc = service.incident_document(session, incident)
     eta_text = f" ETA {eta.isoformat(timespec='minutes')}." if eta else ""
     posted = _ops(settings).post(
         f":rotating_light: {doc['severity']} incident {doc['id']} opened by {_who(actor)}: "
         f"{doc['title']} — aliases {', '.join(doc['aliases'])}.{eta_text}"
-        + (f" Note: {note}" if note else ""))
+        + (f" Note: {note}" if note else "")
+    )
     return Outcome(doc["id"], doc, posted)
 
 
-def add_note(db: Database, settings: Settings, actor: Actor, incident_id: str, text: str,
-             severity: str | None = None) -> Outcome:
+def add_note(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    incident_id: str,
+    text: str,
+    severity: str | None = None,
+) -> Outcome:
     with db.begin() as session:
         service.add_note(session, incident_id, text, actor, severity)
         doc = service.incident_document(session, service.get(session, incident_id))
@@ -60,66 +84,103 @@ def add_note(db: Database, settings: Settings, actor: Actor, incident_id: str, t
     return Outcome(incident_id, doc, posted)
 
 
-def post_update(db: Database, settings: Settings, matrix: Matrix, actor: Actor,
-                incident_id: str, text: str, eta: datetime | None = None) -> Outcome:
+def post_update(
+    db: Database,
+    settings: Settings,
+    matrix: Matrix,
+    actor: Actor,
+    incident_id: str,
+    text: str,
+    eta: datetime | None = None,
+) -> Outcome:
     with db.begin() as session:
         service.post_update(session, matrix, incident_id, text, actor, eta)
         doc = service.incident_document(session, service.get(session, incident_id))
     posted = _ops(settings).post(
-        f"[{doc['severity']} {incident_id}] customer update posted by {_who(actor)}: {text}")
+        f"[{doc['severity']} {incident_id}] customer update posted by {_who(actor)}: {text}"
+    )
     return Outcome(incident_id, doc, posted)
 
 
-def _evidence_window(settings: Settings, opened_at: datetime,
-                     now: datetime) -> tuple[datetime, datetime]:
+def _evidence_window(
+    settings: Settings, opened_at: datetime, now: datetime
+) -> tuple[datetime, datetime]:
     lead = timedelta(seconds=min(settings.incidents.before_window_s, 3600))
     return opened_at - lead, now + timedelta(milliseconds=1)
 
 
-def capture_evidence(db: Database, settings: Settings, actor: Actor,
-                     incident_id: str) -> Outcome:
+def capture_evidence(db: Database, settings: Settings, actor: Actor, incident_id: str) -> Outcome:
     """Capture (again) the incident's evidence window up to now."""
     now = datetime.now(UTC)
     with db.begin() as session:
         incident = service.get(session, incident_id)
         start, end = _evidence_window(settings, incident.opened_at, incident.resolved_at or now)
-        bundles = [b.to_dict() for b in incident_evidence.capture(
-            session, settings, incident, start, end, actor)]
+        bundles = [
+            b.to_dict()
+            for b in incident_evidence.capture(session, settings, incident, start, end, actor)
+        ]
         service.record_evidence_event(session, incident_id, actor, bundles)
         doc = service.incident_document(session, incident)
     return Outcome(incident_id, doc, True, {"evidence": bundles})
 
 
-def resolve(db: Database, settings: Settings, matrix: Matrix, actor: Actor, incident_id: str,
-            *, update: str | None = None, note: str | None = None,
-            evidence: bool = True) -> Outcome:
+def resolve(
+    db: Database,
+    settings: Settings,
+    matrix: Matrix,
+    actor: Actor,
+    incident_id: str,
+    *,
+    update: str | None = None,
+    note: str | None = None,
+    evidence: bool = True,
+) -> Outcome:
     """Revert the incident's overrides, measure before/during/after, capture evidence."""
     now = datetime.now(UTC)
     with db.begin() as session:
         incident = service.get(session, incident_id, for_update=True)
         if incident.status != "open":
             raise ControlPlaneError(f"incident {incident_id} is already {incident.status}")
-        measured = compute_impact(session, incident, now,
-                                  before_s=settings.incidents.before_window_s,
-                                  after_s=settings.incidents.after_window_s,
-                                  alert_window_s=settings.observe.alert_window_s)
+        measured = compute_impact(
+            session,
+            incident,
+            now,
+            before_s=settings.incidents.before_window_s,
+            after_s=settings.incidents.after_window_s,
+            alert_window_s=settings.observe.alert_window_s,
+        )
         bundles: list[dict[str, Any]] = []
         if evidence:
             start, end = _evidence_window(settings, incident.opened_at, now)
-            bundles = [b.to_dict() for b in incident_evidence.capture(
-                session, settings, incident, start, end, actor)]
-        result = service.resolve(session, matrix, incident_id, actor, impact=measured,
-                                 update=update, note=note, evidence=bundles, now=now)
+            bundles = [
+                b.to_dict()
+                for b in incident_evidence.capture(session, settings, incident, start, end, actor)
+            ]
+        result = service.resolve(
+            session,
+            matrix,
+            incident_id,
+            actor,
+            impact=measured,
+            update=update,
+            note=note,
+            evidence=bundles,
+            now=now,
+        )
         doc = service.incident_document(session, result.incident)
-        reverted = [{"id": r.id, "alias": r.alias, "kind": r.kind, "provider": r.provider}
-                    for r in result.reverted]
+        reverted = [
+            {"id": r.id, "alias": r.alias, "kind": r.kind, "provider": r.provider}
+            for r in result.reverted
+        ]
     rates = " / ".join(f"{k} {_rate(measured[k])}" for k in ("before", "during", "after"))
     posted = _ops(settings).post(
         f":white_check_mark: [{doc['severity']} {incident_id}] resolved by {_who(actor)}. "
         f"Error rate {rates}. Reverted {len(reverted)} override(s)."
-        + (f" Evidence: {', '.join(b['sha256'][:12] for b in bundles)}" if bundles else ""))
-    return Outcome(incident_id, doc, posted, {"impact": measured, "reverted": reverted,
-                                              "evidence": bundles})
+        + (f" Evidence: {', '.join(b['sha256'][:12] for b in bundles)}" if bundles else "")
+    )
+    return Outcome(
+        incident_id, doc, posted, {"impact": measured, "reverted": reverted, "evidence": bundles}
+    )
 
 
 def _rate(period: dict[str, Any]) -> str:

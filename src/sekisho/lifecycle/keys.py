@@ -39,19 +39,30 @@ def key_status(key: ApiKey, now: datetime) -> str:
 
 def key_view(key: ApiKey, now: datetime) -> dict[str, Any]:
     """A key as listed: never the secret, only its prefix."""
+
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
-    return {"id": key.id, "prefix": key.prefix, "name": key.name, "tenant_id": key.tenant_id,
-            "aliases": key.aliases, "status": key_status(key, now),
-            "created_at": iso(key.created_at), "expires_at": iso(key.expires_at),
-            "revoked_at": iso(key.revoked_at), "last_used_at": iso(key.last_used_at)}
+
+    return {
+        "id": key.id,
+        "prefix": key.prefix,
+        "name": key.name,
+        "tenant_id": key.tenant_id,
+        "aliases": key.aliases,
+        "status": key_status(key, now),
+        "created_at": iso(key.created_at),
+        "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at),
+        "last_used_at": iso(key.last_used_at),
+    }
 
 
 def list_keys(session: Session, tenant_ref: str) -> list[dict[str, Any]]:
     tenant = find_tenant(session, tenant_ref)
     now = datetime.now(UTC)
-    rows = session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.id)
-                           .order_by(ApiKey.created_at)).all()
+    rows = session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at)
+    ).all()
     return [key_view(k, now) for k in rows]
 
 
@@ -73,8 +84,9 @@ def _bump(session: Session, settings: Settings, tenant_id: str) -> Invalidation:
     return event
 
 
-def revoke_key(session: Session, settings: Settings, ref: str, actor: Actor,
-               note: str | None = None) -> KeyChange:
+def revoke_key(
+    session: Session, settings: Settings, ref: str, actor: Actor, note: str | None = None
+) -> KeyChange:
     """Revoke at once (the row stays); every replica drops it within a second."""
     key = find_key(session, ref)
     now = datetime.now(UTC)
@@ -82,29 +94,62 @@ def revoke_key(session: Session, settings: Settings, ref: str, actor: Actor,
         raise ControlPlaneError(f"API key {key.prefix} is already revoked")
     key.revoked_at = now
     event = _bump(session, settings, key.tenant_id)
-    audit.record(session, actor, "key.revoke", ("api_key", key.id), tenant_id=key.tenant_id,
-                 note=note, details={"prefix": key.prefix})
+    audit.record(
+        session,
+        actor,
+        "key.revoke",
+        ("api_key", key.id),
+        tenant_id=key.tenant_id,
+        note=note,
+        details={"prefix": key.prefix},
+    )
     return KeyChange(key, event)
 
 
-def rotate_key(session: Session, settings: Settings, matrix: Matrix, ref: str, actor: Actor, *,
-               overlap: timedelta, note: str | None = None) -> KeyChange:
+def rotate_key(
+    session: Session,
+    settings: Settings,
+    matrix: Matrix,
+    ref: str,
+    actor: Actor,
+    *,
+    overlap: timedelta,
+    note: str | None = None,
+) -> KeyChange:
     """A new key with the same tenant, scope and name; the old one expires after `overlap`."""
     if overlap < timedelta(0) or overlap > MAX_OVERLAP:
         raise ControlPlaneError("the overlap must be between 0 and 30 days")
     old = find_key(session, ref)
     now = datetime.now(UTC)
     if key_status(old, now) != "active":
-        raise ControlPlaneError(f"API key {old.prefix} is {key_status(old, now)}; nothing to rotate")
-    new, secret = create_key(session, matrix, old.tenant_id, actor, aliases=old.aliases,
-                             expires_at=old.expires_at if old.expires_at and old.expires_at > now
-                             + overlap else None, name=old.name)
+        raise ControlPlaneError(
+            f"API key {old.prefix} is {key_status(old, now)}; nothing to rotate"
+        )
+    new, secret = create_key(
+        session,
+        matrix,
+        old.tenant_id,
+        actor,
+        aliases=old.aliases,
+        expires_at=old.expires_at if old.expires_at and old.expires_at > now + overlap else None,
+        name=old.name,
+    )
     ends = now + overlap
     if old.expires_at is None or old.expires_at > ends:
         old.expires_at = ends
     event = _bump(session, settings, old.tenant_id)
-    audit.record(session, actor, "key.rotate", ("api_key", old.id), tenant_id=old.tenant_id,
-                 note=note, details={"old_prefix": old.prefix, "new_key_id": new.id,
-                                     "new_prefix": new.prefix,
-                                     "old_expires_at": old.expires_at.isoformat()})
+    audit.record(
+        session,
+        actor,
+        "key.rotate",
+        ("api_key", old.id),
+        tenant_id=old.tenant_id,
+        note=note,
+        details={
+            "old_prefix": old.prefix,
+            "new_key_id": new.id,
+            "new_prefix": new.prefix,
+            "old_expires_at": old.expires_at.isoformat(),
+        },
+    )
     return KeyChange(new, event, secret, old)

@@ -20,22 +20,33 @@ NOTIFIED_ROLES = ("operator", "admin")
 
 
 def _overdue_query(now: datetime):  # type: ignore[no-untyped-def]
-    return (select(TenantSuspension, Tenant)
-            .join(Tenant, Tenant.id == TenantSuspension.tenant_id)
-            .where(TenantSuspension.ended_at.is_(None), TenantSuspension.review_at <= now,
-                   Tenant.state == "suspended")
-            .order_by(TenantSuspension.review_at))
+    return (
+        select(TenantSuspension, Tenant)
+        .join(Tenant, Tenant.id == TenantSuspension.tenant_id)
+        .where(
+            TenantSuspension.ended_at.is_(None),
+            TenantSuspension.review_at <= now,
+            Tenant.state == "suspended",
+        )
+        .order_by(TenantSuspension.review_at)
+    )
 
 
 def list_overdue(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
     """Open suspensions whose review date has passed, oldest review first."""
     now = now or datetime.now(UTC)
-    return [{
-        "tenant_id": tenant.id, "tenant": tenant.name, "suspension_id": s.id,
-        "reason": s.reason, "suspended_at": s.created_at.isoformat(),
-        "review_at": s.review_at.isoformat(),
-        "days_overdue": (now - s.review_at).days,
-    } for s, tenant in session.execute(_overdue_query(now)).all()]
+    return [
+        {
+            "tenant_id": tenant.id,
+            "tenant": tenant.name,
+            "suspension_id": s.id,
+            "reason": s.reason,
+            "suspended_at": s.created_at.isoformat(),
+            "review_at": s.review_at.isoformat(),
+            "days_overdue": (now - s.review_at).days,
+        }
+        for s, tenant in session.execute(_overdue_query(now)).all()
+    ]
 
 
 def overdue_count(session: Session, now: datetime | None = None) -> int:
@@ -51,15 +62,20 @@ def notify_overdue(session: Session, settings: Settings, now: datetime | None = 
     overdue = list_overdue(session, now)
     if not overdue:
         return 0
-    operators = session.scalars(select(User.email).where(User.role.in_(NOTIFIED_ROLES),
-                                                         User.disabled.is_(False))).all()
+    operators = session.scalars(
+        select(User.email).where(User.role.in_(NOTIFIED_ROLES), User.disabled.is_(False))
+    ).all()
     day = now.date().isoformat()
     added = 0
     for item in overdue:
         added += notify_people(
-            session, settings, event="tenant.suspension_overdue", tenant_id=item["tenant_id"],
+            session,
+            settings,
+            event="tenant.suspension_overdue",
+            tenant_id=item["tenant_id"],
             subject=f"Sekisho: suspension of {item['tenant']} is past its review date",
-            payload=item, emails=operators,
+            payload=item,
+            emails=operators,
             dedupe_key=f"overdue:{item['suspension_id']}:{day}",
         )
     return added

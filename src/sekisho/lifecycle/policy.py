@@ -51,8 +51,10 @@ def next_state(current: str, action: str) -> str:
     """The state `action` leads to from `current`, or Refused."""
     sources, target = TRANSITIONS[action]
     if current not in sources:
-        raise Refused(f"cannot {action.replace('_', ' ')} a tenant that is {current}"
-                      f" (only from: {', '.join(sources)})")
+        raise Refused(
+            f"cannot {action.replace('_', ' ')} a tenant that is {current}"
+            f" (only from: {', '.join(sources)})"
+        )
     return target
 
 
@@ -63,12 +65,16 @@ def check_people(reason: str, requester: Person, authorizer: Person) -> None:
     if requester.disabled or authorizer.disabled:
         raise NotAuthorized("a disabled user can neither request nor authorize")
     if requester.role not in REQUESTER_ROLES:
-        raise NotAuthorized(f"{requester.email} is {requester.role}; a request comes from an "
-                      f"{' or '.join(REQUESTER_ROLES)}")
+        raise NotAuthorized(
+            f"{requester.email} is {requester.role}; a request comes from an "
+            f"{' or '.join(REQUESTER_ROLES)}"
+        )
     owner = REASON_OWNER[reason]
     if authorizer.role != owner:
-        raise NotAuthorized(f"reason {reason} must be authorized by a {owner}; "
-                      f"{authorizer.email} is {authorizer.role}")
+        raise NotAuthorized(
+            f"reason {reason} must be authorized by a {owner}; "
+            f"{authorizer.email} is {authorizer.role}"
+        )
 
 
 def check_note(note: str) -> str:

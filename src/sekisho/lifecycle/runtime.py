@@ -43,16 +43,22 @@ def install(gateway: Gateway) -> LifecycleRuntime:
     settings, db = gateway.settings, gateway.db
     invalidator = Invalidator(gateway.keys, gateway.chat.inflight)
     push, poller = listeners_for(settings, db, invalidator)
-    counter: FailureCounter = (RedisCounter(settings.redis_url, settings.identity.signin_window_s)
-                               if settings.redis_url
-                               else MemoryCounter(settings.identity.signin_window_s))
+    counter: FailureCounter = (
+        RedisCounter(settings.redis_url, settings.identity.signin_window_s)
+        if settings.redis_url
+        else MemoryCounter(settings.identity.signin_window_s)
+    )
     runtime = LifecycleRuntime(
-        invalidator=invalidator, push=push, poller=poller,
+        invalidator=invalidator,
+        push=push,
+        poller=poller,
         announcer=Announcer(settings.redis_url, settings.bus.channel),
-        notifier=NotificationWorker(db, settings), overdue=OverdueTracker(db, settings),
+        notifier=NotificationWorker(db, settings),
+        overdue=OverdueTracker(db, settings),
         sessions=SessionAuth(db, settings.identity),
-        signin=SignIn(db, settings.identity,
-                      SigninThrottle(counter, settings.identity.signin_max_failures)),
+        signin=SignIn(
+            db, settings.identity, SigninThrottle(counter, settings.identity.signin_max_failures)
+        ),
     )
     if push is not None:
         gateway.background.append(push.run)

@@ -77,19 +77,22 @@ def _locked_tenant(session: Session, ref: str) -> Tenant:
 
 
 def _people(session: Session, req: LifecycleRequest) -> tuple[Person, Person]:
-    return person(find_user(session, req.requested_by)), person(find_user(session, req.authorized_by))
+    return person(find_user(session, req.requested_by)), person(
+        find_user(session, req.authorized_by)
+    )
 
 
 def open_suspension(session: Session, tenant_id: str) -> TenantSuspension | None:
     return session.scalars(
-        select(TenantSuspension).where(TenantSuspension.tenant_id == tenant_id,
-                                       TenantSuspension.ended_at.is_(None))
+        select(TenantSuspension)
+        .where(TenantSuspension.tenant_id == tenant_id, TenantSuspension.ended_at.is_(None))
         .order_by(TenantSuspension.created_at.desc())
     ).first()
 
 
-def _set_state(session: Session, settings: Settings, tenant: Tenant, state: str,
-               now: datetime) -> Invalidation:
+def _set_state(
+    session: Session, settings: Settings, tenant: Tenant, state: str, now: datetime
+) -> Invalidation:
     tenant.state = state
     tenant.state_changed_at = now
     tenant.version = tenant.version + 1
@@ -113,8 +116,14 @@ def _tenant_contacts(tenant: Tenant) -> list[str | None]:
     return [tenant.account_owner_email, tenant.cs_email]
 
 
-def suspend_tenant(session: Session, settings: Settings, req: LifecycleRequest, *, reason: str,
-                   review_in: timedelta | None = None) -> LifecycleResult:
+def suspend_tenant(
+    session: Session,
+    settings: Settings,
+    req: LifecycleRequest,
+    *,
+    reason: str,
+    review_in: timedelta | None = None,
+) -> LifecycleResult:
     """Suspend: authorized by the owner matching `reason`; evidence first for security events."""
     note = check_note(req.note)
     requester, authorizer = _people(session, req)
@@ -128,40 +137,78 @@ def suspend_tenant(session: Session, settings: Settings, req: LifecycleRequest, 
     evidence_sha: str | None = None
     if reason == "security_event":  # Rule 9: preserve the evidence before anything changes
         window = EvidenceWindow(now - timedelta(seconds=settings.lifecycle.evidence_window_s), now)
-        bundle = collect_bundle(session, EvidenceFilters(tenant_id=tenant.id), window,
-                                meta={"purpose": "suspension_snapshot", "reason": reason})
-        record_bundle(session, bundle, purpose="suspension_snapshot", actor=actor,
-                      keep_content=True, note=f"evidence snapshot before suspension: {note}")
+        bundle = collect_bundle(
+            session,
+            EvidenceFilters(tenant_id=tenant.id),
+            window,
+            meta={"purpose": "suspension_snapshot", "reason": reason},
+        )
+        record_bundle(
+            session,
+            bundle,
+            purpose="suspension_snapshot",
+            actor=actor,
+            keep_content=True,
+            note=f"evidence snapshot before suspension: {note}",
+        )
         evidence_sha = bundle.sha256
 
     suspension = TenantSuspension(
-        id=new_id("sus", 8), tenant_id=tenant.id, reason=reason, note=note,
-        requested_by=requester.id, authorized_by=authorizer.id, created_at=now,
-        review_at=review_at, evidence_sha256=evidence_sha,
+        id=new_id("sus", 8),
+        tenant_id=tenant.id,
+        reason=reason,
+        note=note,
+        requested_by=requester.id,
+        authorized_by=authorizer.id,
+        created_at=now,
+        review_at=review_at,
+        evidence_sha256=evidence_sha,
     )
     session.add(suspension)
     event = _set_state(session, settings, tenant, new_state, now)
     revoked = revoke_tenant_sessions(session, tenant.id, "tenant_suspended", now)
     audit.record(
-        session, actor, "tenant.suspend", ("tenant", tenant.id), tenant_id=tenant.id,
-        reason=reason, note=note, authorized_by=approver,
-        details={"suspension_id": suspension.id, "review_at": review_at.isoformat(),
-                 "evidence_sha256": evidence_sha, "sessions_revoked": revoked, "via": req.via,
-                 "tenant_version": tenant.version},
+        session,
+        actor,
+        "tenant.suspend",
+        ("tenant", tenant.id),
+        tenant_id=tenant.id,
+        reason=reason,
+        note=note,
+        authorized_by=approver,
+        details={
+            "suspension_id": suspension.id,
+            "review_at": review_at.isoformat(),
+            "evidence_sha256": evidence_sha,
+            "sessions_revoked": revoked,
+            "via": req.via,
+            "tenant_version": tenant.version,
+        },
     )
     notify_people(
-        session, settings, event="tenant.suspended", tenant_id=tenant.id,
+        session,
+        settings,
+        event="tenant.suspended",
+        tenant_id=tenant.id,
         subject=f"Sekisho: access for {tenant.name} is suspended",
-        payload={"tenant": tenant.name, "tenant_id": tenant.id, "reason": reason,
-                 "suspended_at": now.isoformat(), "review_at": review_at.isoformat()},
-        emails=_tenant_contacts(tenant), dedupe_key=f"suspended:{suspension.id}",
+        payload={
+            "tenant": tenant.name,
+            "tenant_id": tenant.id,
+            "reason": reason,
+            "suspended_at": now.isoformat(),
+            "review_at": review_at.isoformat(),
+        },
+        emails=_tenant_contacts(tenant),
+        dedupe_key=f"suspended:{suspension.id}",
     )
-    return LifecycleResult(tenant.id, tenant.name, new_state, suspension.id, event,
-                           evidence_sha, review_at, revoked)
+    return LifecycleResult(
+        tenant.id, tenant.name, new_state, suspension.id, event, evidence_sha, review_at, revoked
+    )
 
 
-def _end_suspension(session: Session, settings: Settings, req: LifecycleRequest, action: str,
-                    ledger_action: str) -> LifecycleResult:
+def _end_suspension(
+    session: Session, settings: Settings, req: LifecycleRequest, action: str, ledger_action: str
+) -> LifecycleResult:
     note = check_note(req.note)
     requester, authorizer = _people(session, req)
     tenant = _locked_tenant(session, req.tenant)
@@ -178,28 +225,45 @@ def _end_suspension(session: Session, settings: Settings, req: LifecycleRequest,
     suspension.end_note = note
     event = _set_state(session, settings, tenant, new_state, now)
     audit.record(
-        session, actor_of(requester), ledger_action, ("tenant", tenant.id), tenant_id=tenant.id,
-        reason=suspension.reason, note=note, authorized_by=actor_of(authorizer),
+        session,
+        actor_of(requester),
+        ledger_action,
+        ("tenant", tenant.id),
+        tenant_id=tenant.id,
+        reason=suspension.reason,
+        note=note,
+        authorized_by=actor_of(authorizer),
         details={"suspension_id": suspension.id, "via": req.via, "tenant_version": tenant.version},
     )
     word = "reinstated" if action == "reinstate" else "being off-boarded"
     notify_people(
-        session, settings, event=f"tenant.{suspension.ended_kind}", tenant_id=tenant.id,
+        session,
+        settings,
+        event=f"tenant.{suspension.ended_kind}",
+        tenant_id=tenant.id,
         subject=f"Sekisho: {tenant.name} is {word}",
-        payload={"tenant": tenant.name, "tenant_id": tenant.id, "state": new_state,
-                 "at": now.isoformat()},
-        emails=_tenant_contacts(tenant), dedupe_key=f"{suspension.ended_kind}:{suspension.id}",
+        payload={
+            "tenant": tenant.name,
+            "tenant_id": tenant.id,
+            "state": new_state,
+            "at": now.isoformat(),
+        },
+        emails=_tenant_contacts(tenant),
+        dedupe_key=f"{suspension.ended_kind}:{suspension.id}",
     )
     return LifecycleResult(tenant.id, tenant.name, new_state, suspension.id, event)
 
 
-def reinstate_tenant(session: Session, settings: Settings, req: LifecycleRequest) -> LifecycleResult:
+def reinstate_tenant(
+    session: Session, settings: Settings, req: LifecycleRequest
+) -> LifecycleResult:
     """Reinstate: authorized by the owner role matching the open suspension's reason."""
     return _end_suspension(session, settings, req, "reinstate", "tenant.reinstate")
 
 
-def offboard_tenant(session: Session, settings: Settings, req: LifecycleRequest, *,
-                    complete: bool = False) -> LifecycleResult:
+def offboard_tenant(
+    session: Session, settings: Settings, req: LifecycleRequest, *, complete: bool = False
+) -> LifecycleResult:
     """Start off-boarding a suspended tenant, or (`complete`) finish it. Deletes nothing."""
     if not complete:
         return _end_suspension(session, settings, req, "offboard", "tenant.offboard.start")
@@ -208,7 +272,8 @@ def offboard_tenant(session: Session, settings: Settings, req: LifecycleRequest,
     tenant = _locked_tenant(session, req.tenant)
     new_state = next_state(tenant.state, "offboard_complete")
     last = session.scalars(
-        select(TenantSuspension).where(TenantSuspension.tenant_id == tenant.id)
+        select(TenantSuspension)
+        .where(TenantSuspension.tenant_id == tenant.id)
         .order_by(TenantSuspension.created_at.desc())
     ).first()
     if last is None:
@@ -216,10 +281,20 @@ def offboard_tenant(session: Session, settings: Settings, req: LifecycleRequest,
     check_people(last.reason, requester, authorizer)
     event = _set_state(session, settings, tenant, new_state, _now())
     audit.record(
-        session, actor_of(requester), "tenant.offboard.complete", ("tenant", tenant.id),
-        tenant_id=tenant.id, reason=last.reason, note=note, authorized_by=actor_of(authorizer),
-        details={"suspension_id": last.id, "via": req.via, "tenant_version": tenant.version,
-                 "data_retained": True},
+        session,
+        actor_of(requester),
+        "tenant.offboard.complete",
+        ("tenant", tenant.id),
+        tenant_id=tenant.id,
+        reason=last.reason,
+        note=note,
+        authorized_by=actor_of(authorizer),
+        details={
+            "suspension_id": last.id,
+            "via": req.via,
+            "tenant_version": tenant.version,
+            "data_retained": True,
+        },
     )
     return LifecycleResult(tenant.id, tenant.name, new_state, last.id, event)
 
@@ -234,22 +309,38 @@ def tenant_view(session: Session, ref: str, now: datetime | None = None) -> dict
     tenant = find_tenant(session, ref)
     emails = dict(session.execute(select(User.id, User.email)).all())
     history = session.scalars(
-        select(TenantSuspension).where(TenantSuspension.tenant_id == tenant.id)
+        select(TenantSuspension)
+        .where(TenantSuspension.tenant_id == tenant.id)
         .order_by(TenantSuspension.created_at)
     ).all()
-    suspensions = [{
-        "id": s.id, "reason": s.reason, "note": s.note, "created_at": _iso(s.created_at),
-        "requested_by": emails.get(s.requested_by), "authorized_by": emails.get(s.authorized_by),
-        "review_at": _iso(s.review_at), "overdue": s.ended_at is None and s.review_at <= now,
-        "evidence_sha256": s.evidence_sha256, "ended_at": _iso(s.ended_at),
-        "ended_kind": s.ended_kind, "end_note": s.end_note,
-    } for s in history]
+    suspensions = [
+        {
+            "id": s.id,
+            "reason": s.reason,
+            "note": s.note,
+            "created_at": _iso(s.created_at),
+            "requested_by": emails.get(s.requested_by),
+            "authorized_by": emails.get(s.authorized_by),
+            "review_at": _iso(s.review_at),
+            "overdue": s.ended_at is None and s.review_at <= now,
+            "evidence_sha256": s.evidence_sha256,
+            "ended_at": _iso(s.ended_at),
+            "ended_kind": s.ended_kind,
+            "end_note": s.end_note,
+        }
+        for s in history
+    ]
     return {
-        "id": tenant.id, "name": tenant.name, "state": tenant.state,
-        "state_changed_at": _iso(tenant.state_changed_at), "version": tenant.version,
-        "sovereignty": tenant.sovereignty, "china_gated_access": tenant.china_gated_access,
+        "id": tenant.id,
+        "name": tenant.name,
+        "state": tenant.state,
+        "state_changed_at": _iso(tenant.state_changed_at),
+        "version": tenant.version,
+        "sovereignty": tenant.sovereignty,
+        "china_gated_access": tenant.china_gated_access,
         "allowed_aliases": tenant.allowed_aliases,
-        "account_owner_email": tenant.account_owner_email, "cs_email": tenant.cs_email,
+        "account_owner_email": tenant.account_owner_email,
+        "cs_email": tenant.cs_email,
         "open_suspension": next((s for s in suspensions if s["ended_at"] is None), None),
         "suspensions": suspensions,
     }

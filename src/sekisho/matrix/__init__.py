@@ -5,6 +5,12 @@ from sekisho.matrix.model import Alias, Matrix, Provider, Route
 from sekisho.matrix.validate import MatrixCheck, Problem, validate_matrix
 
 __all__ = [
-    "Alias", "Matrix", "MatrixCheck", "Problem", "Provider", "Route",
-    "load_matrix_file", "validate_matrix",
+    "Alias",
+    "Matrix",
+    "MatrixCheck",
+    "Problem",
+    "Provider",
+    "Route",
+    "load_matrix_file",
+    "validate_matrix",
 ]

@@ -18,8 +18,16 @@ from sekisho.matrix.model import Alias, Matrix, Provider, Route
 
 KINDS = ("openai", "anthropic")
 _PROVIDER_KEYS = {
-    "id", "kind", "base_url", "api_key_env", "region", "sovereignty",
-    "china_gated", "timeout_s", "connect_timeout_s", "name",
+    "id",
+    "kind",
+    "base_url",
+    "api_key_env",
+    "region",
+    "sovereignty",
+    "china_gated",
+    "timeout_s",
+    "connect_timeout_s",
+    "name",
 }
 _ALIAS_KEYS = {"name", "sovereignty", "route", "fallbacks", "description"}
 
@@ -69,7 +77,9 @@ class _Collector:
         self.problems.append(Problem(where, message, "warning"))
 
 
-def _str(c: _Collector, where: str, obj: Mapping[str, Any], key: str, *, required: bool = True) -> str:
+def _str(
+    c: _Collector, where: str, obj: Mapping[str, Any], key: str, *, required: bool = True
+) -> str:
     value = obj.get(key)
     if value is None:
         if required:
@@ -95,7 +105,9 @@ def _unknown_keys(c: _Collector, where: str, obj: Mapping[str, Any], allowed: se
             c.error(f"{where}.{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
 
-def _parse_provider(c: _Collector, where: str, raw: Any, environ: Mapping[str, str]) -> Provider | None:
+def _parse_provider(
+    c: _Collector, where: str, raw: Any, environ: Mapping[str, str]
+) -> Provider | None:
     if not isinstance(raw, Mapping):
         c.error(where, "must be a mapping with id, kind, base_url, ...")
         return None
@@ -125,9 +137,15 @@ def _parse_provider(c: _Collector, where: str, raw: Any, environ: Mapping[str, s
     if not pid or kind not in KINDS:
         return None
     return Provider(
-        id=pid, kind=kind, base_url=base_url.rstrip("/"), api_key_env=key_env,  # type: ignore[arg-type]
-        region=region, sovereignty=frozenset(tags_raw), china_gated=gated,
-        timeout_s=timeout, connect_timeout_s=min(connect, timeout),
+        id=pid,
+        kind=kind,  # type: ignore[arg-type]
+        base_url=base_url.rstrip("/"),
+        api_key_env=key_env,
+        region=region,
+        sovereignty=frozenset(tags_raw),
+        china_gated=gated,
+        timeout_s=timeout,
+        connect_timeout_s=min(connect, timeout),
         name=name if isinstance(name, str) else "",
     )
 
@@ -157,17 +175,24 @@ def _parse_alias(c: _Collector, where: str, raw: Any) -> Alias | None:
     if not isinstance(fallbacks_raw, list):
         c.error(f"{where}.fallbacks", "must be a list of routes")
         fallbacks_raw = []
-    fallbacks = [_parse_route(c, f"{where}.fallbacks[{i}]", fb) for i, fb in enumerate(fallbacks_raw)]
+    fallbacks = [
+        _parse_route(c, f"{where}.fallbacks[{i}]", fb) for i, fb in enumerate(fallbacks_raw)
+    ]
     description = raw.get("description", "")
     if not name or route is None or any(fb is None for fb in fallbacks):
         return None
     return Alias(
-        name=name, route=route, fallbacks=tuple(fb for fb in fallbacks if fb is not None),
-        sovereignty=tag, description=description if isinstance(description, str) else "",
+        name=name,
+        route=route,
+        fallbacks=tuple(fb for fb in fallbacks if fb is not None),
+        sovereignty=tag,
+        description=description if isinstance(description, str) else "",
     )
 
 
-def _check_alias(c: _Collector, where: str, alias: Alias, providers: Mapping[str, Provider]) -> None:
+def _check_alias(
+    c: _Collector, where: str, alias: Alias, providers: Mapping[str, Provider]
+) -> None:
     for i, route in enumerate(alias.routes):
         loc = f"{where}.route" if i == 0 else f"{where}.fallbacks[{i - 1}]"
         provider = providers.get(route.provider)
@@ -183,7 +208,9 @@ def _check_alias(c: _Collector, where: str, alias: Alias, providers: Mapping[str
                 )
             continue
         if provider.china_gated:
-            c.error(f"{loc}.provider", f"China-gated provider {provider.id!r} may never be a fallback")
+            c.error(
+                f"{loc}.provider", f"China-gated provider {provider.id!r} may never be a fallback"
+            )
         elif not provider.satisfies(alias.required_tags):
             c.warn(
                 f"{loc}.provider",
@@ -191,7 +218,10 @@ def _check_alias(c: _Collector, where: str, alias: Alias, providers: Mapping[str
                 f"{alias.sovereignty}: no request can ever use it",
             )
         if route == alias.route or alias.routes.index(route) != i:
-            c.warn(f"{loc}", f"route {route.provider}/{route.model} is listed twice; the repeat is never tried")
+            c.warn(
+                f"{loc}",
+                f"route {route.provider}/{route.model} is listed twice; the repeat is never tried",
+            )
 
 
 def validate_matrix(doc: Any, environ: Mapping[str, str]) -> MatrixCheck:

@@ -10,6 +10,11 @@ from sekisho.notify.sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from sekisho.notify.worker import NotificationWorker
 
 __all__ = [
-    "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "NotificationWorker", "enqueue", "notify_people",
-    "sign", "verify",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "NotificationWorker",
+    "enqueue",
+    "notify_people",
+    "sign",
+    "verify",
 ]

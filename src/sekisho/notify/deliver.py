@@ -34,22 +34,34 @@ class Outgoing:
 
 
 def webhook_body(note: Outgoing) -> bytes:
-    return orjson.dumps({"id": note.id, "event": note.event, "subject": note.subject,
-                         "created_at": note.created_at.isoformat(), "data": note.payload},
-                        option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(
+        {
+            "id": note.id,
+            "event": note.event,
+            "subject": note.subject,
+            "created_at": note.created_at.isoformat(),
+            "data": note.payload,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
 
 
 async def send_webhook(note: Outgoing, key: bytes | None, timeout_s: float) -> None:
     body = webhook_body(note)
-    headers = {"content-type": "application/json", "x-sekisho-event": note.event,
-               "x-sekisho-delivery": note.id}
+    headers = {
+        "content-type": "application/json",
+        "x-sekisho-event": note.event,
+        "x-sekisho-delivery": note.id,
+    }
     if key is not None:
         stamp = int(time.time())
         headers[TIMESTAMP_HEADER] = str(stamp)
         headers[SIGNATURE_HEADER] = sign(key, stamp, body)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http, \
-                http.post(note.destination, data=body, headers=headers) as response:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http,
+            http.post(note.destination, data=body, headers=headers) as response,
+        ):
             if response.status >= 300:
                 raise DeliveryFailed(f"webhook answered HTTP {response.status}")
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -20,8 +20,9 @@ def sign(key: bytes, timestamp: int, body: bytes) -> str:
     return f"v1={digest}"
 
 
-def verify(key: bytes, timestamp: int, body: bytes, signature: str, *, now: int,
-           tolerance_s: int = 300) -> bool:
+def verify(
+    key: bytes, timestamp: int, body: bytes, signature: str, *, now: int, tolerance_s: int = 300
+) -> bool:
     """True if `signature` is ours over this body and the timestamp is recent."""
     if abs(now - timestamp) > tolerance_s:
         return False

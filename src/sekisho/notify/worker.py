@@ -25,10 +25,14 @@ class NotificationWorker:
         self._db = db
         self._settings = settings
         cfg = settings.notify
-        self._webhook_key = (settings.secrets.get(cfg.webhook_secret_env, "").encode() or None
-                             if cfg.webhook_secret_env else None)
-        self._smtp_password = (settings.secrets.get(cfg.smtp_password_env)
-                               if cfg.smtp_password_env else None)
+        self._webhook_key = (
+            settings.secrets.get(cfg.webhook_secret_env, "").encode() or None
+            if cfg.webhook_secret_env
+            else None
+        )
+        self._smtp_password = (
+            settings.secrets.get(cfg.smtp_password_env) if cfg.smtp_password_env else None
+        )
         self.delivered = 0
         self.failed_attempts = 0
 
@@ -36,8 +40,12 @@ class NotificationWorker:
         return ["webhook", "email"] if self._settings.notify.smtp_host else ["webhook"]
 
     def _due(self, now: datetime):  # type: ignore[no-untyped-def]
-        return (Notification.delivered_at.is_(None), Notification.failed_at.is_(None),
-                Notification.next_attempt_at <= now, Notification.channel.in_(self._channels()))
+        return (
+            Notification.delivered_at.is_(None),
+            Notification.failed_at.is_(None),
+            Notification.next_attempt_at <= now,
+            Notification.channel.in_(self._channels()),
+        )
 
     def _claim(self) -> list[Outgoing]:
         now = datetime.now(UTC)
@@ -45,17 +53,30 @@ class NotificationWorker:
             if not session.scalar(select(exists().where(*self._due(now)))):
                 return []
         with self._db.begin() as session:
-            query = select(Notification).where(*self._due(now)) \
-                .order_by(Notification.next_attempt_at).limit(BATCH)
+            query = (
+                select(Notification)
+                .where(*self._due(now))
+                .order_by(Notification.next_attempt_at)
+                .limit(BATCH)
+            )
             if self._db.is_postgres:
                 query = query.with_for_update(skip_locked=True)
             claimed = []
             for row in session.scalars(query):
                 row.attempts += 1
                 row.next_attempt_at = now + LEASE
-                claimed.append(Outgoing(row.id, row.channel, row.destination, row.event,
-                                        row.subject, dict(row.payload), row.created_at,
-                                        row.attempts))
+                claimed.append(
+                    Outgoing(
+                        row.id,
+                        row.channel,
+                        row.destination,
+                        row.event,
+                        row.subject,
+                        dict(row.payload),
+                        row.created_at,
+                        row.attempts,
+                    )
+                )
             return claimed
 
     def _finish(self, note: Outgoing, error: str | None) -> None:

@@ -35,31 +35,44 @@ class AlertChange:
 
     def message(self) -> str:
         if self.state == "firing":
-            return (f":rotating_light: 5xx/429 spike on alias {self.alias}: "
-                    f"{self.rate:.1%} of {self.requests} requests failed "
-                    f"(baseline {self.baseline_rate:.1%}); alert {self.alert_id}. "
-                    f"Run `sekisho triage {self.alias}`.")
-        return (f":white_check_mark: alias {self.alias} error rate normalized "
-                f"({self.rate:.1%} of {self.requests}); alert {self.alert_id} resolved.")
+            return (
+                f":rotating_light: 5xx/429 spike on alias {self.alias}: "
+                f"{self.rate:.1%} of {self.requests} requests failed "
+                f"(baseline {self.baseline_rate:.1%}); alert {self.alert_id}. "
+                f"Run `sekisho triage {self.alias}`."
+            )
+        return (
+            f":white_check_mark: alias {self.alias} error rate normalized "
+            f"({self.rate:.1%} of {self.requests}); alert {self.alert_id} resolved."
+        )
 
 
 def _sample(t: Totals) -> RateSample:
     return RateSample(t.requests, t.errors)
 
 
-def evaluate(db: Database, rule: SpikeRule, aliases: Sequence[str],
-             now: datetime | None = None) -> list[AlertChange]:
+def evaluate(
+    db: Database, rule: SpikeRule, aliases: Sequence[str], now: datetime | None = None
+) -> list[AlertChange]:
     """One evaluation round over `aliases`; stores the result and returns the changes."""
     now = now or datetime.now(UTC)
     window_start = now - timedelta(seconds=rule.window_s)
     with db.read() as session:  # no write lock unless something changes
-        window = window_totals(session, "alias", list(aliases), window_start,
-                               now + timedelta(seconds=1))
-        base = window_totals(session, "alias", list(aliases),
-                             window_start - timedelta(seconds=rule.baseline_s), window_start)
+        window = window_totals(
+            session, "alias", list(aliases), window_start, now + timedelta(seconds=1)
+        )
+        base = window_totals(
+            session,
+            "alias",
+            list(aliases),
+            window_start - timedelta(seconds=rule.baseline_s),
+            window_start,
+        )
         firing_ids = {a.alias: a.id for a in firing_alerts(session)}
-    decisions = {alias: decide(rule, _sample(window[alias]), _sample(base[alias]),
-                               alias in firing_ids) for alias in aliases}
+    decisions = {
+        alias: decide(rule, _sample(window[alias]), _sample(base[alias]), alias in firing_ids)
+        for alias in aliases
+    }
     if not firing_ids and all(d == "quiet" for d in decisions.values()):
         return []
     changes: list[AlertChange] = []
@@ -70,9 +83,17 @@ def evaluate(db: Database, rule: SpikeRule, aliases: Sequence[str],
             current = firing.get(alias)
             if decision == "fire" and current is None:
                 current = ObserveAlert(
-                    id=new_id("alr", 6), alias=alias, rule=RULE, state="firing", fired_at=now,
-                    last_evaluated_at=now, rate=w.rate, peak_rate=w.rate, baseline_rate=b.rate,
-                    details=_details(rule, w, b))
+                    id=new_id("alr", 6),
+                    alias=alias,
+                    rule=RULE,
+                    state="firing",
+                    fired_at=now,
+                    last_evaluated_at=now,
+                    rate=w.rate,
+                    peak_rate=w.rate,
+                    baseline_rate=b.rate,
+                    details=_details(rule, w, b),
+                )
                 session.add(current)
             elif current is not None:
                 current.last_evaluated_at = now
@@ -85,32 +106,52 @@ def evaluate(db: Database, rule: SpikeRule, aliases: Sequence[str],
                     continue
             else:
                 continue
-            changes.append(AlertChange(alias, current.state, current.id, w.rate, b.rate,
-                                       w.requests, w.errors))
+            changes.append(
+                AlertChange(alias, current.state, current.id, w.rate, b.rate, w.requests, w.errors)
+            )
     return changes
 
 
 def _details(rule: SpikeRule, w: RateSample, b: RateSample) -> dict[str, Any]:
-    return {"window_s": rule.window_s, "threshold": rule.threshold, "requests": w.requests,
-            "errors": w.errors, "baseline_requests": b.requests, "baseline_errors": b.errors}
+    return {
+        "window_s": rule.window_s,
+        "threshold": rule.threshold,
+        "requests": w.requests,
+        "errors": w.errors,
+        "baseline_requests": b.requests,
+        "baseline_errors": b.errors,
+    }
 
 
 def firing_alerts(session: Session) -> list[ObserveAlert]:
-    return list(session.scalars(select(ObserveAlert).where(ObserveAlert.state == "firing")
-                                .order_by(ObserveAlert.fired_at)).all())
+    return list(
+        session.scalars(
+            select(ObserveAlert)
+            .where(ObserveAlert.state == "firing")
+            .order_by(ObserveAlert.fired_at)
+        ).all()
+    )
 
 
-def list_alerts(session: Session, *, include_resolved: bool = False,
-                limit: int = 100) -> list[dict[str, Any]]:
+def list_alerts(
+    session: Session, *, include_resolved: bool = False, limit: int = 100
+) -> list[dict[str, Any]]:
     """Alerts, newest first, as plain dicts (admin API and CLI)."""
     stmt = select(ObserveAlert).order_by(ObserveAlert.fired_at.desc()).limit(limit)
     if not include_resolved:
         stmt = stmt.where(ObserveAlert.state == "firing")
     return [
-        {"id": a.id, "alias": a.alias, "rule": a.rule, "state": a.state,
-         "fired_at": a.fired_at.isoformat(),
-         "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
-         "rate": round(a.rate, 4), "peak_rate": round(a.peak_rate, 4),
-         "baseline_rate": round(a.baseline_rate, 4), "details": a.details}
+        {
+            "id": a.id,
+            "alias": a.alias,
+            "rule": a.rule,
+            "state": a.state,
+            "fired_at": a.fired_at.isoformat(),
+            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+            "rate": round(a.rate, 4),
+            "peak_rate": round(a.peak_rate, 4),
+            "baseline_rate": round(a.baseline_rate, 4),
+            "details": a.details,
+        }
         for a in session.scalars(stmt).all()
     ]

@@ -11,8 +11,26 @@ from collections.abc import Iterable, Sequence
 
 # Upper bounds in milliseconds; one more bucket above the last bound (+Inf).
 BOUNDS_MS: tuple[float, ...] = (
-    5, 10, 25, 50, 75, 100, 150, 250, 400, 600, 1000, 1500, 2500, 4000, 6000, 10_000,
-    15_000, 30_000, 60_000, 120_000,
+    5,
+    10,
+    25,
+    50,
+    75,
+    100,
+    150,
+    250,
+    400,
+    600,
+    1000,
+    1500,
+    2500,
+    4000,
+    6000,
+    10_000,
+    15_000,
+    30_000,
+    60_000,
+    120_000,
 )
 N_BUCKETS = len(BOUNDS_MS) + 1
 

@@ -47,7 +47,9 @@ class SchedulerLock:
                 self._drop()
         conn = self._db.engine.connect()
         try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar()
+            )
             conn.commit()
         except Exception:
             conn.close()

@@ -70,8 +70,13 @@ class Exposition:
     def __init__(self) -> None:
         self._lines: list[str] = []
 
-    def family(self, name: str, kind: str, help_text: str,
-               samples: Iterable[tuple[Mapping[str, str], float]]) -> None:
+    def family(
+        self,
+        name: str,
+        kind: str,
+        help_text: str,
+        samples: Iterable[tuple[Mapping[str, str], float]],
+    ) -> None:
         self._lines.append(f"# HELP {name} {help_text}")
         self._lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
@@ -117,43 +122,80 @@ class Gauges:
 def render(live: LiveMetrics, gauges: Gauges, *, internal: bool) -> str:
     """The /metrics body; provider-labelled families only when `internal`."""
     out = Exposition()
-    out.family("sekisho_requests_total", "counter",
-               "Finished chat requests by alias, HTTP status and error code.",
-               [({"alias": a, "status": s, "code": c}, n)
-                for (a, s, c), n in sorted(live.requests.items())])
-    out.histogram("sekisho_request_duration_seconds", "Chat request latency by alias.",
-                  live.latency, "alias")
-    out.family("sekisho_request_log_queue_depth", "gauge",
-               "Request-log rows waiting to be written.", [({}, gauges.queue_depth)])
+    out.family(
+        "sekisho_requests_total",
+        "counter",
+        "Finished chat requests by alias, HTTP status and error code.",
+        [
+            ({"alias": a, "status": s, "code": c}, n)
+            for (a, s, c), n in sorted(live.requests.items())
+        ],
+    )
+    out.histogram(
+        "sekisho_request_duration_seconds", "Chat request latency by alias.", live.latency, "alias"
+    )
+    out.family(
+        "sekisho_request_log_queue_depth",
+        "gauge",
+        "Request-log rows waiting to be written.",
+        [({}, gauges.queue_depth)],
+    )
     for name, help_text, value in (
         ("submitted", "Request-log rows handed to the writer.", gauges.log_submitted),
         ("written", "Request-log rows written to the store.", gauges.log_written),
         ("dropped", "Request-log rows dropped because the queue was full.", gauges.log_dropped),
         ("failed", "Request-log rows the store refused after every retry.", gauges.log_failed),
-        ("write_errors", "Failed request-log batch writes (retried or not).",
-         gauges.log_write_errors),
+        (
+            "write_errors",
+            "Failed request-log batch writes (retried or not).",
+            gauges.log_write_errors,
+        ),
     ):
         out.family(f"sekisho_request_log_{name}_total", "counter", help_text, [({}, value)])
-    out.family("sekisho_rollup_flush_failures_total", "counter",
-               "Failed writes of request rollups (deltas are kept and retried).",
-               [({}, gauges.rollup_flush_failures)])
+    out.family(
+        "sekisho_rollup_flush_failures_total",
+        "counter",
+        "Failed writes of request rollups (deltas are kept and retried).",
+        [({}, gauges.rollup_flush_failures)],
+    )
     if gauges.overdue_suspensions is not None:
-        out.family("sekisho_suspensions_overdue", "gauge",
-                   "Suspended tenants past their review date.", [({}, gauges.overdue_suspensions)])
-    out.family("sekisho_alerts_firing", "gauge", "Firing spike alerts by alias.",
-               [({"alias": a}, n) for a, n in sorted(gauges.alerts_firing.items())])
+        out.family(
+            "sekisho_suspensions_overdue",
+            "gauge",
+            "Suspended tenants past their review date.",
+            [({}, gauges.overdue_suspensions)],
+        )
+    out.family(
+        "sekisho_alerts_firing",
+        "gauge",
+        "Firing spike alerts by alias.",
+        [({"alias": a}, n) for a, n in sorted(gauges.alerts_firing.items())],
+    )
     if not internal:
         return out.render()
-    out.family("sekisho_upstream_attempts_total", "counter",
-               "Upstream attempts by provider and outcome (internal).",
-               [({"provider": p, "outcome": o}, n) for (p, o), n in sorted(live.attempts.items())])
-    out.family("sekisho_circuit_state", "gauge",
-               "Circuit state per route, merged over live replicas: 0 closed, 1 half-open, "
-               "2 open (internal).",
-               [({"provider": p, "model": m}, _CIRCUIT_VALUE.get(s, 2))
-                for (p, m), s in sorted(gauges.circuits.items())])
-    out.family("sekisho_probe_up", "gauge",
-               "1 if the latest synthetic probe of the target succeeded (internal).",
-               [({"kind": k, "target": t}, 1 if ok else 0)
-                for (k, t), ok in sorted(gauges.probes.items())])
+    out.family(
+        "sekisho_upstream_attempts_total",
+        "counter",
+        "Upstream attempts by provider and outcome (internal).",
+        [({"provider": p, "outcome": o}, n) for (p, o), n in sorted(live.attempts.items())],
+    )
+    out.family(
+        "sekisho_circuit_state",
+        "gauge",
+        "Circuit state per route, merged over live replicas: 0 closed, 1 half-open, "
+        "2 open (internal).",
+        [
+            ({"provider": p, "model": m}, _CIRCUIT_VALUE.get(s, 2))
+            for (p, m), s in sorted(gauges.circuits.items())
+        ],
+    )
+    out.family(
+        "sekisho_probe_up",
+        "gauge",
+        "1 if the latest synthetic probe of the target succeeded (internal).",
+        [
+            ({"kind": k, "target": t}, 1 if ok else 0)
+            for (k, t), ok in sorted(gauges.probes.items())
+        ],
+    )
     return out.render()

@@ -12,6 +12,7 @@ from sekisho.status.page import StatusPage
 
 def public_routes(gateway: Any) -> list[Route]:
     """Routes outside /admin/v1 (`gateway` is a `sekisho.gateway.Gateway`)."""
+
     def matrix() -> Any:
         return gateway.routing.matrix
 

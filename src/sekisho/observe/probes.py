@@ -29,10 +29,14 @@ from sekisho.routing.outcome import classify_failure, classify_status
 from sekisho.tenancy.snapshot import TenantSnapshot
 
 PROBE_TENANT = TenantSnapshot(
-    id="sekisho-probe", name="sekisho-probe", state="active", sovereignty=None,
+    id="sekisho-probe",
+    name="sekisho-probe",
+    state="active",
+    sovereignty=None,
     # Internal and never a customer: it may probe every alias, gated ones included
     # (the planner still applies each alias's own sovereignty requirement).
-    china_gated_access=True, allowed_aliases=None,
+    china_gated_access=True,
+    allowed_aliases=None,
 )
 PROBE_BODY = {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
 
@@ -57,34 +61,39 @@ def probe_model(matrix: Matrix, provider_id: str) -> str | None:
     return None
 
 
-async def probe_provider(upstream: UpstreamClient, matrix: Matrix, provider_id: str,
-                         api_key: str, timeout_s: float) -> ProbeOutcome | None:
+async def probe_provider(
+    upstream: UpstreamClient, matrix: Matrix, provider_id: str, api_key: str, timeout_s: float
+) -> ProbeOutcome | None:
     """One direct request to a provider; None when no alias uses it."""
     provider = matrix.providers[provider_id]
     model = probe_model(matrix, provider_id)
     if model is None:
         return None
     adapter = adapter_for(provider.kind)
-    upreq = adapter.build_request({"model": model, **PROBE_BODY}, upstream_model=model,
-                                  api_key=api_key, stream=False)
+    upreq = adapter.build_request(
+        {"model": model, **PROBE_BODY}, upstream_model=model, api_key=api_key, stream=False
+    )
     limit = min(timeout_s, provider.timeout_s)
     timeouts = AttemptTimeouts(min(provider.connect_timeout_s, limit), limit, limit)
     t0 = time.monotonic()
     try:
-        response = await upstream.send(provider.base_url + upreq.path, upreq.headers, upreq.body,
-                                       timeouts)
+        response = await upstream.send(
+            provider.base_url + upreq.path, upreq.headers, upreq.body, timeouts
+        )
         try:
             data = await response.read()
         finally:
             response.close()
     except UpstreamFailure as failure:
         outcome = classify_failure(failure.kind)
-        return ProbeOutcome("provider", provider_id, False, None, outcome.kind,
-                            _ms(t0), failure.detail[:300])
+        return ProbeOutcome(
+            "provider", provider_id, False, None, outcome.kind, _ms(t0), failure.detail[:300]
+        )
     outcome = classify_status(response.status)
     detail = "" if outcome.ok else adapter.error_detail(response.status, data[:4096])[:300]
-    return ProbeOutcome("provider", provider_id, outcome.ok, response.status, outcome.kind,
-                        _ms(t0), detail)
+    return ProbeOutcome(
+        "provider", provider_id, outcome.ok, response.status, outcome.kind, _ms(t0), detail
+    )
 
 
 async def probe_alias(chat: ChatService, alias: str, timeout_s: float) -> ProbeOutcome:
@@ -105,13 +114,25 @@ def _ms(t0: float) -> float:
     return round((time.monotonic() - t0) * 1000, 1)
 
 
-def store_results(session: Session, results: list[ProbeOutcome], now: datetime,
-                  retention_s: float) -> None:
-    session.add_all(ProbeResult(ts=now, kind=r.kind, target=r.target, ok=r.ok, status=r.status,
-                                outcome=r.outcome, latency_ms=r.latency_ms, detail=r.detail)
-                    for r in results)
-    session.execute(delete(ProbeResult).where(
-        ProbeResult.ts < now - timedelta(seconds=retention_s)))
+def store_results(
+    session: Session, results: list[ProbeOutcome], now: datetime, retention_s: float
+) -> None:
+    session.add_all(
+        ProbeResult(
+            ts=now,
+            kind=r.kind,
+            target=r.target,
+            ok=r.ok,
+            status=r.status,
+            outcome=r.outcome,
+            latency_ms=r.latency_ms,
+            detail=r.detail,
+        )
+        for r in results
+    )
+    session.execute(
+        delete(ProbeResult).where(ProbeResult.ts < now - timedelta(seconds=retention_s))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,32 +154,53 @@ class ProbeSummary:
         return self.total > 0 and (self.last_ok is False or self.failed * 2 >= self.total)
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "target": self.target, "total": self.total,
-                "failed": self.failed, "last_ok": self.last_ok,
-                "last_at": self.last_at.isoformat() if self.last_at else None,
-                "last_outcome": self.last_outcome, "last_latency_ms": self.last_latency_ms}
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "total": self.total,
+            "failed": self.failed,
+            "last_ok": self.last_ok,
+            "last_at": self.last_at.isoformat() if self.last_at else None,
+            "last_outcome": self.last_outcome,
+            "last_latency_ms": self.last_latency_ms,
+        }
 
 
-def summaries(session: Session, kind: str, targets: list[str], since: datetime) -> dict[str, ProbeSummary]:
+def summaries(
+    session: Session, kind: str, targets: list[str], since: datetime
+) -> dict[str, ProbeSummary]:
     """Per target, the probes since `since`."""
     out: dict[str, ProbeSummary] = {}
     counts = {
-        t: (int(n), int(bad or 0)) for t, n, bad in session.execute(
-            select(ProbeResult.target, func.count(),
-                   func.sum(case((ProbeResult.ok.is_(False), 1), else_=0)))
-            .where(ProbeResult.kind == kind, ProbeResult.target.in_(targets),
-                   ProbeResult.ts >= since)
-            .group_by(ProbeResult.target))
+        t: (int(n), int(bad or 0))
+        for t, n, bad in session.execute(
+            select(
+                ProbeResult.target,
+                func.count(),
+                func.sum(case((ProbeResult.ok.is_(False), 1), else_=0)),
+            )
+            .where(
+                ProbeResult.kind == kind, ProbeResult.target.in_(targets), ProbeResult.ts >= since
+            )
+            .group_by(ProbeResult.target)
+        )
     }
     for target in targets:
         last = session.scalars(
-            select(ProbeResult).where(ProbeResult.kind == kind, ProbeResult.target == target,
-                                      ProbeResult.ts >= since)
-            .order_by(ProbeResult.ts.desc(), ProbeResult.id.desc()).limit(1)).first()
+            select(ProbeResult)
+            .where(ProbeResult.kind == kind, ProbeResult.target == target, ProbeResult.ts >= since)
+            .order_by(ProbeResult.ts.desc(), ProbeResult.id.desc())
+            .limit(1)
+        ).first()
         total, failed = counts.get(target, (0, 0))
-        out[target] = ProbeSummary(kind, target, total, failed,
-                                   last.ok if last else None, last.ts if last else None,
-                                   last.outcome if last else None,
-                                   last.latency_ms if last else None)
+        out[target] = ProbeSummary(
+            kind,
+            target,
+            total,
+            failed,
+            last.ok if last else None,
+            last.ts if last else None,
+            last.outcome if last else None,
+            last.latency_ms if last else None,
+        )
     return out
-

@@ -25,14 +25,27 @@ REBUILD_REPLICA = "rebuild"
 
 
 def _apply(row: RequestRollup, cell: Cell) -> None:
-    for name in ("requests", "s2xx", "s4xx", "s5xx", "s429", "s502", "latency_sum",
-                 "ttfb_count", "ttfb_sum", "prompt_tokens", "completion_tokens"):
+    for name in (
+        "requests",
+        "s2xx",
+        "s4xx",
+        "s5xx",
+        "s429",
+        "s502",
+        "latency_sum",
+        "ttfb_count",
+        "ttfb_sum",
+        "prompt_tokens",
+        "completion_tokens",
+    ):
         setattr(row, name, (getattr(row, name) or 0) + getattr(cell, name))
     codes = dict(row.codes or {})
     for code, n in cell.codes.items():
         codes[code] = codes.get(code, 0) + n
     row.codes = codes
-    row.latency_hist = histogram.merge(histogram.merged([row.latency_hist or []]), cell.latency_hist)
+    row.latency_hist = histogram.merge(
+        histogram.merged([row.latency_hist or []]), cell.latency_hist
+    )
     row.ttfb_hist = histogram.merge(histogram.merged([row.ttfb_hist or []]), cell.ttfb_hist)
 
 
@@ -46,25 +59,43 @@ def write_deltas(db: Database, replica: str, cells: dict[CellKey, Cell]) -> int:
         for ident, cell in wanted.items():
             row = existing.get(ident)
             if row is None:
-                row = RequestRollup(bucket=ident[0], dim=ident[1], key=ident[2], replica=replica,
-                                    requests=0, s2xx=0, s4xx=0, s5xx=0, s429=0, s502=0, codes={},
-                                    latency_sum=0.0, latency_hist=[], ttfb_count=0,
-                                    ttfb_sum=0.0, ttfb_hist=[], prompt_tokens=0,
-                                    completion_tokens=0)
+                row = RequestRollup(
+                    bucket=ident[0],
+                    dim=ident[1],
+                    key=ident[2],
+                    replica=replica,
+                    requests=0,
+                    s2xx=0,
+                    s4xx=0,
+                    s5xx=0,
+                    s429=0,
+                    s502=0,
+                    codes={},
+                    latency_sum=0.0,
+                    latency_hist=[],
+                    ttfb_count=0,
+                    ttfb_sum=0.0,
+                    ttfb_hist=[],
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                )
                 session.add(row)
             _apply(row, cell)
     return len(wanted)
 
 
-def _existing(session: Session, replica: str,
-              idents: list[tuple[datetime, str, str]]) -> dict[tuple[datetime, str, str], RequestRollup]:
+def _existing(
+    session: Session, replica: str, idents: list[tuple[datetime, str, str]]
+) -> dict[tuple[datetime, str, str], RequestRollup]:
     found: dict[tuple[datetime, str, str], RequestRollup] = {}
     for i in range(0, len(idents), 200):
-        chunk = idents[i:i + 200]
-        rows = session.scalars(select(RequestRollup).where(
-            RequestRollup.replica == replica,
-            tuple_(RequestRollup.bucket, RequestRollup.dim, RequestRollup.key).in_(chunk),
-        )).all()
+        chunk = idents[i : i + 200]
+        rows = session.scalars(
+            select(RequestRollup).where(
+                RequestRollup.replica == replica,
+                tuple_(RequestRollup.bucket, RequestRollup.dim, RequestRollup.key).in_(chunk),
+            )
+        ).all()
         for row in rows:
             found[(row.bucket, row.dim, row.key)] = row
     return found
@@ -85,8 +116,13 @@ def _bucket_expr(db: Database, bucket_s: int) -> Any:
     return epoch - epoch % bucket_s
 
 
-def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int,
-            dims: tuple[str, ...] = ("alias", "tenant")) -> int:
+def rebuild(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    bucket_s: int,
+    dims: tuple[str, ...] = ("alias", "tenant"),
+) -> int:
     """Recompute the alias and tenant rollup of [start, end) from the raw log.
 
     Replaces every rollup row of those dimensions in the window (rollups are
@@ -105,10 +141,17 @@ def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int,
             column = columns[dim]
             scope = (RequestLog.ts >= start, RequestLog.ts < end, column.is_not(None), customer)
             stmt = (
-                select(bucket, column, RequestLog.status, RequestLog.error_code, lat,
-                       func.count(), func.sum(RequestLog.latency_ms),
-                       func.coalesce(func.sum(RequestLog.prompt_tokens), 0),
-                       func.coalesce(func.sum(RequestLog.completion_tokens), 0))
+                select(
+                    bucket,
+                    column,
+                    RequestLog.status,
+                    RequestLog.error_code,
+                    lat,
+                    func.count(),
+                    func.sum(RequestLog.latency_ms),
+                    func.coalesce(func.sum(RequestLog.prompt_tokens), 0),
+                    func.coalesce(func.sum(RequestLog.completion_tokens), 0),
+                )
                 .where(*scope)
                 .group_by(bucket, column, RequestLog.status, RequestLog.error_code, lat)
             )
@@ -131,20 +174,39 @@ def rebuild(db: Database, start: datetime, end: datetime, bucket_s: int,
                 cell.ttfb_hist[int(ti)] += n
     rows = [_row_values((b, dim, key), cell) for (b, dim, key), cell in cells.items()]
     with db.begin() as session:
-        session.execute(delete(RequestRollup).where(
-            and_(RequestRollup.bucket >= start, RequestRollup.bucket < end,
-                 RequestRollup.dim.in_(dims))))
+        session.execute(
+            delete(RequestRollup).where(
+                and_(
+                    RequestRollup.bucket >= start,
+                    RequestRollup.bucket < end,
+                    RequestRollup.dim.in_(dims),
+                )
+            )
+        )
         for i in range(0, len(rows), 5000):
-            session.execute(insert(RequestRollup), rows[i:i + 5000])
+            session.execute(insert(RequestRollup), rows[i : i + 5000])
     return len(rows)
 
 
 def _row_values(key: CellKey, cell: Cell) -> dict[str, Any]:
     b, dim, k = key
-    return {"bucket": bucket_time(b), "dim": dim, "key": k, "replica": REBUILD_REPLICA,
-            "requests": cell.requests, "s2xx": cell.s2xx, "s4xx": cell.s4xx,
-            "s5xx": cell.s5xx, "s429": cell.s429, "s502": cell.s502, "codes": cell.codes,
-            "latency_sum": cell.latency_sum, "latency_hist": cell.latency_hist,
-            "ttfb_count": cell.ttfb_count, "ttfb_sum": cell.ttfb_sum,
-            "ttfb_hist": cell.ttfb_hist, "prompt_tokens": cell.prompt_tokens,
-            "completion_tokens": cell.completion_tokens}
+    return {
+        "bucket": bucket_time(b),
+        "dim": dim,
+        "key": k,
+        "replica": REBUILD_REPLICA,
+        "requests": cell.requests,
+        "s2xx": cell.s2xx,
+        "s4xx": cell.s4xx,
+        "s5xx": cell.s5xx,
+        "s429": cell.s429,
+        "s502": cell.s502,
+        "codes": cell.codes,
+        "latency_sum": cell.latency_sum,
+        "latency_hist": cell.latency_hist,
+        "ttfb_count": cell.ttfb_count,
+        "ttfb_sum": cell.ttfb_sum,
+        "ttfb_hist": cell.ttfb_hist,
+        "prompt_tokens": cell.prompt_tokens,
+        "completion_tokens": cell.completion_tokens,
+    }

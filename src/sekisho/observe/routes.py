@@ -33,14 +33,21 @@ METRICS_ROLES = ("admin", "operator", "auditor")
 
 
 def _overdue(session: object) -> int:
-    return int(session.scalar(  # type: ignore[attr-defined]
-        select(func.count()).select_from(TenantSuspension).where(
-            TenantSuspension.ended_at.is_(None), TenantSuspension.review_at < datetime.now(UTC))
-    ) or 0)
+    return int(
+        session.scalar(  # type: ignore[attr-defined]
+            select(func.count())
+            .select_from(TenantSuspension)
+            .where(
+                TenantSuspension.ended_at.is_(None), TenantSuspension.review_at < datetime.now(UTC)
+            )
+        )
+        or 0
+    )
 
 
-def _gauges(db: Database, obs: Observability, writer: RequestLogWriter, matrix: Matrix,
-            internal: bool) -> Gauges:
+def _gauges(
+    db: Database, obs: Observability, writer: RequestLogWriter, matrix: Matrix, internal: bool
+) -> Gauges:
     aliases, providers = sorted(matrix.aliases), sorted(matrix.providers)
     circuits: dict[tuple[str, str], str] = {}
     probes: dict[tuple[str, str], bool] = {}
@@ -62,8 +69,19 @@ def _gauges(db: Database, obs: Observability, writer: RequestLogWriter, matrix: 
                     if s.last_ok is not None:
                         probes[(kind, target)] = s.last_ok
     st = writer.stats
-    return Gauges(writer.depth, st.submitted, st.written, st.dropped, st.failed, st.write_errors,
-                  obs.flush_failures, overdue, dict(firing), circuits, probes)
+    return Gauges(
+        writer.depth,
+        st.submitted,
+        st.written,
+        st.dropped,
+        st.failed,
+        st.write_errors,
+        obs.flush_failures,
+        overdue,
+        dict(firing),
+        circuits,
+        probes,
+    )
 
 
 def _operator(db: Database, request: Request) -> bool | None:
@@ -80,8 +98,9 @@ def _error(err: SekishoError) -> Response:
     return Response(error_body(err), status_code=err.status, media_type="application/json")
 
 
-def metrics_routes(db: Database, obs: Observability, writer: RequestLogWriter,
-                   matrix: object) -> list[Route]:
+def metrics_routes(
+    db: Database, obs: Observability, writer: RequestLogWriter, matrix: object
+) -> list[Route]:
     """`matrix` is a callable returning the live matrix."""
 
     async def metrics(request: Request) -> Response:
@@ -94,7 +113,8 @@ def metrics_routes(db: Database, obs: Observability, writer: RequestLogWriter,
             gauges = await asyncio.to_thread(_gauges, db, obs, writer, live, internal)
         except Exception:  # the store is down: say so instead of half the numbers
             return _error(ServiceUnavailable("Metrics are unavailable right now."))
-        return PlainTextResponse(render(obs.metrics, gauges, internal=internal),
-                                 media_type=CONTENT_TYPE)
+        return PlainTextResponse(
+            render(obs.metrics, gauges, internal=internal), media_type=CONTENT_TYPE
+        )
 
     return [Route("/metrics", metrics)]

@@ -35,15 +35,27 @@ log = logging.getLogger(__name__)
 
 
 def spike_rule(s: ObserveSettings) -> SpikeRule:
-    return SpikeRule(window_s=s.alert_window_s, baseline_s=s.alert_baseline_s,
-                     threshold=s.alert_threshold, baseline_factor=s.alert_baseline_factor,
-                     min_requests=s.alert_min_requests, resolve_ratio=s.alert_resolve_ratio)
+    return SpikeRule(
+        window_s=s.alert_window_s,
+        baseline_s=s.alert_baseline_s,
+        threshold=s.alert_threshold,
+        baseline_factor=s.alert_baseline_factor,
+        min_requests=s.alert_min_requests,
+        resolve_ratio=s.alert_resolve_ratio,
+    )
 
 
 class Observability:
-    def __init__(self, settings: Settings, db: Database, *, replica_id: str,
-                 routing: Callable[[], RoutingState], chat: ChatService,
-                 upstream: UpstreamClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        replica_id: str,
+        routing: Callable[[], RoutingState],
+        chat: ChatService,
+        upstream: UpstreamClient,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.replica_id = replica_id
@@ -54,8 +66,9 @@ class Observability:
         self.rollup = RollupAggregator(settings.observe.rollup_bucket_s, known)
         self.metrics = LiveMetrics(known)
         self.lock = SchedulerLock(db)
-        self.ops = OpsChannel(settings.incidents.ops_webhook_url,
-                              settings.incidents.ops_webhook_timeout_s)
+        self.ops = OpsChannel(
+            settings.incidents.ops_webhook_url, settings.incidents.ops_webhook_timeout_s
+        )
         self.flush_failures = 0
         self.scheduler_failures = 0
         self.last_probe_at: float | None = None
@@ -77,8 +90,9 @@ class Observability:
         except Exception:
             self.flush_failures += 1
             self.rollup.give_back(cells)
-            log.warning("rollup flush failed; %d cells kept for the next try", len(cells),
-                        exc_info=True)
+            log.warning(
+                "rollup flush failed; %d cells kept for the next try", len(cells), exc_info=True
+            )
 
     async def run_rollup_flush(self) -> None:
         try:
@@ -118,9 +132,12 @@ class Observability:
         """Probe every provider directly and every alias end to end; store the results."""
         matrix = self._routing().matrix
         timeout = self.settings.observe.probe_timeout_s
-        jobs = [probes.probe_provider(self._upstream, matrix, pid,
-                                      self.settings.provider_api_key(pid), timeout)
-                for pid in sorted(matrix.providers)]
+        jobs = [
+            probes.probe_provider(
+                self._upstream, matrix, pid, self.settings.provider_api_key(pid), timeout
+            )
+            for pid in sorted(matrix.providers)
+        ]
         jobs += [probes.probe_alias(self._chat, alias, timeout) for alias in sorted(matrix.aliases)]
         results = [r for r in await asyncio.gather(*jobs) if r is not None]
         now = datetime.now(UTC)
@@ -135,8 +152,9 @@ class Observability:
 
     async def evaluate_alerts(self) -> list[alerts.AlertChange]:
         aliases = sorted(self._routing().matrix.aliases)
-        changes = await asyncio.to_thread(alerts.evaluate, self.db,
-                                          spike_rule(self.settings.observe), aliases)
+        changes = await asyncio.to_thread(
+            alerts.evaluate, self.db, spike_rule(self.settings.observe), aliases
+        )
         for change in changes:
             log.warning("alert %s: %s", change.state, change.message())
             await self.ops.post_async(change.message())

@@ -43,8 +43,12 @@ class Totals:
         c = self.cell
         rate = self.error_rate
         return {
-            "requests": c.requests, "2xx": c.s2xx, "4xx": c.s4xx, "5xx": c.s5xx,
-            "429": c.s429, "502": c.s502,
+            "requests": c.requests,
+            "2xx": c.s2xx,
+            "4xx": c.s4xx,
+            "5xx": c.s5xx,
+            "429": c.s429,
+            "502": c.s502,
             "error_rate": round(rate, 4) if rate is not None else None,
             "codes": dict(sorted(c.codes.items())),
             "latency_ms": _latency(c.latency_hist, c.latency_sum, sum(c.latency_hist)),
@@ -66,32 +70,44 @@ def _json(value: Any) -> Any:
 def row_cell(row: Any) -> Cell:
     """A `Cell` from a rollup row (an ORM object or a plain result row)."""
     return Cell(
-        requests=row.requests, s2xx=row.s2xx, s4xx=row.s4xx, s5xx=row.s5xx, s429=row.s429,
-        s502=row.s502, codes=dict(_json(row.codes) or {}), latency_sum=row.latency_sum,
-        latency_hist=histogram.copy(_json(row.latency_hist)), ttfb_count=row.ttfb_count,
-        ttfb_sum=row.ttfb_sum, ttfb_hist=histogram.copy(_json(row.ttfb_hist)),
-        prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
+        requests=row.requests,
+        s2xx=row.s2xx,
+        s4xx=row.s4xx,
+        s5xx=row.s5xx,
+        s429=row.s429,
+        s502=row.s502,
+        codes=dict(_json(row.codes) or {}),
+        latency_sum=row.latency_sum,
+        latency_hist=histogram.copy(_json(row.latency_hist)),
+        ttfb_count=row.ttfb_count,
+        ttfb_sum=row.ttfb_sum,
+        ttfb_hist=histogram.copy(_json(row.ttfb_hist)),
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
     )
 
 
 _COLUMNS = [
     cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c
-    for c in RequestRollup.__table__.columns if c.name not in ("dim", "key", "replica")
+    for c in RequestRollup.__table__.columns
+    if c.name not in ("dim", "key", "replica")
 ]
 
 
-def _rows(session: Session, dim: str, keys: list[str], start: datetime,
-          end: datetime) -> list[Any]:
+def _rows(session: Session, dim: str, keys: list[str], start: datetime, end: datetime) -> list[Any]:
     # Plain tuples, not ORM objects: 24 h of 1-minute buckets stays a few thousand rows.
     stmt = select(*_COLUMNS).where(
-        RequestRollup.dim == dim, RequestRollup.key.in_(keys),
-        RequestRollup.bucket >= start, RequestRollup.bucket < end,
+        RequestRollup.dim == dim,
+        RequestRollup.key.in_(keys),
+        RequestRollup.bucket >= start,
+        RequestRollup.bucket < end,
     )
     return list(session.execute(stmt).all())
 
 
-def series(session: Session, dim: str, key: str, start: datetime,
-           end: datetime) -> list[tuple[datetime, Totals]]:
+def series(
+    session: Session, dim: str, key: str, start: datetime, end: datetime
+) -> list[tuple[datetime, Totals]]:
     """Per-bucket totals of one alias / tenant / provider in [start, end), oldest first."""
     merged: dict[datetime, Totals] = {}
     for row in _rows(session, dim, [key], start, end):
@@ -103,27 +119,42 @@ def series(session: Session, dim: str, key: str, start: datetime,
     return sorted(merged.items())
 
 
-def window_totals(session: Session, dim: str, keys: list[str], start: datetime,
-                  end: datetime) -> dict[str, Totals]:
+def window_totals(
+    session: Session, dim: str, keys: list[str], start: datetime, end: datetime
+) -> dict[str, Totals]:
     """Totals per key over [start, end) (buckets whose start falls in the window)."""
     out = {k: Totals() for k in keys}
     if not keys:
         return out
-    for row in session.execute(select(RequestRollup.key, *_COLUMNS).where(
-            RequestRollup.dim == dim, RequestRollup.key.in_(keys),
-            RequestRollup.bucket >= start, RequestRollup.bucket < end)).all():
+    for row in session.execute(
+        select(RequestRollup.key, *_COLUMNS).where(
+            RequestRollup.dim == dim,
+            RequestRollup.key.in_(keys),
+            RequestRollup.bucket >= start,
+            RequestRollup.bucket < end,
+        )
+    ).all():
         out[row.key].cell.merge(row_cell(row))
     return out
 
 
-def series_document(dim: str, key: str, start: datetime, end: datetime, bucket_s: int,
-                    points: list[tuple[datetime, Totals]]) -> dict[str, Any]:
+def series_document(
+    dim: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    bucket_s: int,
+    points: list[tuple[datetime, Totals]],
+) -> dict[str, Any]:
     """The JSON shape of a series (admin API and `report --json`)."""
     total = Totals()
     for _, t in points:
         total.cell.merge(t.cell)
     return {
-        dim: key, "from": start.isoformat(), "to": end.isoformat(), "bucket_s": bucket_s,
+        dim: key,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "bucket_s": bucket_s,
         "buckets": [{"ts": ts.isoformat(), **t.to_dict()} for ts, t in points],
         "totals": total.to_dict(),
     }

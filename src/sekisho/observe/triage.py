@@ -37,8 +37,9 @@ class ProviderEvidence:
 
     @property
     def failing(self) -> bool:
-        traffic = (self.attempts >= MIN_ATTEMPTS
-                   and self.failed_attempts >= FAILING_RATE * self.attempts)
+        traffic = (
+            self.attempts >= MIN_ATTEMPTS and self.failed_attempts >= FAILING_RATE * self.attempts
+        )
         return self.probes.failing or traffic
 
     @property
@@ -64,25 +65,35 @@ def verdict(t: TriageInput) -> tuple[Verdict, list[str]]:
     reasons: list[str] = []
     failing = [p for p in t.providers if p.failing]
     rate = t.traffic.error_rate
-    alias_bad = t.alias_probe.failing or (rate is not None and rate >= FAILING_RATE
-                                          and t.traffic.requests >= MIN_ATTEMPTS)
+    alias_bad = t.alias_probe.failing or (
+        rate is not None and rate >= FAILING_RATE and t.traffic.requests >= MIN_ATTEMPTS
+    )
     for p in failing:
         reasons.append(
             f"provider {p.provider}: {p.probes.failed}/{p.probes.total} direct probes failed, "
-            f"{p.failed_attempts}/{p.attempts} live attempts failed {_outcomes(p.outcomes)}")
+            f"{p.failed_attempts}/{p.attempts} live attempts failed {_outcomes(p.outcomes)}"
+        )
     if failing:
-        if (t.other_aliases_probed and len(t.other_aliases_failing) == t.other_aliases_probed
-                and not all(p.failing for p in t.providers)):
+        if (
+            t.other_aliases_probed
+            and len(t.other_aliases_failing) == t.other_aliases_probed
+            and not all(p.failing for p in t.providers)
+        ):
             reasons.append("every other alias's end-to-end probe fails too")
             return "gateway", reasons
         return "upstream", reasons
     if alias_bad:
         if all(p.healthy for p in t.providers):
-            reasons.append("every provider behind the alias answers direct probes and live "
-                           "attempts, but the alias fails end to end")
+            reasons.append(
+                "every provider behind the alias answers direct probes and live "
+                "attempts, but the alias fails end to end"
+            )
         return "gateway", [*reasons, _alias_line(t)]
-    if t.alias_probe.total == 0 and t.traffic.requests == 0 and not any(
-            p.probes.total for p in t.providers):
+    if (
+        t.alias_probe.total == 0
+        and t.traffic.requests == 0
+        and not any(p.probes.total for p in t.providers)
+    ):
         return "unknown", ["no probes and no traffic in the window"]
     return "healthy", [_alias_line(t)]
 
@@ -90,8 +101,10 @@ def verdict(t: TriageInput) -> tuple[Verdict, list[str]]:
 def _alias_line(t: TriageInput) -> str:
     rate = t.traffic.error_rate
     shown = f"{rate:.1%}" if rate is not None else "n/a"
-    return (f"alias {t.alias}: live error rate {shown} of {t.traffic.requests} requests; "
-            f"end-to-end probes {t.alias_probe.failed}/{t.alias_probe.total} failed")
+    return (
+        f"alias {t.alias}: live error rate {shown} of {t.traffic.requests} requests; "
+        f"end-to-end probes {t.alias_probe.failed}/{t.alias_probe.total} failed"
+    )
 
 
 def _outcomes(outcomes: dict[str, int]) -> str:
@@ -99,8 +112,9 @@ def _outcomes(outcomes: dict[str, int]) -> str:
     return "(" + ", ".join(f"{k} {v}" for k, v in sorted(bad.items())) + ")" if bad else ""
 
 
-def gather(db: Database, matrix: Matrix, alias: str, window_s: float,
-           now: datetime | None = None) -> TriageInput:
+def gather(
+    db: Database, matrix: Matrix, alias: str, window_s: float, now: datetime | None = None
+) -> TriageInput:
     """Read probes and rollups of the window for one alias."""
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=window_s)
@@ -113,26 +127,46 @@ def gather(db: Database, matrix: Matrix, alias: str, window_s: float,
         attempts = window_totals(session, "provider", providers, since, until)
         traffic = window_totals(session, "alias", [alias], since, until)[alias]
     evidence = [
-        ProviderEvidence(p, provider_probes[p], attempts[p].requests,
-                         attempts[p].requests - attempts[p].cell.s2xx - attempts[p].cell.s4xx,
-                         dict(attempts[p].cell.codes))
+        ProviderEvidence(
+            p,
+            provider_probes[p],
+            attempts[p].requests,
+            attempts[p].requests - attempts[p].cell.s2xx - attempts[p].cell.s4xx,
+            dict(attempts[p].cell.codes),
+        )
         for p in providers
     ]
     probed = [a for a in others if alias_probes[a].total]
-    return TriageInput(alias, window_s, evidence, alias_probes[alias], traffic,
-                       [a for a in probed if alias_probes[a].failing], len(probed))
+    return TriageInput(
+        alias,
+        window_s,
+        evidence,
+        alias_probes[alias],
+        traffic,
+        [a for a in probed if alias_probes[a].failing],
+        len(probed),
+    )
 
 
 def report(t: TriageInput) -> dict[str, Any]:
     """Verdict plus the numbers behind it (admin API and `triage --json`)."""
     answer, reasons = verdict(t)
     return {
-        "alias": t.alias, "verdict": answer, "window_s": t.window_s, "reasons": reasons,
-        "alias_traffic": t.traffic.to_dict(), "alias_probe": t.alias_probe.to_dict(),
+        "alias": t.alias,
+        "verdict": answer,
+        "window_s": t.window_s,
+        "reasons": reasons,
+        "alias_traffic": t.traffic.to_dict(),
+        "alias_probe": t.alias_probe.to_dict(),
         "providers": [
-            {"provider": p.provider, "failing": p.failing, "probes": p.probes.to_dict(),
-             "attempts": p.attempts, "failed_attempts": p.failed_attempts,
-             "outcomes": p.outcomes}
+            {
+                "provider": p.provider,
+                "failing": p.failing,
+                "probes": p.probes.to_dict(),
+                "attempts": p.attempts,
+                "failed_attempts": p.failed_attempts,
+                "outcomes": p.outcomes,
+            }
             for p in t.providers
         ],
         "other_aliases_failing_end_to_end": t.other_aliases_failing,

@@ -30,16 +30,22 @@ def parse_time(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def resolve_window(*, since: str | None = None, start: str | None = None, end: str | None = None,
-                   default: timedelta = timedelta(hours=1),
-                   now: datetime | None = None) -> tuple[datetime, datetime]:
+def resolve_window(
+    *,
+    since: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    default: timedelta = timedelta(hours=1),
+    now: datetime | None = None,
+) -> tuple[datetime, datetime]:
     """[start, end) from either a `since` duration or explicit bounds (end defaults to now)."""
     now = now or datetime.now(UTC)
     if since and start:
         raise WindowError("give either a duration (since) or a start time (from), not both")
     stop = parse_time(end) if end else now
-    begin = (stop - parse_duration(since) if since else parse_time(start) if start
-             else stop - default)
+    begin = (
+        stop - parse_duration(since) if since else parse_time(start) if start else stop - default
+    )
     if stop <= begin:
         raise WindowError("the window's end must be after its start")
     if stop - begin > MAX_WINDOW:

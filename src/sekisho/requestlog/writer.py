@@ -35,8 +35,14 @@ class WriterStats:
 
 class RequestLogWriter:
     def __init__(
-        self, sink: Sink, *, batch_size: int = 500, flush_interval_s: float = 0.5,
-        queue_max: int = 100_000, retries: int = 3, retry_delay_s: float = 0.5,
+        self,
+        sink: Sink,
+        *,
+        batch_size: int = 500,
+        flush_interval_s: float = 0.5,
+        queue_max: int = 100_000,
+        retries: int = 3,
+        retry_delay_s: float = 0.5,
     ) -> None:
         self._sink = sink
         self._batch_size = batch_size
@@ -105,8 +111,12 @@ class RequestLogWriter:
                 return
             except Exception:
                 self.stats.write_errors += 1
-                log.warning("request-log batch of %d failed (attempt %d)", len(batch), attempt + 1,
-                            exc_info=True)
+                log.warning(
+                    "request-log batch of %d failed (attempt %d)",
+                    len(batch),
+                    attempt + 1,
+                    exc_info=True,
+                )
                 if attempt < self._retries and not self._stopping:
                     await asyncio.sleep(self._retry_delay * (attempt + 1))
         self.stats.failed += len(batch)

@@ -31,8 +31,9 @@ from sekisho.store.db import Database
 WITHHELD = "(update withheld)"
 
 
-def compute_status(db: Database, matrix: Matrix, cfg: ObserveSettings,
-                   now: datetime | None = None) -> dict[str, Any]:
+def compute_status(
+    db: Database, matrix: Matrix, cfg: ObserveSettings, now: datetime | None = None
+) -> dict[str, Any]:
     """The public status document."""
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=cfg.status_window_s)
@@ -42,41 +43,63 @@ def compute_status(db: Database, matrix: Matrix, cfg: ObserveSettings,
     def public(text: str) -> str:
         return WITHHELD if find_leaks(text, identities) else text
 
-    thresholds = Thresholds(cfg.status_min_requests, cfg.status_degraded_rate,
-                            cfg.status_outage_rate)
+    thresholds = Thresholds(
+        cfg.status_min_requests, cfg.status_degraded_rate, cfg.status_outage_rate
+    )
     with db.read() as session:
         traffic = window_totals(session, "alias", names, since, now + timedelta(seconds=1))
         probes = summaries(session, "alias", names, since)
         open_incidents = incidents.list_incidents(session)
         docs = []
         for inc in open_incidents:
-            docs.append({
-                "id": inc.id, "title": public(inc.title), "severity": inc.severity,
-                "status": inc.status, "aliases": [a for a in inc.aliases if a in matrix.aliases],
-                "opened_at": inc.opened_at.isoformat(),
-                "eta": inc.eta.isoformat() if inc.eta else None,
-                "updates": [{"ts": e.ts.isoformat(), "text": public(e.text)}
-                            for e in reversed(incidents.events(session, inc.id, public_only=True))],
-            })
+            docs.append(
+                {
+                    "id": inc.id,
+                    "title": public(inc.title),
+                    "severity": inc.severity,
+                    "status": inc.status,
+                    "aliases": [a for a in inc.aliases if a in matrix.aliases],
+                    "opened_at": inc.opened_at.isoformat(),
+                    "eta": inc.eta.isoformat() if inc.eta else None,
+                    "updates": [
+                        {"ts": e.ts.isoformat(), "text": public(e.text)}
+                        for e in reversed(incidents.events(session, inc.id, public_only=True))
+                    ],
+                }
+            )
     affected = {a for inc in open_incidents for a in inc.aliases}
     aliases = []
     for name in names:
         t, p = traffic[name], probes[name]
-        state = alias_state(Evidence(t.requests, t.errors, p.total, p.failed, name in affected),
-                            thresholds)
+        state = alias_state(
+            Evidence(t.requests, t.errors, p.total, p.failed, name in affected), thresholds
+        )
         description = matrix.aliases[name].description
-        aliases.append({"alias": name, "state": state,
-                        "description": description if description and not find_leaks(
-                            description, identities) else ""})
-    overall = ("outage" if any(a["state"] == "outage" for a in aliases)
-               else "degraded" if any(a["state"] == "degraded" for a in aliases)
-               else "operational")
-    return {"updated_at": now.isoformat(timespec="seconds"), "state": overall,
-            "aliases": aliases, "incidents": docs}
+        aliases.append(
+            {
+                "alias": name,
+                "state": state,
+                "description": description
+                if description and not find_leaks(description, identities)
+                else "",
+            }
+        )
+    overall = (
+        "outage"
+        if any(a["state"] == "outage" for a in aliases)
+        else "degraded"
+        if any(a["state"] == "degraded" for a in aliases)
+        else "operational"
+    )
+    return {
+        "updated_at": now.isoformat(timespec="seconds"),
+        "state": overall,
+        "aliases": aliases,
+        "incidents": docs,
+    }
 
 
-_LABEL = {"operational": "Operational", "degraded": "Degraded performance",
-          "outage": "Outage"}
+_LABEL = {"operational": "Operational", "degraded": "Degraded performance", "outage": "Outage"}
 _COLOR = {"operational": "#1a7f37", "degraded": "#9a6700", "outage": "#cf222e"}
 
 
@@ -85,14 +108,20 @@ def render_html(doc: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr><td><code>{e(a["alias"])}</code><div class="d">{e(a["description"])}</div></td>'
         f'<td style="color:{_COLOR[a["state"]]}">{_LABEL[a["state"]]}</td></tr>'
-        for a in doc["aliases"])
-    incidents_html = "".join(
-        f'<section><h3>{e(i["title"])} <small>{e(i["severity"])}</small></h3>'
-        f'<p>Affected: {e(", ".join(i["aliases"]))}'
-        + (f' &middot; Expected resolution: {e(i["eta"])}' if i["eta"] else "") + "</p><ul>"
-        + "".join(f'<li><time>{e(u["ts"])}</time> {e(u["text"])}</li>' for u in i["updates"])
-        + "</ul></section>"
-        for i in doc["incidents"]) or "<p>No open incidents.</p>"
+        for a in doc["aliases"]
+    )
+    incidents_html = (
+        "".join(
+            f"<section><h3>{e(i['title'])} <small>{e(i['severity'])}</small></h3>"
+            f"<p>Affected: {e(', '.join(i['aliases']))}"
+            + (f" &middot; Expected resolution: {e(i['eta'])}" if i["eta"] else "")
+            + "</p><ul>"
+            + "".join(f"<li><time>{e(u['ts'])}</time> {e(u['text'])}</li>" for u in i["updates"])
+            + "</ul></section>"
+            for i in doc["incidents"]
+        )
+        or "<p>No open incidents.</p>"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Service status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

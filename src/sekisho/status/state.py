@@ -51,8 +51,13 @@ def alias_state(e: Evidence, t: Thresholds) -> State:
         elif rate >= t.degraded_rate:
             state = "degraded"
     if e.probes:
-        probe_state: State = ("outage" if e.probes_failed == e.probes
-                              else "degraded" if e.probes_failed else "operational")
+        probe_state: State = (
+            "outage"
+            if e.probes_failed == e.probes
+            else "degraded"
+            if e.probes_failed
+            else "operational"
+        )
         if enough_traffic and probe_state == "outage":
             probe_state = "degraded"
         state = worst(state, probe_state)

@@ -52,8 +52,11 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
         # orjson for JSON columns: the request log writes several per row.
-        kwargs: dict[str, Any] = {"echo": echo, "future": True,
-                                  "json_serializer": lambda v: orjson.dumps(v).decode()}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "future": True,
+            "json_serializer": lambda v: orjson.dumps(v).decode(),
+        }
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:":
@@ -62,8 +65,13 @@ class Database:
             if database in ("", ":memory:"):
                 kwargs["poolclass"] = NullPool
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                          pool_recycle=1800, connect_args={"connect_timeout": 5})
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+                connect_args={"connect_timeout": 5},
+            )
         self.engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _sqlite_setup(self.engine, busy_timeout_ms=30_000)

@@ -74,7 +74,11 @@ class KeyCache:
             return await self._refresh(prefix)
         except Exception as exc:
             self.store_failures += 1
-            if entry is not None and entry.record is not None and now - entry.fetched < self._max_stale:
+            if (
+                entry is not None
+                and entry.record is not None
+                and now - entry.fetched < self._max_stale
+            ):
                 return entry.record
             raise ServiceUnavailable(
                 "Credentials cannot be verified right now; the request was refused. Retry shortly."

@@ -17,7 +17,8 @@ class StoreCredentialLoader:
     def load_key(self, prefix: str) -> KeyRecord | None:
         with self._db.read() as session:
             row = session.execute(
-                select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id)
+                select(ApiKey, Tenant)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
                 .where(ApiKey.prefix == prefix)
             ).first()
             if row is None:

@@ -38,7 +38,9 @@ def _now() -> datetime:
 
 def find_tenant(session: Session, ref: str) -> Tenant:
     """A tenant by id or unique name."""
-    tenant = session.scalars(select(Tenant).where(or_(Tenant.id == ref, Tenant.name == ref))).first()
+    tenant = session.scalars(
+        select(Tenant).where(or_(Tenant.id == ref, Tenant.name == ref))
+    ).first()
     if tenant is None:
         raise ControlPlaneError(f"no tenant with id or name {ref!r}")
     return tenant
@@ -100,24 +102,44 @@ def create_tenant(session: Session, matrix: Matrix, spec: TenantSpec, actor: Act
         raise ControlPlaneError(f"a tenant named {name!r} already exists")
     now = _now()
     tenant = Tenant(
-        id=new_id("ten", 8), name=name, state="active", sovereignty=spec.sovereignty,
-        china_gated_access=spec.china_gated_access, allowed_aliases=aliases,
-        account_owner_email=spec.account_owner_email, cs_email=spec.cs_email,
-        created_at=now, state_changed_at=now, version=1,
+        id=new_id("ten", 8),
+        name=name,
+        state="active",
+        sovereignty=spec.sovereignty,
+        china_gated_access=spec.china_gated_access,
+        allowed_aliases=aliases,
+        account_owner_email=spec.account_owner_email,
+        cs_email=spec.cs_email,
+        created_at=now,
+        state_changed_at=now,
+        version=1,
     )
     session.add(tenant)
     session.flush()
     audit.record(
-        session, actor, "tenant.create", ("tenant", tenant.id), tenant_id=tenant.id,
-        details={"name": name, "sovereignty": spec.sovereignty,
-                 "china_gated_access": spec.china_gated_access, "aliases": aliases},
+        session,
+        actor,
+        "tenant.create",
+        ("tenant", tenant.id),
+        tenant_id=tenant.id,
+        details={
+            "name": name,
+            "sovereignty": spec.sovereignty,
+            "china_gated_access": spec.china_gated_access,
+            "aliases": aliases,
+        },
     )
     return tenant
 
 
 def create_user(
-    session: Session, email: str, role: str, password: str | None, actor: Actor,
-    *, tenant_ref: str | None = None,
+    session: Session,
+    email: str,
+    role: str,
+    password: str | None,
+    actor: Actor,
+    *,
+    tenant_ref: str | None = None,
 ) -> User:
     email = email.strip().lower()
     if not _EMAIL_RE.match(email):
@@ -136,20 +158,36 @@ def create_user(
     if session.scalars(select(User.id).where(User.email == email)).first():
         raise ControlPlaneError(f"a user with e-mail {email!r} already exists")
     user = User(
-        id=new_id("usr", 8), email=email, role=role, tenant_id=tenant_id,
+        id=new_id("usr", 8),
+        email=email,
+        role=role,
+        tenant_id=tenant_id,
         password_hash=hash_password(password) if password else None,
-        disabled=False, created_at=_now(),
+        disabled=False,
+        created_at=_now(),
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user.create", ("user", user.id), tenant_id=tenant_id,
-                 details={"email": email, "role": role})
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        ("user", user.id),
+        tenant_id=tenant_id,
+        details={"email": email, "role": role},
+    )
     return user
 
 
 def create_key(
-    session: Session, matrix: Matrix, tenant_ref: str, actor: Actor, *,
-    aliases: Sequence[str] | None = None, expires_at: datetime | None = None, name: str = "",
+    session: Session,
+    matrix: Matrix,
+    tenant_ref: str,
+    actor: Actor,
+    *,
+    aliases: Sequence[str] | None = None,
+    expires_at: datetime | None = None,
+    name: str = "",
 ) -> tuple[ApiKey, str]:
     """A new API key; returns the row and the full secret, which is never stored."""
     tenant = find_tenant(session, tenant_ref)
@@ -164,31 +202,53 @@ def create_key(
         raise ControlPlaneError("expiry must be in the future")
     prefix, secret = generate_key()
     key = ApiKey(
-        id=new_id("key", 8), tenant_id=tenant.id, prefix=prefix, secret_hash=hash_key(secret),
-        name=name, aliases=scope, created_at=_now(), expires_at=expires_at,
+        id=new_id("key", 8),
+        tenant_id=tenant.id,
+        prefix=prefix,
+        secret_hash=hash_key(secret),
+        name=name,
+        aliases=scope,
+        created_at=_now(),
+        expires_at=expires_at,
     )
     session.add(key)
     session.flush()
     audit.record(
-        session, actor, "key.create", ("api_key", key.id), tenant_id=tenant.id,
-        details={"prefix": prefix, "aliases": scope,
-                 "expires_at": expires_at.isoformat() if expires_at else None},
+        session,
+        actor,
+        "key.create",
+        ("api_key", key.id),
+        tenant_id=tenant.id,
+        details={
+            "prefix": prefix,
+            "aliases": scope,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
     return key, secret
 
 
 def tenant_snapshot(tenant: Tenant) -> TenantSnapshot:
     return TenantSnapshot(
-        id=tenant.id, name=tenant.name, state=tenant.state, sovereignty=tenant.sovereignty,
+        id=tenant.id,
+        name=tenant.name,
+        state=tenant.state,
+        sovereignty=tenant.sovereignty,
         china_gated_access=tenant.china_gated_access,
-        allowed_aliases=frozenset(tenant.allowed_aliases) if tenant.allowed_aliases is not None else None,
+        allowed_aliases=frozenset(tenant.allowed_aliases)
+        if tenant.allowed_aliases is not None
+        else None,
         version=tenant.version,
     )
 
 
 def key_snapshot(key: ApiKey) -> KeySnapshot:
     return KeySnapshot(
-        id=key.id, tenant_id=key.tenant_id, prefix=key.prefix, secret_hash=key.secret_hash,
+        id=key.id,
+        tenant_id=key.tenant_id,
+        prefix=key.prefix,
+        secret_hash=key.secret_hash,
         aliases=frozenset(key.aliases) if key.aliases is not None else None,
-        expires_at=key.expires_at, revoked_at=key.revoked_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
     )

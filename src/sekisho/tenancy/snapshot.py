@@ -50,8 +50,11 @@ class SessionSnapshot:
 
 
 def may_act(
-    tenant: TenantSnapshot | None, key: KeySnapshot | None, now: datetime,
-    *, session: SessionSnapshot | None = None,
+    tenant: TenantSnapshot | None,
+    key: KeySnapshot | None,
+    now: datetime,
+    *,
+    session: SessionSnapshot | None = None,
 ) -> None:
     """Raise the customer-facing error if this tenant / key / session may not act at `now`.
 

@@ -59,7 +59,9 @@ def upgrade() -> None:
         _ts("last_used_at", True),
         sa.PrimaryKeyConstraint("id", name="pk_api_keys"),
         sa.UniqueConstraint("prefix", name="uq_api_keys_prefix"),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_api_keys_tenant_id_tenants"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_api_keys_tenant_id_tenants"
+        ),
     )
     op.create_index("ix_api_keys_tenant_id", "api_keys", ["tenant_id"])
     op.create_table(

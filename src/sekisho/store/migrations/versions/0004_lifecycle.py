@@ -37,8 +37,9 @@ def upgrade() -> None:
         sa.Column("ended_authorized_by", sa.String(40)),
         sa.Column("end_note", sa.Text),
         sa.PrimaryKeyConstraint("id", name="pk_tenant_suspensions"),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"],
-                                name="fk_tenant_suspensions_tenant_id_tenants"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_tenant_suspensions_tenant_id_tenants"
+        ),
         _user_fk("requested_by", "tenant_suspensions"),
         _user_fk("authorized_by", "tenant_suspensions"),
         _user_fk("ended_requested_by", "tenant_suspensions"),

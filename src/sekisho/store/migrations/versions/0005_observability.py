@@ -22,8 +22,10 @@ def upgrade() -> None:
         sa.Column("dim", sa.String(8), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("replica", sa.String(64), nullable=False),
-        *[sa.Column(c, sa.Integer, nullable=False)
-          for c in ("requests", "s2xx", "s4xx", "s5xx", "s429", "s502")],
+        *[
+            sa.Column(c, sa.Integer, nullable=False)
+            for c in ("requests", "s2xx", "s4xx", "s5xx", "s429", "s502")
+        ],
         sa.Column("codes", sa.JSON, nullable=False),
         sa.Column("latency_sum", sa.Float, nullable=False),
         sa.Column("latency_hist", sa.JSON, nullable=False),
@@ -92,13 +94,19 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("details", sa.JSON),
         sa.PrimaryKeyConstraint("id", name="pk_incident_events"),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"],
-                                name="fk_incident_events_incident_id_incidents"),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.id"], name="fk_incident_events_incident_id_incidents"
+        ),
     )
     op.create_index("ix_incident_events_incident_id", "incident_events", ["incident_id"])
 
 
 def downgrade() -> None:
-    for table in ("incident_events", "incidents", "observe_alerts", "probe_results",
-                  "request_rollup"):
+    for table in (
+        "incident_events",
+        "incidents",
+        "observe_alerts",
+        "probe_results",
+        "request_rollup",
+    ):
         op.drop_table(table)
