@@ -77,76 +77,84 @@ class VersionPoller:
             await asyncio.sleep(self.interval_s)
 
 
-class RedisListener:
-    """SUBSCRIBE to the channel; reconnects with backoff."""
+class _Listener:
+    """Listen for invalidations over one connection; reconnect with backoff when it drops."""
+
+    what = "invalidation"
+
+    def __init__(self, channel: str, invalidator: Invalidator) -> None:
+        self._channel = channel
+        self._invalidator = invalidator
+        self.connected = asyncio.Event()
+        self.failures = 0
+
+    def _apply(self, payload: str | bytes) -> None:
+        event = decode(payload)
+        if event is not None:
+            self._invalidator.apply(event)
+
+    async def _listen(self) -> None:
+        """Connect, subscribe, set `connected`, apply messages until the connection ends."""
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.failures += 1
+                log.warning("%s listener lost; reconnecting", self.what, exc_info=True)
+            finally:
+                if self.connected.is_set():  # it was up: start backing off afresh
+                    backoff = 0.1
+                self.connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+
+class RedisListener(_Listener):
+    """SUBSCRIBE to the channel on Redis."""
+
+    what = "Redis invalidation"
 
     def __init__(self, url: str, channel: str, invalidator: Invalidator) -> None:
+        super().__init__(channel, invalidator)
         self._url = url
-        self._channel = channel
-        self._invalidator = invalidator
-        self.connected = asyncio.Event()
-        self.failures = 0
 
-    async def run(self) -> None:
-        backoff = 0.1
-        while True:
-            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=2)
-            try:
-                pubsub = client.pubsub()
-                await pubsub.subscribe(self._channel)
-                self.connected.set()
-                backoff = 0.1
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        event = decode(message["data"])
-                        if event is not None:
-                            self._invalidator.apply(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.failures += 1
-                log.warning("Redis invalidation listener lost; reconnecting", exc_info=True)
-            finally:
-                self.connected.clear()
-                await client.aclose()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+    async def _listen(self) -> None:
+        client = aioredis.Redis.from_url(self._url, socket_connect_timeout=2)
+        try:
+            pubsub = client.pubsub()
+            await pubsub.subscribe(self._channel)
+            self.connected.set()
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._apply(message["data"])
+        finally:
+            await client.aclose()
 
 
-class PostgresListener:
-    """LISTEN on the channel over a dedicated connection; reconnects with backoff."""
+class PostgresListener(_Listener):
+    """LISTEN on the channel over a dedicated PostgreSQL connection."""
+
+    what = "PostgreSQL invalidation"
 
     def __init__(self, db: Database, channel: str, invalidator: Invalidator) -> None:
+        super().__init__(channel, invalidator)
         self._conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._channel = channel
-        self._invalidator = invalidator
-        self.connected = asyncio.Event()
-        self.failures = 0
 
-    async def run(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True, connect_timeout=5
-                )
-                async with conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self.connected.set()
-                    backoff = 0.1
-                    async for notice in conn.notifies():
-                        event = decode(notice.payload)
-                        if event is not None:
-                            self._invalidator.apply(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.failures += 1
-                log.warning("PostgreSQL invalidation listener lost; reconnecting", exc_info=True)
-            finally:
-                self.connected.clear()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+    async def _listen(self) -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, connect_timeout=5
+        )
+        async with conn:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            self.connected.set()
+            async for notice in conn.notifies():
+                self._apply(notice.payload)
 
 
 def listeners_for(
