@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -150,6 +151,27 @@ async def test_a_reused_connection_dropped_before_any_answer_is_retried_once(dro
         await client.close()
 
 
+async def _nth_request_fails(
+    handler: Callable[[Peer], Awaitable[None]],
+    *,
+    warm: bool,
+    kind: str,
+    connections: int,
+    timeouts: AttemptTimeouts | None = None,
+) -> None:
+    """After `warm` successful requests, the next fails with `kind` over `connections` sockets."""
+    async with ScriptedServer(handler) as server:
+        client = UpstreamClient()
+        if warm:
+            await post(client, server.url())
+        extra = {"timeouts": timeouts} if timeouts else {}
+        with pytest.raises(UpstreamFailure) as failure:
+            await post(client, server.url(), **extra)
+        assert failure.value.kind == kind
+        assert server.connections == connections
+        await client.close()
+
+
 async def test_the_retry_is_made_once_only() -> None:
     async def handler(peer: Peer) -> None:
         await peer.request()
@@ -158,14 +180,7 @@ async def test_the_retry_is_made_once_only() -> None:
             await peer.request()
         peer.close()  # every later connection drops its request unanswered
 
-    async with ScriptedServer(handler) as server:
-        client = UpstreamClient()
-        await post(client, server.url())
-        with pytest.raises(UpstreamFailure) as failure:
-            await post(client, server.url())
-        assert failure.value.kind == "reset"
-        assert server.connections == 2
-        await client.close()
+    await _nth_request_fails(handler, warm=True, kind="reset", connections=2)
 
 
 async def test_a_fresh_connection_dropped_before_any_answer_is_not_retried() -> None:
@@ -173,13 +188,7 @@ async def test_a_fresh_connection_dropped_before_any_answer_is_not_retried() -> 
         await peer.request()
         peer.close()
 
-    async with ScriptedServer(handler) as server:
-        client = UpstreamClient()
-        with pytest.raises(UpstreamFailure) as failure:
-            await post(client, server.url())
-        assert failure.value.kind == "reset"
-        assert server.connections == 1
-        await client.close()
+    await _nth_request_fails(handler, warm=False, kind="reset", connections=1)
 
 
 async def test_a_reused_connection_that_began_an_answer_is_not_retried() -> None:
@@ -190,14 +199,7 @@ async def test_a_reused_connection_that_began_an_answer_is_not_retried() -> None
         await peer.send(b"HTTP/1.1 200 OK\r\nContent-Le")
         peer.close()
 
-    async with ScriptedServer(handler) as server:
-        client = UpstreamClient()
-        await post(client, server.url())
-        with pytest.raises(UpstreamFailure) as failure:
-            await post(client, server.url())
-        assert failure.value.kind == "reset"
-        assert server.connections == 1
-        await client.close()
+    await _nth_request_fails(handler, warm=True, kind="reset", connections=1)
 
 
 async def test_a_reused_connection_that_times_out_is_not_retried() -> None:
@@ -207,11 +209,6 @@ async def test_a_reused_connection_that_times_out_is_not_retried() -> None:
         await peer.request()
         await peer.client_gone(2)  # working on it... too slowly
 
-    async with ScriptedServer(handler) as server:
-        client = UpstreamClient()
-        await post(client, server.url())
-        with pytest.raises(UpstreamFailure) as failure:
-            await post(client, server.url(), timeouts=AttemptTimeouts(1, 0.2, 1))
-        assert failure.value.kind == "timeout"
-        assert server.connections == 1
-        await client.close()
+    await _nth_request_fails(
+        handler, warm=True, kind="timeout", connections=1, timeouts=AttemptTimeouts(1, 0.2, 1)
+    )
