@@ -29,8 +29,6 @@ from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
 from sekisho.errors import (
     InvalidRequest,
-    ModelNotFound,
-    PermissionDenied,
     RateLimited,
     SekishoError,
     UpstreamUnavailable,
@@ -39,7 +37,6 @@ from sekisho.errors import (
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix, Provider
 from sekisho.requestlog.record import Attempt, RequestRecord
-from sekisho.routing.availability import alias_access
 from sekisho.routing.circuit import CircuitBook
 from sekisho.routing.outcome import (
     Outcome,
@@ -163,17 +160,14 @@ class ChatService:
         self, principal: Principal, req: ChatRequest, record: RequestRecord, started: float
     ) -> ChatResult:
         state = self._routing()
-        policy = principal.policy
-        access = alias_access(state.matrix, req.alias, policy)
-        if not access.usable:
-            err = error_for_code(access.error_code or "permission_denied", access.customer_message)
-            if not isinstance(err, ModelNotFound | PermissionDenied):
-                err = PermissionDenied(access.customer_message)
-            raise err
         now = self._wall()
+        alias = state.matrix.aliases.get(req.alias)
         # Only this alias's routes: a snapshot of every circuit is needless work per request.
-        health = {r: state.circuits.view(r, now) for r in state.matrix.aliases[req.alias].routes}
-        plan = plan_routes(state.matrix, req.alias, policy, health, state.overrides, now)
+        health = {r: state.circuits.view(r, now) for r in (alias.routes if alias else ())}
+        plan = plan_routes(state.matrix, req.alias, principal.policy, health, state.overrides, now)
+        access = plan.access  # the planner decides availability once, for both uses
+        if not access.usable:
+            raise error_for_code(access.error_code or "permission_denied", access.customer_message)
         record.plan = plan.to_log()
         ctx = ResponseContext(
             completion_id=completion_id(),
