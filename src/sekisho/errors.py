@@ -2,6 +2,7 @@
 
     SekishoError (code, status, message, param)
     ├── InvalidRequest            400 invalid_request
+    ├── ContextLengthExceeded     400 context_length_exceeded
     ├── ContentPolicyViolation    400 content_policy_violation
     ├── InvalidApiKey             401 invalid_api_key
     ├── TenantSuspended           403 tenant_suspended
@@ -27,6 +28,7 @@ import orjson
 __all__ = [
     "ERROR_TABLE",
     "ContentPolicyViolation",
+    "ContextLengthExceeded",
     "InternalError",
     "InvalidApiKey",
     "InvalidRequest",
@@ -63,6 +65,10 @@ class SekishoError(Exception):
 
 class InvalidRequest(SekishoError):
     code, status, type = "invalid_request", 400, "invalid_request_error"
+
+
+class ContextLengthExceeded(SekishoError):
+    code, status, type = "context_length_exceeded", 400, "invalid_request_error"
 
 
 class ContentPolicyViolation(SekishoError):
@@ -113,6 +119,7 @@ ERROR_TABLE: dict[str, type[SekishoError]] = {
     cls.code: cls
     for cls in (
         InvalidRequest,
+        ContextLengthExceeded,
         ContentPolicyViolation,
         InvalidApiKey,
         TenantSuspended,

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sekisho.actor import Actor
-from sekisho.chat.core import ChatService, RoutingState
-from sekisho.chat.inflight import InflightStreams
+from sekisho.chat.core import ChatService, RetryAfterBounds, RoutingState
+from sekisho.chat.inflight import InflightRequests
 from sekisho.chat.upstream import UpstreamClient
 from sekisho.control import overrides as override_service
 from sekisho.control.matrix_versions import record_matrix_load
@@ -89,6 +89,8 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # Requests still in flight end now (503 / error event) and hand over their rows.
+        await self.chat.inflight.drain(self.settings.chat.shutdown_drain_s)
         await self.writer.stop()
         if self.observability is not None:
             await self.observability.flush()  # the last rollup deltas, after the last records
@@ -147,6 +149,7 @@ def build_gateway(
     *,
     db: Database | None = None,
     upstream: UpstreamClient | None = None,
+    wall_clock: Callable[[], float] | None = None,
 ) -> Gateway:
     """Assemble a gateway; nothing starts until `start()` (the ASGI lifespan calls it)."""
     db = db or Database(settings.database_url)
@@ -170,8 +173,14 @@ def build_gateway(
         upstream=upstream,
         submit_log=writer.submit,
         provider_key=settings.provider_api_key,
-        inflight=InflightStreams(),
+        inflight=InflightRequests(),
         request_deadline_s=settings.limits.request_deadline_s,
+        retry_after=RetryAfterBounds(
+            settings.chat.retry_after_default_s,
+            settings.chat.retry_after_min_s,
+            settings.chat.retry_after_max_s,
+        ),
+        wall_clock=wall_clock or time.time,
     )
     gateway = Gateway(
         settings=settings,

@@ -86,6 +86,26 @@ class Limits(BaseModel):
     )
 
 
+class ChatSettings(BaseModel):
+    """The chat core: what is passed on from upstream, and how requests end at shutdown."""
+
+    model_config = ConfigDict(extra="forbid")
+    retry_after_default_s: float = Field(
+        5, ge=0, description="Retry-After sent on an upstream 429 when upstream named none."
+    )
+    retry_after_min_s: float = Field(
+        1, ge=0, description="Lower bound of the Retry-After passed on from upstream."
+    )
+    retry_after_max_s: float = Field(
+        60, ge=1, description="Upper bound of the Retry-After passed on from upstream."
+    )
+    shutdown_drain_s: float = Field(
+        5,
+        gt=0,
+        description="At shutdown, how long requests still in flight get to end and log their rows.",
+    )
+
+
 class ObserveSettings(BaseModel):
     """Request-log rollups, spike alerts, probes, metrics and the status page (docs/observability.md)."""
 
@@ -289,6 +309,7 @@ _TOP_LEVEL = {
     "bus",
     "lifecycle",
     "notify",
+    "chat",
 }
 
 
@@ -315,6 +336,7 @@ class Settings(BaseModel):
     bus: BusSettings = BusSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     notify: NotifySettings = NotifySettings()
+    chat: ChatSettings = ChatSettings()
     state_dir: str = Field(".sekisho", description="Where local state lives (demo database, keys).")
     circuit: dict[str, float] = Field(
         default_factory=dict,

@@ -180,7 +180,7 @@ def test_error_event_after_message_start_sends_nothing() -> None:
         ("authentication_error", "authentication_error"),
         ("permission_error", "permission_error"),
         ("not_found_error", "not_found"),
-        ("billing_error", "server_error"),
+        ("billing_error", "billing"),
         ("brand_new_error", "server_error"),
     ],
 )

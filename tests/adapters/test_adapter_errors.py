@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from sekisho.adapters import AnthropicAdapter, OpenAIAdapter
-from sekisho.adapters.upstream_errors import error_detail, kind_for_status, stream_error
+from sekisho.adapters.upstream_errors import error_detail, read_error, stream_error
+from sekisho.routing.outcome import classify_stream_error
 
 
 @pytest.mark.parametrize(
@@ -62,25 +63,51 @@ def test_error_detail_of_non_json_bodies_is_bounded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"),
+    ("status", "body", "kind"),
     [
-        (400, "invalid_request"),
-        (413, "invalid_request"),
-        (422, "invalid_request"),
-        (401, "authentication_error"),
-        (403, "permission_error"),
-        (404, "not_found"),
-        (408, "timeout"),
-        (504, "timeout"),
-        (429, "rate_limited"),
-        (500, "server_error"),
-        (502, "server_error"),
-        (503, "overloaded"),
-        (529, "overloaded"),
+        (
+            400,
+            {"error": {"code": "context_length_exceeded", "message": "m"}},
+            "context_length_exceeded",
+        ),
+        (
+            400,
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": "prompt is too long: 210000 tokens > 200000 maximum",
+                },
+            },
+            "context_length_exceeded",
+        ),
+        (
+            400,
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": "Your credit balance is too low",
+                },
+            },
+            "billing",
+        ),
+        (429, {"error": {"code": "insufficient_quota", "message": "m"}}, "billing"),
+        (
+            400,
+            {"error": {"type": "invalid_request_error", "message": "bad tools"}},
+            "invalid_request",
+        ),
+        (503, b"<html>down</html>", None),
     ],
 )
-def test_kind_for_status(status: int, kind: str) -> None:
-    assert kind_for_status(status) == kind
+def test_read_error_reads_the_kind_the_body_names(
+    status: int, body: dict[str, Any] | bytes, kind: str | None
+) -> None:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    said = read_error(status, raw)
+    assert said.kind == kind
+    assert said.detail.startswith(f"HTTP {status}: ")
 
 
 @pytest.mark.parametrize(
@@ -95,10 +122,25 @@ def test_kind_for_status(status: int, kind: str) -> None:
             {"error": {"message": "m", "type": "invalid_request_error", "code": "invalid_api_key"}},
             "authentication_error",
         ),
-        ({"error": {"object": "error", "message": "m", "type": "X", "code": 429}}, "rate_limited"),
-        ({"object": "error", "message": "m", "type": "Y", "code": 503}, "overloaded"),
+        ({"error": {"object": "error", "message": "m", "type": "X", "code": 429}}, "http_429"),
+        ({"object": "error", "message": "m", "type": "Y", "code": 503}, "http_503"),
         ({"error": {}}, "server_error"),
     ],
 )
 def test_stream_error_kinds(payload: dict[str, Any], kind: str) -> None:
     assert stream_error(payload).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("payload", "judged"),
+    [
+        ({"error": {"object": "error", "message": "m", "type": "X", "code": 429}}, "rate_limited"),
+        ({"object": "error", "message": "m", "type": "Y", "code": 503}, "server_error"),
+        ({"object": "error", "message": "m", "type": "Y", "code": 400}, "request_error"),
+        ({"type": "error", "error": {"type": "overloaded_error", "message": "m"}}, "server_error"),
+    ],
+)
+def test_stream_errors_are_judged_by_the_one_classifier(
+    payload: dict[str, Any], judged: str
+) -> None:
+    assert classify_stream_error(stream_error(payload).kind).kind == judged

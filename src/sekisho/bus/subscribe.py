@@ -12,7 +12,7 @@ from psycopg import sql
 from sqlalchemy import select
 
 from sekisho.bus.events import Invalidation, decode
-from sekisho.chat.inflight import InflightStreams
+from sekisho.chat.inflight import InflightRequests
 from sekisho.settings import Settings
 from sekisho.store.db import Database
 from sekisho.store.models import Tenant
@@ -27,7 +27,7 @@ _MAX_BACKOFF_S = 5.0
 class Invalidator:
     """Applies an invalidation on this replica: drop cached keys, end streams if not active."""
 
-    def __init__(self, keys: KeyCache, inflight: InflightStreams) -> None:
+    def __init__(self, keys: KeyCache, inflight: InflightRequests) -> None:
         self._keys = keys
         self._inflight = inflight
         self.applied = 0
@@ -37,6 +37,8 @@ class Invalidator:
         self._keys.invalidate_tenant(event.tenant_id)
         if event.state != "active":
             self.streams_ended += self._inflight.end_tenant(event.tenant_id, "tenant_suspended")
+        else:
+            self._inflight.reopen(event.tenant_id)
         self.applied += 1
 
 

@@ -1,33 +1,60 @@
 """The chat core: plan the routes for a request, try them, translate, log.
 
-Callable in-process by every entry point (the /v1 API and the BFF chat app):
-`ChatService.complete(principal, request, request_id)` returns a
-`ChatResult` holding either a JSON body or an async iterator of SSE frames.
+Callable in-process by every entry point (the /v1 API, the BFF chat app, the
+Anthropic and Responses front doors): `ChatService.complete(principal,
+request, request_id)` returns a `ChatResult` holding either a JSON body or an
+async iterator of SSE frames, or raises a `SekishoError`.
+
+Ownership: `complete` admits the request as an `InflightRequest`
+(`chat.inflight`) before anything else, and that object is closed exactly
+once on every path, writing the one request-log row. For a JSON answer it is
+closed before `complete` returns. For a stream it is handed to the relay and
+closed when the stream ends — or when the caller closes the `ChatResult`
+(`async with result:` or `await result.aclose()`), which every caller must do,
+so a stream whose response never started (client gone, task cancelled) still
+deregisters and still leaves its row. A suspension or shutdown ends the
+request at any stage (see `chat.inflight`).
+
+Attempts: each route tried is one `RouteAttempt`, which carries its outcome;
+`routing.outcome.classify` is the one judge of what an upstream status,
+transport failure or reported error means, on the JSON and the stream path.
 
 Failover happens only on upstream failure (Rule 4), only over the routes the
 planner left eligible (Rules 2-3), and for streams only before the first byte
 reached the client; afterwards a failure ends the stream with an error event
-and no `[DONE]`. The request log row is handed to the batch writer when the
-response is complete, never awaited (Rule 11).
+and no `[DONE]`. The request-log row is handed to the batch writer, never
+awaited (Rule 11).
+
+Seams for the guardrails (and other filters), see `ChatHooks`:
+- `input_checks` run after admission and before planning; each may raise a
+  `SekishoError` (e.g. `ContentPolicyViolation`) or return a changed request.
+- `json_filters` see (and may change) the JSON body before it is returned.
+- `stream_filters` wrap the stream of SSE frames before it is returned; the
+  wrapped iterator is still closed by `ChatResult.aclose()`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 import orjson
 
 from sekisho.adapters import adapter_for
-from sekisho.adapters.base import Adapter, ResponseContext, StreamOutput, StreamTranslator, Usage
-from sekisho.chat.inflight import InflightStreams, StreamHandle
+from sekisho.adapters.base import Adapter, ResponseContext, StreamOutput, StreamTranslator
+from sekisho.adapters.upstream_errors import read_error
+from sekisho.chat.estimate import estimate_usage
+from sekisho.chat.inflight import InflightRequest, InflightRequests
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
 from sekisho.errors import (
+    ContextLengthExceeded,
     InvalidRequest,
     RateLimited,
     SekishoError,
@@ -35,29 +62,39 @@ from sekisho.errors import (
     error_for_code,
 )
 from sekisho.ids import completion_id
-from sekisho.matrix import Matrix, Provider
+from sekisho.matrix import Matrix
 from sekisho.requestlog.record import Attempt, RequestRecord
 from sekisho.routing.circuit import CircuitBook
-from sekisho.routing.outcome import (
-    Outcome,
-    classify_failure,
-    classify_status,
-    classify_stream_error,
-    final_error,
-)
+from sekisho.routing.outcome import Outcome, classify, final_error, retry_after_s
 from sekisho.routing.overrides import Override
 from sekisho.routing.plan import Candidate, plan_routes
 
-RETRY_AFTER_S = 5
+__all__ = [
+    "ChatCall",
+    "ChatHooks",
+    "ChatResult",
+    "ChatService",
+    "RetryAfterBounds",
+    "RouteAttempt",
+    "RoutingState",
+    "error_frame",
+]
+
 MAX_ERROR_BODY = 64 * 1024
+_DETAIL_MAX = 500
+_KILL_MESSAGES = {
+    "tenant_suspended": "Access for this tenant was ended; the request was stopped.",
+    "service_unavailable": "The gateway is shutting down; retry the request.",
+}
 
 
-@dataclass(slots=True)
-class ChatResult:
-    status: int
-    body: dict[str, Any] | None = None
-    stream: AsyncIterator[bytes] | None = None
-    record: RequestRecord | None = None
+@dataclass(frozen=True, slots=True)
+class RetryAfterBounds:
+    """The `Retry-After` passed on when every route was rate limited (settings `chat.*`)."""
+
+    default_s: float = 5.0
+    min_s: float = 1.0
+    max_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -67,6 +104,69 @@ class RoutingState:
     matrix: Matrix
     circuits: CircuitBook = field(default_factory=CircuitBook)
     overrides: list[Override] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class ChatCall:
+    """One admitted request as the core and its hooks see it."""
+
+    principal: Principal
+    request: ChatRequest
+    owner: InflightRequest
+    ctx: ResponseContext
+    state: RoutingState
+    deadline: float
+
+    @property
+    def record(self) -> RequestRecord:
+        return self.owner.record
+
+
+InputCheck = Callable[[ChatCall], Awaitable[ChatRequest | None]]
+JsonFilter = Callable[[ChatCall, dict[str, Any]], Awaitable[dict[str, Any]]]
+StreamFilter = Callable[[ChatCall, AsyncIterator[bytes]], AsyncIterator[bytes]]
+
+
+@dataclass(slots=True)
+class ChatHooks:
+    """Where guardrails plug in; empty lists cost nothing on the hot path."""
+
+    input_checks: list[InputCheck] = field(default_factory=list)
+    json_filters: list[JsonFilter] = field(default_factory=list)
+    stream_filters: list[StreamFilter] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class ChatResult:
+    """A JSON body, or a stream of SSE frames the caller must close (`async with result:`)."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    stream: AsyncIterator[bytes] | None = None
+    record: RequestRecord | None = None
+    _owner: InflightRequest | None = None
+    _relay: AsyncIterator[bytes] | None = None
+
+    async def aclose(self) -> None:
+        """End the stream (if any) and make sure the request is closed and logged."""
+        for it in (self.stream, self._relay):
+            closer = getattr(it, "aclose", None)
+            if closer is not None:
+                await closer()
+        if self._owner is not None:
+            # Only if the relay never ran (response never started): release and log it.
+            self._owner.close(499, "client_closed")
+
+    async def __aenter__(self) -> ChatResult:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def error_frame(err: SekishoError) -> bytes:
@@ -80,23 +180,44 @@ def error_frame(err: SekishoError) -> bytes:
     )
 
 
-def _outage_error(alias: str, outcomes: list[Outcome]) -> SekishoError:
-    if final_error(outcomes) == "rate_limited":
-        return RateLimited(
-            f"The model behind alias '{alias}' is rate limited upstream. Retry after "
-            f"{RETRY_AFTER_S} seconds.",
-            retry_after=RETRY_AFTER_S,
+def _kill_error(code: str) -> SekishoError:
+    return error_for_code(code, _KILL_MESSAGES.get(code, "The request was ended."))
+
+
+@dataclass(slots=True, eq=False)
+class RouteAttempt:
+    """One try of one route: what it was, how long it took, and what its result means."""
+
+    candidate: Candidate
+    adapter: Adapter
+    started: float
+    outcome: Outcome | None = None
+    entry: Attempt | None = None  # its piece of the request-log row, once settled
+
+    def settle(
+        self, call: ChatCall, outcome: Outcome, detail: str, now: float, wall: float
+    ) -> Outcome:
+        """Record the outcome in the row and in the route's circuit; once per attempt."""
+        candidate = self.candidate
+        self.outcome = outcome
+        self.entry = Attempt(
+            candidate.provider.id,
+            candidate.model,
+            outcome.kind,
+            outcome.status,
+            (now - self.started) * 1000,
+            candidate.reason,
+            detail[:_DETAIL_MAX],
         )
-    return UpstreamUnavailable(
-        f"The model behind alias '{alias}' is temporarily unavailable. Please retry later."
-    )
-
-
-def _request_error(alias: str, status: int | None) -> SekishoError:
-    return InvalidRequest(
-        f"The model behind alias '{alias}' rejected the request as invalid "
-        f"(HTTP {status}). Check the messages, tools and parameters."
-    )
+        call.record.attempts.append(self.entry)
+        circuits = call.state.circuits
+        if outcome.ok:
+            circuits.record_success(candidate.route, wall)
+        elif outcome.counts_against_circuit:
+            circuits.record_failure(candidate.route, wall)
+        else:
+            circuits.release(candidate.route, wall)
+        return outcome
 
 
 class ChatService:
@@ -107,8 +228,10 @@ class ChatService:
         upstream: UpstreamClient,
         submit_log: Callable[[RequestRecord], None],
         provider_key: Callable[[str], str],
-        inflight: InflightStreams | None = None,
+        inflight: InflightRequests | None = None,
         request_deadline_s: float = 120.0,
+        retry_after: RetryAfterBounds | None = None,
+        hooks: ChatHooks | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -116,8 +239,10 @@ class ChatService:
         self._upstream = upstream
         self._submit_log = submit_log
         self._provider_key = provider_key
-        self.inflight = inflight or InflightStreams()
+        self.inflight = inflight or InflightRequests()
         self._deadline_s = request_deadline_s
+        self._retry_after = retry_after or RetryAfterBounds()
+        self.hooks = hooks or ChatHooks()
         self._clock = clock
         self._wall = wall_clock
 
@@ -138,29 +263,42 @@ class ChatService:
             alias=req.alias,
             stream=req.stream,
         )
+        owner = self.inflight.admit(record, self._submit_log, self._clock, started)
         try:
-            result = await self._execute(principal, req, record, started)
+            if owner.killed is not None:
+                raise _kill_error(owner.killed)
+            result = await self._execute(principal, req, owner)
         except SekishoError as err:
-            self._finish(record, started, err.status, err.code)
+            owner.close(err.status, err.code)
+            raise
+        except asyncio.CancelledError:
+            if owner.absorb_kill():
+                ended = _kill_error(owner.killed or "tenant_suspended")
+                owner.close(ended.status, ended.code)
+                raise ended from None
+            owner.close(499, "cancelled")
             raise
         except BaseException:
-            self._finish(record, started, 500, "internal_error")
+            owner.close(500, "internal_error")
             raise
-        if result.stream is None:
-            self._finish(record, started, result.status, None)
         return result
 
-    def _finish(self, record: RequestRecord, started: float, status: int, code: str | None) -> None:
-        record.status = status
-        record.error_code = code
-        record.latency_ms = (self._clock() - started) * 1000
-        self._submit_log(record)
-
     async def _execute(
-        self, principal: Principal, req: ChatRequest, record: RequestRecord, started: float
+        self, principal: Principal, req: ChatRequest, owner: InflightRequest
     ) -> ChatResult:
         state = self._routing()
         now = self._wall()
+        ctx = ResponseContext(
+            completion_id=completion_id(),
+            alias=req.alias,
+            created=int(now),
+            include_usage=req.include_usage,
+        )
+        call = ChatCall(principal, req, owner, ctx, state, owner.started + self._deadline_s)
+        for check in self.hooks.input_checks:
+            changed = await check(call)
+            if changed is not None:
+                call.request = req = changed
         alias = state.matrix.aliases.get(req.alias)
         # Only this alias's routes: a snapshot of every circuit is needless work per request.
         health = {r: state.circuits.view(r, now) for r in (alias.routes if alias else ())}
@@ -168,59 +306,42 @@ class ChatService:
         access = plan.access  # the planner decides availability once, for both uses
         if not access.usable:
             raise error_for_code(access.error_code or "permission_denied", access.customer_message)
-        record.plan = plan.to_log()
-        ctx = ResponseContext(
-            completion_id=completion_id(),
-            alias=req.alias,
-            created=int(self._wall()),
-            include_usage=req.include_usage,
-        )
-        deadline = started + self._deadline_s
+        call.record.plan = plan.to_log()
         outcomes: list[Outcome] = []
         for candidate in plan.candidates:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
+            if call.deadline - self._clock() <= 0:
                 break
-            provider = candidate.provider
             claim = state.circuits.allow_probe if candidate.probe else state.circuits.allow
             if not claim(candidate.route, self._wall()):
-                record.attempts.append(
+                call.record.attempts.append(
                     Attempt(
-                        provider.id, candidate.model, "circuit_open", None, 0.0, candidate.reason
+                        candidate.provider.id,
+                        candidate.model,
+                        "circuit_open",
+                        None,
+                        0.0,
+                        candidate.reason,
                     )
                 )
                 continue
-            result, outcome = await self._attempt(
-                state,
-                principal,
-                req,
-                record,
-                ctx,
-                provider,
-                candidate,
-                remaining,
-                started,
-            )
-            outcomes.append(outcome)
+            attempt = RouteAttempt(candidate, adapter_for(candidate.provider.kind), self._clock())
+            result = await self._attempt(call, attempt)
             if result is not None:
                 return result
-            if not outcome.failover:
-                raise _request_error(req.alias, outcome.status)
-        raise _outage_error(req.alias, outcomes)
+            if attempt.outcome is None:
+                continue  # this route's wire format cannot carry the request: skipped
+            outcomes.append(attempt.outcome)
+            if not attempt.outcome.failover:
+                raise _request_error(req.alias, attempt.outcome)
+        raise self._outage_error(req.alias, outcomes)
 
-    async def _attempt(
-        self,
-        state: RoutingState,
-        principal: Principal,
-        req: ChatRequest,
-        record: RequestRecord,
-        ctx: ResponseContext,
-        provider: Provider,
-        candidate: Candidate,
-        remaining: float,
-        started: float,
-    ) -> tuple[ChatResult | None, Outcome]:
-        adapter = adapter_for(provider.kind)
+    def _settle(self, call: ChatCall, attempt: RouteAttempt, outcome: Outcome, detail: str) -> None:
+        attempt.settle(call, outcome, detail, self._clock(), self._wall())
+
+    async def _attempt(self, call: ChatCall, attempt: RouteAttempt) -> ChatResult | None:
+        """Try one route; a result on success, else None with `attempt.outcome` set."""
+        candidate, adapter, req = attempt.candidate, attempt.adapter, call.request
+        provider = candidate.provider
         try:
             upreq = adapter.build_request(
                 req.body,
@@ -229,10 +350,10 @@ class ChatService:
                 stream=req.stream,
             )
         except InvalidRequest as err:
-            if not record.attempts:
+            if not call.record.attempts:
                 raise  # the first route cannot carry it: the request itself is the problem
             # A fallback whose wire format cannot carry this request is skipped, not fatal.
-            record.attempts.append(
+            call.record.attempts.append(
                 Attempt(
                     provider.id,
                     candidate.model,
@@ -243,102 +364,85 @@ class ChatService:
                     err.message,
                 )
             )
-            return None, Outcome("server_error")
+            return None
+        remaining = call.deadline - self._clock()
         timeouts = AttemptTimeouts(
             connect_s=min(provider.connect_timeout_s, remaining),
             first_byte_s=min(provider.timeout_s, remaining),
             read_s=provider.timeout_s,
         )
-        t0 = self._clock()
-
-        def note(outcome: Outcome, detail: str = "") -> Outcome:
-            record.attempts.append(
-                Attempt(
-                    provider.id,
-                    candidate.model,
-                    outcome.kind,
-                    outcome.status,
-                    (self._clock() - t0) * 1000,
-                    candidate.reason,
-                    detail[:500],
-                )
-            )
-            now = self._wall()
-            if outcome.ok:
-                state.circuits.record_success(candidate.route, now)
-            elif outcome.counts_against_circuit:
-                state.circuits.record_failure(candidate.route, now)
-            else:
-                state.circuits.release(candidate.route, now)
-            return outcome
-
         try:
             response = await self._upstream.send(
                 provider.base_url + upreq.path, upreq.headers, upreq.body, timeouts
             )
         except UpstreamFailure as failure:
-            return None, note(classify_failure(failure.kind), failure.detail)
-        if response.status != 200:
-            try:
-                data = await response.read()
-            except UpstreamFailure:
-                data = b""
-            finally:
+            self._settle(call, attempt, classify(failure=failure.kind), failure.detail)
+            return None
+        handed_off = False
+        try:
+            if not 200 <= response.status < 300:
+                try:
+                    data = await response.read()
+                except UpstreamFailure:
+                    data = b""
+                said = read_error(response.status, data[:MAX_ERROR_BODY])
+                outcome = classify(
+                    response.status, error_kind=said.kind, retry_after=response.retry_after
+                )
+                self._settle(call, attempt, outcome, said.detail)
+                return None
+            if not req.stream:
+                return await self._read_json(call, attempt, response)
+            result = await self._open_stream(call, attempt, response)
+            handed_off = result is not None
+            return result
+        finally:
+            if not handed_off:
                 response.close()
-            outcome = classify_status(response.status)
-            return None, note(outcome, adapter.error_detail(response.status, data[:MAX_ERROR_BODY]))
-        if not req.stream:
-            return await self._read_json(adapter, response, record, ctx, provider, candidate, note)
-        return await self._open_stream(
-            adapter, response, principal, record, ctx, provider, candidate, note, started
-        )
 
     async def _read_json(
-        self,
-        adapter: Adapter,
-        response: UpstreamResponse,
-        record: RequestRecord,
-        ctx: ResponseContext,
-        provider: Provider,
-        candidate: Candidate,
-        note: Callable[[Outcome, str], Outcome],
-    ) -> tuple[ChatResult | None, Outcome]:
+        self, call: ChatCall, attempt: RouteAttempt, response: UpstreamResponse
+    ) -> ChatResult | None:
         try:
             data = await response.read()
         except UpstreamFailure as failure:
-            return None, note(classify_failure(failure.kind), failure.detail)
-        finally:
-            response.close()
+            self._settle(call, attempt, classify(failure=failure.kind), failure.detail)
+            return None
         try:
-            body, usage = adapter.parse_response(data, ctx)
-        except Exception as exc:  # an unparseable 200 is upstream misbehaviour: fail over
-            return None, note(Outcome("server_error", 200), f"unparseable response: {exc!r}")
-        outcome = note(classify_status(200), "")
-        self._served(record, provider, candidate, usage)
-        return ChatResult(status=200, body=body, record=record), outcome
-
-    def _served(
-        self, record: RequestRecord, provider: Provider, candidate: Candidate, usage: Usage
-    ) -> None:
-        record.provider = provider.id
-        record.upstream_model = candidate.model
+            body, usage = attempt.adapter.parse_response(data, call.ctx)
+        except Exception as exc:  # an unparseable 2xx is upstream misbehaviour: fail over
+            outcome = classify(response.status, failure="malformed")
+            self._settle(call, attempt, outcome, f"unparseable response: {exc!r}")
+            return None
+        self._settle(call, attempt, classify(response.status), "")
+        record = call.record
+        if usage.total_tokens is None:
+            # The spec requires `usage`; the upstream sent none: count ourselves, say so.
+            usage = estimate_usage(call.request.body, body)
+            body["usage"] = {
+                "prompt_tokens": usage.prompt_tokens or 0,
+                "completion_tokens": usage.completion_tokens or 0,
+                "total_tokens": usage.total_tokens or 0,
+            }
+            record.usage_estimated = True
+        self._served(call, attempt)
         record.prompt_tokens = usage.prompt_tokens
         record.completion_tokens = usage.completion_tokens
+        for json_filter in self.hooks.json_filters:
+            body = await json_filter(call, body)
+        call.owner.close(200, None)
+        return ChatResult(status=200, body=body, record=record)
+
+    def _served(self, call: ChatCall, attempt: RouteAttempt) -> None:
+        record = call.record
+        record.provider = attempt.candidate.provider.id
+        record.upstream_model = attempt.candidate.model
 
     async def _open_stream(
-        self,
-        adapter: Adapter,
-        response: UpstreamResponse,
-        principal: Principal,
-        record: RequestRecord,
-        ctx: ResponseContext,
-        provider: Provider,
-        candidate: Candidate,
-        note: Callable[[Outcome, str], Outcome],
-        started: float,
-    ) -> tuple[ChatResult | None, Outcome]:
+        self, call: ChatCall, attempt: RouteAttempt, response: UpstreamResponse
+    ) -> ChatResult | None:
         """Read until the first client frame exists; fail over if the stream dies before."""
-        translator = adapter.stream_translator(ctx)
+        translator = attempt.adapter.stream_translator(call.ctx)
         chunks = response.chunks()
         first: list[bytes] = []
         out = StreamOutput()
@@ -355,40 +459,44 @@ class ChatService:
                 if out.error or out.done:
                     break
         except UpstreamFailure as failure:
-            response.close()
-            return None, note(classify_failure(failure.kind), failure.detail)
+            self._settle(call, attempt, classify(failure=failure.kind), failure.detail)
+            return None
         if out.error is not None and not first:
-            response.close()
-            return None, note(classify_stream_error(out.error.kind), out.error.detail)
+            outcome = classify(None, error_kind=out.error.kind)
+            self._settle(call, attempt, outcome, out.error.detail)
+            return None
         if not first:
-            response.close()
-            return None, note(Outcome("server_error", 200), "stream ended before any content")
-        outcome = note(classify_status(200), "")
-        record.provider = provider.id
-        record.upstream_model = candidate.model
-        handle = self.inflight.add(principal.tenant.id, response.close)
-        stream = self._relay(first, out, chunks, translator, response, handle, record, ctx, started)
-        return ChatResult(status=200, stream=stream, record=record), outcome
+            outcome = classify(response.status, failure="malformed")
+            self._settle(call, attempt, outcome, "stream ended before any content")
+            return None
+        self._settle(call, attempt, classify(response.status), "")
+        self._served(call, attempt)
+        owner = call.owner
+        # From here a kill closes the upstream; the relay then ends with an error event.
+        owner.streaming(response.close)
+        relay = self._relay(call, first, out, chunks, translator, response)
+        stream: AsyncIterator[bytes] = relay
+        for stream_filter in self.hooks.stream_filters:
+            stream = stream_filter(call, stream)
+        return ChatResult(status=200, stream=stream, record=call.record, _owner=owner, _relay=relay)
 
     async def _relay(
         self,
+        call: ChatCall,
         first: list[bytes],
         out: StreamOutput,
         chunks: AsyncIterator[bytes],
         translator: StreamTranslator,
         response: UpstreamResponse,
-        handle: StreamHandle,
-        record: RequestRecord,
-        ctx: ResponseContext,
-        started: float,
     ) -> AsyncIterator[bytes]:
         """Forward frames after the first; a failure now ends the stream with an error event."""
+        owner, record = call.owner, call.record
         status, code = 200, None
         failure_detail = ""
         try:
-            record.ttfb_ms = (self._clock() - started) * 1000
+            record.ttfb_ms = (self._clock() - owner.started) * 1000
             yield b"".join(first)
-            while out.error is None and not out.done and not handle.killed:
+            while out.error is None and not out.done and owner.killed is None:
                 try:
                     data = await anext(chunks)
                 except StopAsyncIteration:
@@ -404,28 +512,52 @@ class ChatService:
                     yield b"".join(out.frames)
             if out.error is not None:
                 failure_detail = out.error.detail
-            if handle.killed:
-                status, code = 403, handle.killed
-                yield error_frame(
-                    error_for_code(
-                        handle.killed, "Access for this tenant was ended; the stream was closed."
-                    )
-                )
+            if owner.killed is not None:
+                err = _kill_error(owner.killed)
+                status, code = err.status, err.code
+                yield error_frame(err)
             elif failure_detail:
                 status, code = 502, "upstream_unavailable"
-                record.attempts[-1].detail = failure_detail[:500]
+                record.attempts[-1].detail = failure_detail[:_DETAIL_MAX]
                 yield error_frame(
                     UpstreamUnavailable(
-                        f"The stream from alias '{ctx.alias}' was interrupted upstream."
+                        f"The stream from alias '{call.ctx.alias}' was interrupted upstream."
                     )
                 )
         except BaseException:
             status, code = 499, "client_closed"
             raise
         finally:
-            self.inflight.discard(handle)
             response.close()
             usage = translator.usage
             record.prompt_tokens = usage.prompt_tokens
             record.completion_tokens = usage.completion_tokens
-            self._finish(record, started, status, code)
+            owner.close(status, code)
+
+    def _outage_error(self, alias: str, outcomes: list[Outcome]) -> SekishoError:
+        if final_error(outcomes) == "rate_limited":
+            bounds = self._retry_after
+            wait = retry_after_s(
+                outcomes, default_s=bounds.default_s, min_s=bounds.min_s, max_s=bounds.max_s
+            )
+            return RateLimited(
+                f"The model behind alias '{alias}' is rate limited upstream. Retry after "
+                f"{wait} seconds.",
+                retry_after=wait,
+            )
+        return UpstreamUnavailable(
+            f"The model behind alias '{alias}' is temporarily unavailable. Please retry later."
+        )
+
+
+def _request_error(alias: str, outcome: Outcome) -> SekishoError:
+    if outcome.kind == "context_length":
+        return ContextLengthExceeded(
+            f"The conversation does not fit the context window of alias '{alias}'. "
+            "Shorten the messages or lower max_tokens.",
+            param="messages",
+        )
+    return InvalidRequest(
+        f"The model behind alias '{alias}' rejected the request as invalid "
+        f"(HTTP {outcome.status}). Check the messages, tools and parameters."
+    )

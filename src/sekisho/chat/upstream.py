@@ -119,6 +119,7 @@ class _Connection(asyncio.Protocol):
 
     def _new_message(self) -> None:
         self.status = 0
+        self.retry_after: str | None = None  # the one upstream header the core reads
         self.headers_done: asyncio.Future[None] | None = None
         self.complete = False
         self.keep_alive = False
@@ -169,7 +170,9 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
-        if name == b"content-length" or (
+        if name == b"retry-after":
+            self.retry_after = value.decode("latin-1")[:64]
+        elif name == b"content-length" or (
             name == b"transfer-encoding" and b"chunked" in value.lower()
         ):
             self._delimited = True
@@ -284,6 +287,7 @@ class UpstreamResponse:
         self._client = client
         self._closed = False
         self.status = conn.status
+        self.retry_after = conn.retry_after
 
     async def read(self) -> bytes:
         conn = self._conn

@@ -78,22 +78,21 @@ class DataPlane:
         if result.stream is None:
             await send_bytes(send, result.status, orjson.dumps(result.body), rid)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())],
-            }
-        )
         stream = result.stream
-        try:
-            async for frame in stream:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        except OSError:
-            pass  # the client went away; the relay's finally logs it
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+        async with result:  # closes the stream and logs the request on every path
+            try:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())],
+                    }
+                )
+                async for frame in stream:
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            except OSError:
+                pass  # the client went away; the relay's finally logs it
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()

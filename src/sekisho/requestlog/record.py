@@ -42,6 +42,7 @@ class RequestRecord:
     latency_ms: float = 0.0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    usage_estimated: bool = False  # tokens counted by us (sekisho.chat.estimate)
     guardrail: dict[str, Any] | None = None
 
     @property
@@ -70,5 +71,6 @@ class RequestRecord:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
+            "usage_estimated": self.usage_estimated,
             "guardrail": self.guardrail,
         }

@@ -2,9 +2,16 @@
 
 `submit` never blocks and never awaits: it appends to a bounded queue, or
 drops the row and counts it when the queue is full. A background task writes
-batches through a blocking `sink` in a worker thread, retries a failed batch a
-few times, and counts what it finally could not write. `stop()` drains the
+batches through a blocking `sink` in a worker thread. `stop()` drains the
 queue, so a clean shutdown loses nothing.
+
+One bad row never costs the others (Rule 13). When the store refuses a batch,
+its rows are written one by one: the good ones land, and a row refused alone
+is set aside — handed to the sink's `dead_letter` (a table), counted in
+`stats.dead_lettered` and `/metrics`. When no row lands at all the store itself
+is likely down: the batch is retried a few times with a growing delay, then
+set aside the same way; only a row that cannot even be set aside is lost, and
+counted in `stats.failed`.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from sekisho.requestlog.record import RequestRecord
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Sequence[RequestRecord]], None]
+DeadLetter = Callable[[Sequence[tuple[RequestRecord, str]]], None]
 Listener = Callable[[RequestRecord], None]
 
 
@@ -29,7 +37,8 @@ class WriterStats:
     submitted: int = 0
     written: int = 0
     dropped: int = 0  # queue full: never reached the store
-    failed: int = 0  # the store refused them after every retry
+    failed: int = 0  # lost: refused after every retry and could not be set aside
+    dead_lettered: int = 0  # refused alone, kept in the dead-letter table
     write_errors: int = 0  # failed batch attempts, retried or not
 
 
@@ -45,6 +54,7 @@ class RequestLogWriter:
         retry_delay_s: float = 0.5,
     ) -> None:
         self._sink = sink
+        self._dead_letter: DeadLetter | None = getattr(sink, "dead_letter", None)
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._queue: deque[RequestRecord] = deque()
@@ -104,12 +114,14 @@ class RequestLogWriter:
 
     async def _write_batch(self) -> None:
         batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
+        last_error = "refused after every retry"
         for attempt in range(self._retries + 1):
             try:
                 await asyncio.to_thread(self._sink, batch)
                 self.stats.written += len(batch)
                 return
-            except Exception:
+            except Exception as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
                 self.stats.write_errors += 1
                 log.warning(
                     "request-log batch of %d failed (attempt %d)",
@@ -117,6 +129,39 @@ class RequestLogWriter:
                     attempt + 1,
                     exc_info=True,
                 )
-                if attempt < self._retries and not self._stopping:
-                    await asyncio.sleep(self._retry_delay * (attempt + 1))
-        self.stats.failed += len(batch)
+            if len(batch) > 1:
+                batch, rejected = await asyncio.to_thread(self._isolate, batch)
+                if len(rejected) < len(batch):  # some rows landed: the store is up
+                    await self._set_aside(rejected)
+                    return
+            if attempt < self._retries and not self._stopping:
+                await asyncio.sleep(self._retry_delay * (attempt + 1))
+        await self._set_aside([(record, last_error) for record in batch])
+
+    def _isolate(
+        self, batch: list[RequestRecord]
+    ) -> tuple[list[RequestRecord], list[tuple[RequestRecord, str]]]:
+        """Write rows one by one (worker thread); returns (all rows, those refused)."""
+        rejected: list[tuple[RequestRecord, str]] = []
+        for record in batch:
+            try:
+                self._sink([record])
+                self.stats.written += 1
+            except Exception as exc:
+                rejected.append((record, f"{type(exc).__name__}: {exc}"))
+        return batch, rejected
+
+    async def _set_aside(self, rejected: list[tuple[RequestRecord, str]]) -> None:
+        if not rejected:
+            return
+        if self._dead_letter is not None:
+            try:
+                await asyncio.to_thread(self._dead_letter, rejected)
+                self.stats.dead_lettered += len(rejected)
+                log.error(
+                    "request-log: %d row(s) refused alone, kept as dead letters", len(rejected)
+                )
+                return
+            except Exception:
+                log.warning("request-log dead letter failed", exc_info=True)
+        self.stats.failed += len(rejected)

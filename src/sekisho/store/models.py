@@ -87,6 +87,7 @@ class RequestLog(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     total_tokens: Mapped[int | None] = mapped_column(Integer)
+    usage_estimated: Mapped[bool] = mapped_column(Boolean, default=False)  # migration c1
     guardrail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
