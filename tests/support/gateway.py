@@ -50,7 +50,9 @@ class RunningGateway:
         self.thread.join(timeout=15)
 
 
-def start_gateway(settings: Settings, db: Database, **overrides: Any) -> RunningGateway:
+def start_gateway(
+    settings: Settings, db: Database, *, graceful_s: float | None = None, **overrides: Any
+) -> RunningGateway:
     if "probes_enabled" not in settings.observe.model_fields_set:
         # Synthetic probes would add upstream calls and request-log rows that tests count;
         # a test that wants them says `observe: {probes_enabled: true}`.
@@ -61,7 +63,13 @@ def start_gateway(settings: Settings, db: Database, **overrides: Any) -> Running
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, loop="asyncio", http="httptools"
+        app,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        loop="asyncio",
+        http="httptools",
+        timeout_graceful_shutdown=graceful_s,  # as `sekisho serve` has one; None: wait
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -524,8 +524,11 @@ class ChatService:
                         f"The stream from alias '{call.ctx.alias}' was interrupted upstream."
                     )
                 )
+        except asyncio.CancelledError:
+            status, code = 499, "cancelled"  # the serving task was cancelled (shutdown)
+            raise
         except BaseException:
-            status, code = 499, "client_closed"
+            status, code = 499, "client_closed"  # the consumer closed the stream
             raise
         finally:
             response.close()

@@ -6,6 +6,7 @@ DELETE /_sim/{provider}/faults   clear one provider's faults
 DELETE /_sim/faults              clear every provider's faults
 GET    /_sim/{provider}/stats    counters and the last request of one provider
 GET    /_sim/stats               the same for every provider seen
+POST   /_sim/{provider}/release  let the streams held by a `hold_after` fault go on
 POST   /_sim/reset               forget all faults and counters
 GET    /_sim/health              liveness
 """
@@ -27,6 +28,7 @@ def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_delete(f"{provider}/faults", _clear_faults)
     router.add_delete("/_sim/faults", _clear_all_faults)
     router.add_get(f"{provider}/stats", _stats)
+    router.add_post(f"{provider}/release", _release)
     router.add_get("/_sim/stats", _all_stats)
     router.add_post("/_sim/reset", _reset)
     router.add_get("/_sim/health", _health)
@@ -73,6 +75,11 @@ async def _stats(request: web.Request) -> web.Response:
 
 async def _all_stats(request: web.Request) -> web.Response:
     return _json(request.app[STATE].all_stats())
+
+
+async def _release(request: web.Request) -> web.Response:
+    released = request.app[STATE].provider(request.match_info["provider"]).release()
+    return _json({"released": released})
 
 
 async def _reset(request: web.Request) -> web.Response:

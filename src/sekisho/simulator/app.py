@@ -7,6 +7,7 @@ fault (if any), then is checked and answered like the real API would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import time
@@ -170,6 +171,8 @@ async def _stream(
     if fault.first_byte_delay_ms:
         await asyncio.sleep(fault.first_byte_delay_ms / 1000)
     for sent, event in enumerate(events):
+        if sent == fault.hold_after:
+            await _hold(exchange)
         if sent == fault.cut_after:
             _drop(exchange.request, reset=False)
             return response
@@ -205,6 +208,21 @@ async def _unknown_url(request: web.Request) -> web.StreamResponse:
     exchange = _Exchange(request, provider, OPENAI, seq)
     path = "/" + request.match_info["tail"]
     return exchange.error(WireError(404, f"Invalid URL ({request.method} {path})"))
+
+
+async def _hold(exchange: _Exchange) -> None:
+    """Wait for the provider's next release, the client leaving, or MAX_HANG_S."""
+    provider, request = exchange.provider, exchange.request
+    gate = provider.gate
+    provider.held += 1
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_HANG_S
+        while not gate.is_set() and loop.time() < deadline and not _client_gone(request):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gate.wait(), _HANG_POLL_S)
+    finally:
+        provider.held -= 1
 
 
 async def _hang_until_client_leaves(request: web.Request) -> None:

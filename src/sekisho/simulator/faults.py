@@ -14,6 +14,9 @@ one without lasts until cleared. Fields (all optional, combinable):
     chunk_delay_ms       delay between stream chunks
     cut_after            send N chunks (non-stream: N body bytes), then drop the connection
     error_after          stream: after N chunks send an in-stream error event, then end
+    hold_after           stream: after N chunks wait until released (``POST
+                         /_sim/{provider}/release``) or the client leaves, max 600 s;
+                         lets a test keep a stream open exactly as long as it needs
 
 At most one of ``status``, ``timeout``, ``reset``, ``cut_after`` and
 ``error_after`` (the outcome); the delays combine with anything. Faults meet
@@ -53,6 +56,7 @@ class Fault:
     chunk_delay_ms: float = 0.0
     cut_after: int | None = None
     error_after: int | None = None
+    hold_after: int | None = None
 
     def describe(self, remaining: int | None) -> dict[str, object]:
         """The fault as the admin API shows it: set fields only, with what is left of count."""
@@ -93,6 +97,7 @@ def parse_fault(raw: object) -> Fault:
         chunk_delay_ms=_ms(raw, "chunk_delay_ms"),
         cut_after=_int(raw, "cut_after", 0, MAX_COUNT),
         error_after=_int(raw, "error_after", 0, MAX_COUNT),
+        hold_after=_int(raw, "hold_after", 0, MAX_COUNT),
     )
 
 

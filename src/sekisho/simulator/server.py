@@ -100,6 +100,10 @@ class SimulatorServer:
         """Counters, last request and fault queue of one provider (zeros if never called)."""
         return self._on_loop(lambda state: state.stats(provider))
 
+    def release(self, provider: str) -> int:
+        """Let the streams held by a `hold_after` fault go on; returns how many were held."""
+        return self._on_loop(lambda state: state.provider(provider).release())
+
     def reset(self) -> None:
         self._on_loop(lambda state: state.reset())
 

@@ -7,6 +7,7 @@ onto that loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,6 +28,14 @@ class ProviderState:
     faulted: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     last_request: dict[str, object] | None = None
+    held: int = 0  # streams waiting at a `hold_after` fault right now
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> int:
+        """Let every stream held right now go on; later holds wait for the next release."""
+        held, self.gate = self.gate, asyncio.Event()
+        held.set()
+        return self.held
 
     def record_request(self, path: str, headers: dict[str, str], body: object) -> int:
         """Count a request that reached this provider; returns its sequence number."""
@@ -46,6 +55,7 @@ class ProviderState:
             "requests": self.requests,
             "streams": self.streams,
             "faulted": self.faulted,
+            "held": self.held,
             "by_status": dict(self.by_status),
             "last_request": self.last_request,
             "last_sampling": sampling,
