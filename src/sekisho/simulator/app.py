@@ -99,7 +99,10 @@ async def _serve_chat(request: web.Request, wire: Wire) -> web.StreamResponse:
     if chat.stream:
         events = wire.stream_events(reply, chat.include_usage)
         return await _stream(exchange, events, fault)
-    return await _respond(exchange, wire.response_body(reply), fault)
+    body = wire.response_body(reply)
+    if fault is not None and fault.omit_usage:
+        body = orjson.dumps({**orjson.loads(body), "usage": None})
+    return await _respond(exchange, body, fault)
 
 
 async def _arrive(request: web.Request) -> tuple[ProviderState, object, int]:
@@ -134,6 +137,8 @@ async def _apply_fault(
     if fault.status is not None:
         model = body.get("model") if isinstance(body, dict) else None
         error = exchange.wire.fault_error(fault.status, model if isinstance(model, str) else "")
+        if fault.error_message is not None:
+            error = WireError(error.status, fault.error_message, code=error.code, kind=error.kind)
         retry_after = fault.retry_after
         if retry_after is None and fault.status == 429:
             retry_after = DEFAULT_RETRY_AFTER_S
@@ -144,9 +149,14 @@ async def _apply_fault(
 
 async def _respond(exchange: _Exchange, body: bytes, fault: Fault | None) -> web.StreamResponse:
     headers = exchange.headers()
+    status = (fault.success_status if fault else None) or 200
     if fault is None or (not fault.first_byte_delay_ms and fault.cut_after is None):
-        return web.Response(body=body, headers=headers, content_type="application/json")
-    response = web.StreamResponse(headers={**headers, "content-type": "application/json"})
+        return web.Response(
+            status=status, body=body, headers=headers, content_type="application/json"
+        )
+    response = web.StreamResponse(
+        status=status, headers={**headers, "content-type": "application/json"}
+    )
     response.content_length = len(body)
     await response.prepare(exchange.request)
     await asyncio.sleep(fault.first_byte_delay_ms / 1000)
@@ -162,7 +172,10 @@ async def _respond(exchange: _Exchange, body: bytes, fault: Fault | None) -> web
 async def _stream(
     exchange: _Exchange, events: list[bytes], fault: Fault | None
 ) -> web.StreamResponse:
-    response = web.StreamResponse(headers={**exchange.headers(), **_STREAM_HEADERS})
+    status = (fault.success_status if fault else None) or 200
+    response = web.StreamResponse(
+        status=status, headers={**exchange.headers(), **_STREAM_HEADERS}
+    )
     await response.prepare(exchange.request)
     if fault is None:
         await response.write(b"".join(events))

@@ -14,6 +14,10 @@ one without lasts until cleared. Fields (all optional, combinable):
     chunk_delay_ms       delay between stream chunks
     cut_after            send N chunks (non-stream: N body bytes), then drop the connection
     error_after          stream: after N chunks send an in-stream error event, then end
+    success_status       answer normally, but with this 2xx status (e.g. 201)
+    omit_usage           a JSON answer carries ``"usage": null``
+    error_message        the message of a ``status`` error instead of the simulated one
+                         (e.g. a context-length error in a provider's words)
     hold_after           stream: after N chunks wait until released (``POST
                          /_sim/{provider}/release``) or the client leaves, max 600 s;
                          lets a test keep a stream open exactly as long as it needs
@@ -57,6 +61,9 @@ class Fault:
     cut_after: int | None = None
     error_after: int | None = None
     hold_after: int | None = None
+    success_status: int | None = None
+    omit_usage: bool = False
+    error_message: str | None = None
 
     def describe(self, remaining: int | None) -> dict[str, object]:
         """The fault as the admin API shows it: set fields only, with what is left of count."""
@@ -98,6 +105,9 @@ def parse_fault(raw: object) -> Fault:
         cut_after=_int(raw, "cut_after", 0, MAX_COUNT),
         error_after=_int(raw, "error_after", 0, MAX_COUNT),
         hold_after=_int(raw, "hold_after", 0, MAX_COUNT),
+        success_status=_int(raw, "success_status", 200, 299),
+        omit_usage=_bool(raw, "omit_usage"),
+        error_message=_str(raw, "error_message"),
     )
 
 
@@ -130,6 +140,13 @@ def _ms(raw: Mapping[str, object], name: str) -> float:
     if not 0 <= value <= MAX_DELAY_MS:
         raise FaultError(f"{name} must be between 0 and {MAX_DELAY_MS:.0f}, got {value}")
     return float(value)
+
+
+def _str(raw: Mapping[str, object], name: str) -> str | None:
+    value = raw.get(name)
+    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 2000):
+        raise FaultError(f"{name} must be a string of 1 to 2000 characters, got {value!r}")
+    return value
 
 
 def _bool(raw: Mapping[str, object], name: str) -> bool:
