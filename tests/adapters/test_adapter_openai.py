@@ -224,7 +224,9 @@ def test_role_is_added_when_the_upstream_omits_it() -> None:
 def test_in_stream_error_stops_the_stream() -> None:
     run = run_stream(OpenAIAdapter(), CTX, [OPENAI_VLLM_ERROR_STREAM])
     assert not run.done
-    assert run.error is not None and run.error.kind == "http_500"  # judged by routing.outcome.classify
+    assert (
+        run.error is not None and run.error.kind == "http_500"
+    )  # judged by routing.outcome.classify
     assert "engine died" in run.error.detail
     assert assemble(chunks_of(run.frames)).content == "Par"  # nothing after the error
 
