@@ -63,6 +63,7 @@ from sekisho.errors import (
 )
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix
+from sekisho.requestlog.clean import bounded_text
 from sekisho.requestlog.record import Attempt, RequestRecord
 from sekisho.routing.circuit import CircuitBook
 from sekisho.routing.outcome import Outcome, classify, final_error, retry_after_s
@@ -81,6 +82,7 @@ __all__ = [
 ]
 
 MAX_ERROR_BODY = 64 * 1024
+ALIAS_MAX = 200  # request_log.alias
 _DETAIL_MAX = 500
 _KILL_MESSAGES = {
     "tenant_suspended": "Access for this tenant was ended; the request was stopped.",
@@ -260,7 +262,7 @@ class ChatService:
             source=principal.source,
             tenant_id=principal.tenant.id,
             key_id=principal.key.id if principal.key else None,
-            alias=req.alias,
+            alias=bounded_text(req.alias, ALIAS_MAX),  # the caller's words, cleaned at the edge
             stream=req.stream,
         )
         owner = self.inflight.admit(record, self._submit_log, self._clock, started)

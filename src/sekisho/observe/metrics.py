@@ -117,6 +117,7 @@ class Gauges:
     alerts_firing: Mapping[str, int]
     circuits: Mapping[tuple[str, str], str]  # (provider, model) -> state; internal
     probes: Mapping[tuple[str, str], bool]  # (kind, target) -> last ok; internal
+    log_dead_lettered: int = 0
 
 
 def render(live: LiveMetrics, gauges: Gauges, *, internal: bool) -> str:
@@ -144,7 +145,16 @@ def render(live: LiveMetrics, gauges: Gauges, *, internal: bool) -> str:
         ("submitted", "Request-log rows handed to the writer.", gauges.log_submitted),
         ("written", "Request-log rows written to the store.", gauges.log_written),
         ("dropped", "Request-log rows dropped because the queue was full.", gauges.log_dropped),
-        ("failed", "Request-log rows the store refused after every retry.", gauges.log_failed),
+        (
+            "failed",
+            "Request-log rows lost: refused after every retry and not set aside.",
+            gauges.log_failed,
+        ),
+        (
+            "dead_lettered",
+            "Request-log rows the store refused alone, kept in request_log_dead_letter.",
+            gauges.log_dead_lettered,
+        ),
         (
             "write_errors",
             "Failed request-log batch writes (retried or not).",

@@ -81,6 +81,7 @@ def _gauges(
         dict(firing),
         circuits,
         probes,
+        log_dead_lettered=st.dead_lettered,
     )
 
 
