@@ -14,6 +14,7 @@ from sekisho.store.db import Database
 from tests.support.databases import sqlite_url
 from tests.support.gateway import (
     RunningGateway,
+    SteerableClock,
     make_tenant,
     migrated,
     reset_circuits,
@@ -84,6 +85,7 @@ class Drill:
     sim: SimulatorServer
     settings: Settings
     keys: dict[str, str]
+    clock: SteerableClock  # the wall clock the gateway routes by
 
     @property
     def url(self) -> str:
@@ -102,8 +104,9 @@ def drill_env(
         "jp": make_tenant(db, settings, "jp-bank", sovereignty="jp_sovereign")[1],
         "gated": make_tenant(db, settings, "gated", china_gated_access=True)[1],
     }
-    gw = start_gateway(settings, db)
-    yield Drill(gw, db, simulator, settings, keys)
+    clock = SteerableClock()
+    gw = start_gateway(settings, db, wall_clock=clock)
+    yield Drill(gw, db, simulator, settings, keys, clock)
     gw.stop()
     db.dispose()
 
@@ -111,5 +114,6 @@ def drill_env(
 @pytest.fixture
 def drill(drill_env: Drill) -> Drill:
     drill_env.sim.reset()
+    drill_env.clock.real()
     reset_circuits(drill_env.gw)
     return drill_env

@@ -154,16 +154,23 @@ def test_circuit_stops_hammering_a_dead_provider_and_recovers(drill: Drill) -> N
 def test_every_route_open_fails_fast_then_probes_once(drill: Drill) -> None:
     # Long cool-down: only the all-open probe (every 2 s at most) may reach a dead route.
     reset_circuits(drill.gw, cooldown_s=60, max_cooldown_s=60, probe_interval_s=2.0)
+    # The gateway's clock stands still: "no probe is due yet" no longer depends on twenty
+    # requests finishing within 2 s of real time on a loaded machine (the old flake).
+    drill.clock.freeze()
     drill.sim.set_fault("jp-alpha", status=503)
     drill.sim.set_fault("jp-beta", status=503)
     for _ in range(10):
         assert chat(drill, "sov-chat").status == 502
     hits = requests_to(drill, "jp-alpha") + requests_to(drill, "jp-beta")
-    assert hits <= 7  # 3 + 3 to open both circuits, then fail fast
+    assert hits == 6  # 3 + 3 to open both circuits, then fail fast
     for _ in range(10):
         assert chat(drill, "sov-chat").status == 502
     assert requests_to(drill, "jp-alpha") + requests_to(drill, "jp-beta") == hits  # fast fail
     drill.sim.clear_faults()
-    time.sleep(2.2)  # past probe_interval_s: exactly one probe goes through and closes it
+    drill.clock.advance(1.9)
+    assert chat(drill, "sov-chat").status == 502  # not yet: no probe before the interval
+    assert requests_to(drill, "jp-alpha") + requests_to(drill, "jp-beta") == hits
+    drill.clock.advance(0.2)  # past probe_interval_s: exactly one probe goes through
     assert chat(drill, "sov-chat").status == 200
+    assert requests_to(drill, "jp-alpha") + requests_to(drill, "jp-beta") == hits + 1
     assert requests_to(drill, "open-gamma") == 0

@@ -47,6 +47,7 @@ class Cluster:
     people: dict[str, str]
     victim: tuple[str, str]  # (tenant id, key)
     bystander: tuple[str, str]
+    sim: SimulatorServer
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()  # required: fail, never skip
     state = tmp_path_factory.mktemp("replicas")
     with SimulatorServer() as sim, fresh_postgres_database() as url:
-        # Streams of chat-large take a few seconds, so they are in flight when we suspend.
-        sim.set_fault("atlas-useast", chunk_delay_ms=250)
+        # Streams of chat-large hold after their first chunks until the test releases them,
+        # so they are in flight when the suspension lands however slow the machine is (a
+        # delay between chunks raced the suspension CLI's start-up and sometimes lost).
+        sim.set_fault("atlas-useast", hold_after=2)
         db = migrated(url)
         settings = gateway_settings(sim.url, state, url)
         people = make_people(db)
@@ -72,7 +75,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         config = write_config(state / "cluster.yaml", doc)
         replicas = [start_replica(config, state, f"replica-{i}") for i in range(2)]
         try:
-            yield Cluster(replicas, db, config, people, victim, bystander)
+            yield Cluster(replicas, db, config, people, victim, bystander, sim)
         finally:
             for replica in replicas:
                 replica.stop()
@@ -202,10 +205,17 @@ def test_suspension_reaches_every_replica_within_a_second(cluster: Cluster) -> N
         _spawn(poller.run)
     time.sleep(0.3)
 
+    deadline = time.monotonic() + 10
+    while cluster.sim.stats("atlas-useast")["held"] != 3:  # all three in flight, held
+        assert time.monotonic() < deadline, "the streams were never held"
+        time.sleep(0.02)
     _lifecycle(cluster, "suspend", "--reason", "non_payment")
     suspended_at = _entry_time(cluster.db, "tenant.suspend", victim_id)
-    for stream in streams:
+    for stream in streams[:2]:
         assert stream.done.wait(10)
+    assert not streams[2].done.is_set()  # the bystander's stream is still held, untouched
+    cluster.sim.release("atlas-useast")
+    assert streams[2].done.wait(10)
     time.sleep(BOUND_S + 0.3)
 
     for url in urls:

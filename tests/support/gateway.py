@@ -116,3 +116,34 @@ def reset_circuits(gw: RunningGateway, **changes: float) -> None:
     gateway.routing = RoutingState(
         matrix=current.matrix, circuits=CircuitBook(settings), overrides=current.overrides
     )
+
+
+class SteerableClock:
+    """The wall clock a gateway under test routes by: real time, unless frozen or advanced.
+
+    Circuits, probes and override expiry read it through `ChatService`, so a test that
+    depends on "no time passes between these requests" freezes it instead of racing a
+    loaded machine, and moves it on with `advance` instead of sleeping.
+    """
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._frozen: float | None = None
+
+    def __call__(self) -> float:
+        frozen = self._frozen
+        return frozen if frozen is not None else time.time() + self._offset
+
+    def freeze(self) -> None:
+        self._frozen = self()
+
+    def advance(self, seconds: float) -> None:
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+
+    def real(self) -> None:
+        """Back to the real time, running."""
+        self._frozen = None
+        self._offset = 0.0
