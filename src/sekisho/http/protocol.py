@@ -52,6 +52,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._awaiting_headers = True
         self._header_bytes = 0
         self._header_count = 0
+        self._parsed_header_bytes = 0
         self._body_bytes = 0
         self._body_limit = 0
         self._path = "/"
@@ -116,6 +117,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_count = 0
+        self._parsed_header_bytes = 0
         if self._header_timer is None:
             self._header_timer = self.loop.call_later(
                 self.limits.header_timeout_s, self._headers_too_slow
@@ -127,11 +129,16 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
             raise _HeaderLimit(self._headers_too_large().message)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Headers that arrive whole in one read are measured here; ones still
+        # arriving are cut in data_received before the parser buffers them.
         self._header_count += 1
+        self._parsed_header_bytes += len(name) + len(value) + 4
         if self._header_count > self.limits.max_header_count:
             raise _HeaderLimit(
                 f"The request has more than {self.limits.max_header_count} header fields."
             )
+        if self._parsed_header_bytes + len(self.url) > self.limits.max_header_bytes:
+            raise _HeaderLimit(self._headers_too_large().message)
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:

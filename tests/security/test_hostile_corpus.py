@@ -1,0 +1,189 @@
+"""A hostile-input corpus against every route family: every answer a clean envelope, nothing held.
+
+Bodies (deep nesting, huge numbers, invalid UTF-8, lone surrogates, oversize),
+headers (huge, many, long URL, invalid bytes) and time (slow headers, slow
+body, never-ending chunked bodies, silent connections) — each against every
+family in `conftest.FAMILIES`. The server's limits are small (conftest.LIMITS)
+so the whole module stays fast; the answers are bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import orjson
+import pytest
+
+from tests.security.conftest import FAMILIES, LIMITS, Edge, Family
+from tests.security.envelope import assert_clean_error
+from tests.security.rawhttp import (
+    RawResponse,
+    chunk,
+    closed_within,
+    endless_chunks,
+    exchange,
+    request,
+    request_head,
+    trickle,
+)
+
+OK_MESSAGES = b'"messages":[{"role":"user","content":"hi"}]'
+
+BODIES: dict[str, bytes] = {
+    "deep-array": b"[" * 20_000 + b"]" * 20_000,
+    "deep-object": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+    "deep-in-field": b'{"model":"chat-large",' + OK_MESSAGES + b',"metadata":'
+    + b"[" * 5000
+    + b"]" * 5000
+    + b"}",
+    "huge-integer": b'{"model":"chat-large",' + OK_MESSAGES + b',"max_tokens":'
+    + b"9" * 50_000
+    + b"}",
+    "huge-float": b'{"model":"chat-large",' + OK_MESSAGES + b',"temperature":1e999999}',
+    "overflow-in-admin-field": b'{"title":"x","severity":"sev2","aliases":["chat-large"],"eta_minutes":1e400}',
+    "invalid-utf8": b'{"model":"chat-large\xff\xfe",' + OK_MESSAGES + b"}",
+    "overlong-utf8": b'{"model":"\xc0\xaf",' + OK_MESSAGES + b"}",
+    "lone-high-surrogate": b'{"model":"chat-large","messages":[{"role":"user","content":"\\ud800"}]}',
+    "lone-low-surrogate": b'{"title":"\\udc00x","severity":"sev2","aliases":["chat-large"]}',
+    "nul-in-value": b'{"title":"a\\u0000b","severity":"sev2","aliases":["chat-large"],"model":"a\\u0000"}',
+    "not-json": b"\x00\x01\x02 not json at all",
+    "oversize-control": b'{"pad":"' + b"x" * (LIMITS["control_max_body_bytes"] + 10) + b'"}',
+    "oversize-data": b'{"pad":"' + b"x" * (LIMITS["max_body_bytes"] + 10) + b'"}',
+}
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
+def _limit(family: Family) -> int:
+    data = family.path.startswith(("/v1/", "/chat"))
+    return int(LIMITS["max_body_bytes"] if data else LIMITS["control_max_body_bytes"])
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+@pytest.mark.parametrize("ctype", CONTENT_TYPES)
+@pytest.mark.parametrize("body_name", sorted(BODIES))
+@pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
+def test_hostile_body(edge: Edge, family: Family, body_name: str, ctype: str) -> None:
+    body = BODIES[body_name]
+    headers = [*edge.auth_headers(family), ("content-type", ctype), ("cookie", "sekisho_session=x")]
+    resp = _run(exchange(edge.port, [request(family.method, family.path, body, headers)]))
+    assert_clean_error(resp, family.envelope, 413 if len(body) > _limit(family) else None)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
+def test_oversize_chunked_body_is_cut_while_streaming(edge: Edge, family: Family) -> None:
+    """A body without Content-Length is counted as it streams: 413 long before it ends."""
+    head = request_head(family.method, family.path, [*edge.auth_headers(family), ("content-type", "application/json")])
+    resp = _run(exchange(edge.port, endless_chunks(head), timeout_s=10))
+    code = assert_clean_error(resp, family.envelope)
+    if family.auth != "none" and family.name != "v1-unknown" and family.name != "v1-messages":
+        assert resp.status == 413, code
+
+
+def _header_cases() -> dict[str, tuple[list[tuple[str, str]], str, int]]:
+    big = LIMITS["max_header_bytes"]
+    return {
+        "one-huge-header": ([("x-pad", "a" * (big * 2))], "", 431),
+        "many-headers": ([(f"x-h{i}", "v") for i in range(LIMITS["max_header_count"] + 5)], "", 431),
+        "huge-cookie": ([("cookie", "s=" + "c" * (big * 3))], "", 431),
+        "huge-url": ([], "?q=" + "u" * (big * 2), 431),
+        "surrogate-bytes-in-header": ([("authorization", "Bearer \udced\udca0\udc80")], "", 0),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_header_cases()))
+@pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
+def test_hostile_headers(edge: Edge, family: Family, case: str) -> None:
+    headers, query, status = _header_cases()[case]
+    raw = request(family.method, family.path + query, b"{}", [*headers, ("content-type", "application/json")])
+    resp = _run(exchange(edge.port, [raw]))
+    assert_clean_error(resp, family.envelope, status or None)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-nul: a\x00b\r\n\r\n",
+        b"GET /v1/\xff\xfe HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello",
+        b"POST /admin/v1/incidents HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    ],
+    ids=["garbage", "header-without-colon", "nul-in-header", "non-ascii-path", "two-lengths", "bad-chunk"],
+)
+def test_malformed_http_is_a_400_envelope(edge: Edge, raw: bytes) -> None:
+    resp = _run(exchange(edge.port, [raw]))
+    assert_clean_error(resp, "ours", 400)
+
+
+async def _slow_cases(edge: Edge) -> list[tuple[str, Family, RawResponse | BaseException]]:
+    async def one(kind: str, family: Family) -> tuple[str, Family, RawResponse | BaseException]:
+        auth = [*edge.auth_headers(family), ("content-type", "application/json")]
+        if kind == "slow-headers":
+            head = request(family.method, family.path, b"{}", auth)
+            chunks = trickle(head, 0.25)
+        elif kind == "slow-body":
+            body = b'{"model":"chat-large",' + OK_MESSAGES + b"}"
+            chunks = _then(request_head(family.method, family.path, auth, body_length=len(body)), trickle(body, 0.25))
+        else:  # slow, never-ending chunked body
+            head = request_head(family.method, family.path, auth)
+            chunks = endless_chunks(head, size=8, every_s=0.2)
+        try:
+            return kind, family, await exchange(edge.port, chunks, timeout_s=8)
+        except Exception as exc:
+            return kind, family, exc
+
+    kinds = ("slow-headers", "slow-body", "slow-endless-chunked")
+    return await asyncio.gather(*(one(k, f) for k in kinds for f in FAMILIES))
+
+
+async def _then(first: bytes, rest):  # type: ignore[no-untyped-def]
+    yield first
+    async for part in rest:
+        yield part
+
+
+def test_slow_clients_are_cut_with_408(edge: Edge) -> None:
+    """Slow-loris on headers and bodies, every family at once: each answered within its timeout."""
+    started = time.monotonic()
+    results = asyncio.run(_slow_cases(edge))
+    assert time.monotonic() - started < 12
+    for kind, family, resp in results:
+        assert isinstance(resp, RawResponse), (kind, family.name, resp)
+        # A request line still arriving has no path yet, so no API to choose the envelope by.
+        assert_clean_error(resp, "any" if kind == "slow-headers" else family.envelope)
+        if kind == "slow-headers":
+            assert resp.status == 408, (kind, family.name, resp.body)
+            assert resp.elapsed_s < LIMITS["header_timeout_s"] + 4, (kind, family.name)
+        else:
+            # Either refused before the body mattered (401/404/405) or cut at the body timeout.
+            assert resp.elapsed_s < LIMITS["body_timeout_s"] + 4, (kind, family.name)
+            if family.name in ("v1-chat", "admin", "admin-anon", "admin-session"):
+                assert resp.status == 408, (kind, family.name, resp.body)
+
+
+def test_silent_and_idle_connections_are_closed(edge: Edge) -> None:
+    async def both() -> tuple[float, float]:
+        silent = await closed_within(edge.port, b"", 8)
+        idle = await closed_within(edge.port, request("GET", "/healthz"), 8)
+        return silent, idle
+
+    silent, idle = asyncio.run(both())
+    assert silent < LIMITS["keep_alive_timeout_s"] + 4
+    assert idle < LIMITS["keep_alive_timeout_s"] + 4
+
+
+def test_gateway_still_serves_after_the_corpus(edge: Edge) -> None:
+    with httpx.Client(timeout=10) as http:
+        assert http.get(f"{edge.gw.url}/healthz").json() == {"status": "ok"}
+        resp = http.post(
+            f"{edge.gw.url}/v1/chat/completions",
+            headers={"authorization": f"Bearer {edge.key}"},
+            content=orjson.dumps({"model": "chat-large", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+    assert resp.status_code == 200, resp.text
