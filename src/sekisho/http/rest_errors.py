@@ -53,7 +53,7 @@ def error_for_status(status: int, detail: str, method: str, path: str, allow: st
     if status == 404:
         return not_found(method, path)
     if status == 405:
-        methods = tuple(m.strip() for m in allow.split(",") if m.strip())
+        methods = tuple(sorted(m.strip() for m in allow.split(",") if m.strip()))
         return method_not_allowed(method, path, methods)
     by_status: dict[int, type[SekishoError]] = {
         400: InvalidRequest,
