@@ -91,7 +91,9 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
     try:
         app = create_app(settings, db=db)
         server = uvicorn.Server(server_config(app, settings))
-        print(f"Sekisho gateway listening on http://{host}:{port}", flush=True)
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"Sekisho gateway listening on http://{shown}:{bound}", flush=True)
         try:
             server.run(sockets=[sock])
         except SystemExit as exc:  # uvicorn exits this way when the lifespan start-up fails

@@ -75,8 +75,14 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
     return status, headers, body
 
 
-async def exchange(port: int, chunks: Chunks, *, timeout_s: float = 10.0) -> RawResponse:
-    """Send `chunks` to 127.0.0.1:port while reading; the first response, or `NoResponse`."""
+async def exchange(
+    port: int, chunks: Chunks, *, timeout_s: float = 10.0, keep_sending: bool = False
+) -> RawResponse:
+    """Send `chunks` to 127.0.0.1:port while reading; the first response, or `NoResponse`.
+
+    With `keep_sending` the client goes on sending after the answer, as an attacker
+    would, until its chunks run out or the server closes the connection.
+    """
     started = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sender = asyncio.create_task(_send(writer, chunks))
@@ -88,6 +94,9 @@ async def exchange(port: int, chunks: Chunks, *, timeout_s: float = 10.0) -> Raw
     except TimeoutError as exc:
         raise NoResponse(f"no response within {timeout_s} s") from exc
     finally:
+        if keep_sending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sender), timeout_s)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
