@@ -31,9 +31,9 @@ import orjson
 __all__ = [
     "ERROR_TABLE",
     "ContentPolicyViolation",
+    "HeadersTooLarge",
     "InternalError",
     "InvalidApiKey",
-    "HeadersTooLarge",
     "InvalidRequest",
     "MethodNotAllowed",
     "ModelNotFound",

@@ -153,7 +153,9 @@ class CorsSettings(BaseModel):
         default_factory=lambda: ["x-request-id", "retry-after"],
         description="Response headers a browser script may read.",
     )
-    max_age_s: int = Field(600, ge=0, description="How long a browser may cache a preflight answer.")
+    max_age_s: int = Field(
+        600, ge=0, description="How long a browser may cache a preflight answer."
+    )
 
 
 class ObserveSettings(BaseModel):

@@ -122,7 +122,11 @@ async def closed_within(port: int, first: bytes, seconds: float) -> float:
 
 
 def request_head(
-    method: str, path: str, headers: Iterable[tuple[str, str]] = (), *, body_length: int | None = None
+    method: str,
+    path: str,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    body_length: int | None = None,
 ) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1"]
     lines += [f"{k}: {v}" for k, v in headers]
@@ -150,7 +154,9 @@ async def trickle(data: bytes, every_s: float) -> AsyncIterator[bytes]:
         await asyncio.sleep(every_s)
 
 
-async def endless_chunks(head: bytes, size: int = 16384, every_s: float = 0.0) -> AsyncIterator[bytes]:
+async def endless_chunks(
+    head: bytes, size: int = 16384, every_s: float = 0.0
+) -> AsyncIterator[bytes]:
     """`head`, then chunked-body chunks for ever (bounded only by the caller's timeout)."""
     yield head
     block = chunk(b"x" * size)

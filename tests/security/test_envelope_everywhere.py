@@ -14,7 +14,13 @@ from tests.security.conftest import Edge
 from tests.security.envelope import assert_clean_error
 from tests.security.rawhttp import RawResponse
 from tests.support.databases import sqlite_url
-from tests.support.gateway import RunningGateway, gateway_settings, make_tenant, migrated, start_gateway
+from tests.support.gateway import (
+    RunningGateway,
+    gateway_settings,
+    make_tenant,
+    migrated,
+    start_gateway,
+)
 
 
 def _raw(resp: httpx.Response) -> RawResponse:
@@ -41,7 +47,9 @@ def test_unknown_path_is_a_404_in_its_apis_envelope(
     edge: Edge, method: str, path: str, envelope: str
 ) -> None:
     with httpx.Client(timeout=10) as http:
-        resp = http.request(method, edge.gw.url + path, headers={"authorization": f"Bearer {edge.key}"})
+        resp = http.request(
+            method, edge.gw.url + path, headers={"authorization": f"Bearer {edge.key}"}
+        )
     kind = assert_clean_error(_raw(resp), envelope, 404)
     assert kind in ("not_found", "not_found_error", "model_not_found")
 
@@ -63,7 +71,9 @@ def test_wrong_method_is_a_405_with_allow(
     edge: Edge, method: str, path: str, allow: str | None
 ) -> None:
     with httpx.Client(timeout=10) as http:
-        resp = http.request(method, edge.gw.url + path, headers={"authorization": f"Bearer {edge.key}"})
+        resp = http.request(
+            method, edge.gw.url + path, headers={"authorization": f"Bearer {edge.key}"}
+        )
     assert_clean_error(_raw(resp), "ours", 405)
     assert resp.headers["allow"]
     if allow is not None:
@@ -85,13 +95,19 @@ def test_validation_error_is_invalid_request_naming_the_parameter(edge: Edge) ->
     assert "title" in err["message"]
 
 
-@pytest.mark.parametrize("path", ["/admin/v1/incidents", "/admin/v1/session", "/admin/v1/aliases/chat-large/overrides"])
+@pytest.mark.parametrize(
+    "path", ["/admin/v1/incidents", "/admin/v1/session", "/admin/v1/aliases/chat-large/overrides"]
+)
 @pytest.mark.parametrize(
     "ctype",
-    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "multipart/form-data"],
+    [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=xyz",
+        "multipart/form-data",
+    ],
 )
 def test_form_post_with_a_cookie_is_a_clean_error(edge: Edge, path: str, ctype: str) -> None:
-    body = b"--xyz\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx\r\n--xyz--\r\n"
+    body = b'--xyz\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n--xyz--\r\n'
     if ctype.startswith("application/x-www"):
         body = b"title=x&csrf_token=nope"
     with httpx.Client(timeout=10) as http:
@@ -109,7 +125,9 @@ def test_admin_docs_page_is_offline_under_a_strict_csp(edge: Edge) -> None:
         page = http.get(base + "/docs")
         assert page.status_code == 200
         csp = page.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert (
+            "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        )
         html = page.text
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
         assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts)
@@ -153,10 +171,17 @@ def test_admin_docs_page_renders_in_a_browser_without_csp_violations(edge: Edge)
 def test_models_by_alias(edge: Edge) -> None:
     auth = {"authorization": f"Bearer {edge.key}"}
     with httpx.Client(timeout=10) as http:
-        listed = [m["id"] for m in http.get(edge.gw.url + "/v1/models", headers=auth).json()["data"]]
+        listed = [
+            m["id"] for m in http.get(edge.gw.url + "/v1/models", headers=auth).json()["data"]
+        ]
         one = http.get(edge.gw.url + f"/v1/models/{listed[0]}", headers=auth)
         assert one.status_code == 200
-        assert one.json() == {"id": listed[0], "object": "model", "created": 0, "owned_by": "sekisho"}
+        assert one.json() == {
+            "id": listed[0],
+            "object": "model",
+            "created": 0,
+            "owned_by": "sekisho",
+        }
         missing = http.get(edge.gw.url + "/v1/models/gpt-4o", headers=auth)
         assert_clean_error(_raw(missing), "ours", 404)
         assert missing.json()["error"]["code"] == "model_not_found"
@@ -170,7 +195,9 @@ ORIGIN = "https://app.example"
 
 
 @pytest.fixture(scope="module")
-def cors_gw(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningGateway, str]]:
+def cors_gw(
+    simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningGateway, str]]:
     state = tmp_path_factory.mktemp("cors")
     settings = gateway_settings(
         simulator.url, state, sqlite_url(state), cors={"allowed_origins": [ORIGIN]}
@@ -190,7 +217,10 @@ def test_cors_is_off_by_default(edge: Edge) -> None:
             headers={"origin": ORIGIN, "access-control-request-method": "POST"},
         )
         assert pre.status_code == 405
-        got = http.get(edge.gw.url + "/v1/models", headers={"origin": ORIGIN, "authorization": f"Bearer {edge.key}"})
+        got = http.get(
+            edge.gw.url + "/v1/models",
+            headers={"origin": ORIGIN, "authorization": f"Bearer {edge.key}"},
+        )
     assert "access-control-allow-origin" not in pre.headers
     assert "access-control-allow-origin" not in got.headers
 
@@ -212,7 +242,9 @@ def test_cors_when_configured(cors_gw: tuple[RunningGateway, str]) -> None:
         assert pre.headers["access-control-allow-methods"] == "POST"
         assert "authorization" in pre.headers["access-control-allow-headers"]
         assert "access-control-allow-credentials" not in pre.headers
-        other = http.options(url, headers={"origin": "https://evil.example", "access-control-request-method": "POST"})
+        other = http.options(
+            url, headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+        )
         assert_clean_error(_raw(other), "ours", 403)
         assert "access-control-allow-origin" not in other.headers
         resp = http.post(
@@ -224,6 +256,7 @@ def test_cors_when_configured(cors_gw: tuple[RunningGateway, str]) -> None:
         assert resp.headers["access-control-allow-origin"] == ORIGIN
         assert "x-request-id" in resp.headers["access-control-expose-headers"]
         admin = http.options(
-            gw.url + "/admin/v1/aliases", headers={"origin": ORIGIN, "access-control-request-method": "GET"}
+            gw.url + "/admin/v1/aliases",
+            headers={"origin": ORIGIN, "access-control-request-method": "GET"},
         )
         assert "access-control-allow-origin" not in admin.headers  # the admin API stays same-origin

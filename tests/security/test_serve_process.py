@@ -23,9 +23,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from sekisho.settings import load_settings
 from sekisho.simulator import SimulatorServer
 from sekisho.store.models import ReplicaStatus
-from sekisho.settings import load_settings
 from tests.security.conftest import rss_bytes
 from tests.security.envelope import assert_clean_error
 from tests.security.rawhttp import RawResponse, chunk, exchange, request_head

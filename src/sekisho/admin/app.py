@@ -90,4 +90,3 @@ def create_admin_app(gateway: Gateway, routers: Iterable[APIRouter]) -> FastAPI:
     for router in routers:
         app.include_router(router)
     return app
-

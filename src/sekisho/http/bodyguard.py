@@ -147,7 +147,9 @@ class BodyGuard:
             return
         problem = json_problem(body)
         if problem is not None:
-            await send_api_error(send, path, InvalidRequest(f"The body is not valid JSON: {problem}."))
+            await send_api_error(
+                send, path, InvalidRequest(f"The body is not valid JSON: {problem}.")
+            )
             return
         replayed = False
 

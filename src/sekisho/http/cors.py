@@ -16,7 +16,9 @@ from sekisho.settings import CorsSettings
 
 
 class Cors:
-    def __init__(self, cfg: CorsSettings, allowed_methods: Callable[[str], tuple[str, ...]]) -> None:
+    def __init__(
+        self, cfg: CorsSettings, allowed_methods: Callable[[str], tuple[str, ...]]
+    ) -> None:
         self._any = "*" in cfg.allowed_origins
         self._origins = frozenset(o.rstrip("/") for o in cfg.allowed_origins if o != "*")
         self._paths = tuple(cfg.paths)

@@ -62,4 +62,6 @@ class PathTable:
 
 
 async def send_api_error(send: Send, path: str, err: SekishoError) -> None:
-    await send_bytes(send, err.status, error_bytes_for(path, err), request_id(), extra=err.headers())
+    await send_bytes(
+        send, err.status, error_bytes_for(path, err), request_id(), extra=err.headers()
+    )

@@ -48,7 +48,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.timeout_keep_alive = self.limits.keep_alive_timeout_s
+        self.timeout_keep_alive = self.limits.keep_alive_timeout_s  # type: ignore[assignment]
         self._awaiting_headers = True
         self._header_bytes = 0
         self._header_count = 0
@@ -155,9 +155,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
             return
         super().on_headers_complete()
         if not self.parser.should_upgrade():
-            self._body_timer = self.loop.call_later(
-                self.limits.body_timeout_s, self._body_too_slow
-            )
+            self._body_timer = self.loop.call_later(self.limits.body_timeout_s, self._body_too_slow)
 
     def on_body(self, body: bytes) -> None:
         if self._draining:
@@ -204,9 +202,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._body_timer = None
         if self.flow is not None and self.flow.read_paused:
             # We stopped reading (the app is busy), so the client is not the slow one.
-            self._body_timer = self.loop.call_later(
-                self.limits.body_timeout_s, self._body_too_slow
-            )
+            self._body_timer = self.loop.call_later(self.limits.body_timeout_s, self._body_too_slow)
             return
         self._refuse(
             RequestTimeout(
@@ -240,9 +236,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._unset_keepalive_if_required()
         if self.flow is not None:
             self.flow.resume_reading()
-        self._drain_timer = self.loop.call_later(
-            self.limits.drain_timeout_s, self.transport.close
-        )
+        self._drain_timer = self.loop.call_later(self.limits.drain_timeout_s, self.transport.close)
 
 
 def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:

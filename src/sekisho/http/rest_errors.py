@@ -9,7 +9,7 @@ FastAPI's `{"detail": ...}`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -35,7 +35,7 @@ from sekisho.ids import request_id
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request, Any], Awaitable[Response]]
+Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
 def not_found(method: str, path: str) -> NotFound:
@@ -48,7 +48,9 @@ def method_not_allowed(method: str, path: str, allow: tuple[str, ...]) -> Method
     )
 
 
-def error_for_status(status: int, detail: str, method: str, path: str, allow: str = "") -> SekishoError:
+def error_for_status(
+    status: int, detail: str, method: str, path: str, allow: str = ""
+) -> SekishoError:
     """Our error for a framework `HTTPException` (Starlette raises these for routing and forms)."""
     if status == 404:
         return not_found(method, path)
@@ -80,7 +82,9 @@ def error_response(request: Request, err: SekishoError) -> Response:
 
 async def _http_exception(request: Request, exc: HTTPException) -> Response:
     allow = (exc.headers or {}).get("Allow", "")
-    err = error_for_status(exc.status_code, str(exc.detail), request.method, request.url.path, allow)
+    err = error_for_status(
+        exc.status_code, str(exc.detail), request.method, request.url.path, allow
+    )
     return error_response(request, err)
 
 
@@ -93,7 +97,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, InternalError("Internal error. Quote the request id."))
 
 
-def envelope_handlers() -> dict[Any, Handler]:
+def envelope_handlers() -> dict[int | type[Exception], Handler]:
     """`exception_handlers` for a Starlette or FastAPI app."""
     return {
         HTTPException: _http_exception,
