@@ -75,6 +75,19 @@ def server_config(
     )
 
 
+class _Server(uvicorn.Server):  # type: ignore[misc]
+    """uvicorn's server, announcing itself once the lifespan has started and it accepts."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self._banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self._banner, flush=True)
+
+
 def run_server(settings: Settings, *, host: str, port: int, db: Database | None = None) -> None:
     from sekisho.cli.context import CommandError
     from sekisho.http.app import create_app
@@ -90,10 +103,11 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
     )
     try:
         app = create_app(settings, db=db)
-        server = uvicorn.Server(server_config(app, settings))
-        bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
-        print(f"Sekisho gateway listening on http://{shown}:{bound}", flush=True)
+        server = _Server(
+            server_config(app, settings),
+            f"Sekisho gateway listening on http://{shown}:{sock.getsockname()[1]}",
+        )
         try:
             server.run(sockets=[sock])
         except SystemExit as exc:  # uvicorn exits this way when the lifespan start-up fails

@@ -230,6 +230,25 @@ def test_silent_and_idle_connections_are_closed(edge: Edge) -> None:
     assert idle < LIMITS["keep_alive_timeout_s"] + 4
 
 
+def test_keep_alive_and_pipelining_still_work(edge: Edge) -> None:
+    """The limits do not break ordinary HTTP/1.1: two pipelined requests, two answers."""
+
+    async def pipelined() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        writer.write(request("GET", "/healthz") + request("POST", "/healthz", b"{}"))
+        await writer.drain()
+        data = b""
+        async with asyncio.timeout(10):
+            while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(b"}"):
+                data += await reader.read(65536)
+        writer.close()
+        return data
+
+    data = asyncio.run(pipelined())
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert b"HTTP/1.1 405 " in data
+
+
 def test_gateway_still_serves_after_the_corpus(edge: Edge) -> None:
     with httpx.Client(timeout=10) as http:
         assert http.get(f"{edge.gw.url}/healthz").json() == {"status": "ok"}

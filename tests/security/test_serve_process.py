@@ -94,8 +94,9 @@ def served(config: Path) -> Iterator[Served]:
         assert time.monotonic() < deadline and proc.poll() is None, "server did not come up"
         time.sleep(0.05)
     yield Served(proc, port, key)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=20)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=20)
 
 
 def test_taken_port_fails_at_once_with_one_line_and_no_replica(config: Path) -> None:
@@ -119,28 +120,6 @@ def test_taken_port_fails_at_once_with_one_line_and_no_replica(config: Path) -> 
         after = conn.execute(sa.select(sa.func.count()).select_from(ReplicaStatus)).scalar_one()
     engine.dispose()
     assert after == before
-
-
-def test_sigterm_stops_the_server(config: Path) -> None:
-    proc = _start(config, "--port", "0")
-    assert proc.stdout is not None
-    match = re.search(r":(\d+)", proc.stdout.readline())
-    assert match
-    url = f"http://127.0.0.1:{match.group(1)}/healthz"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=20)
-    assert time.monotonic() - started < 15
-    assert proc.returncode in (0, -signal.SIGTERM)
 
 
 async def _body(head: bytes, total: int, chunked: bool) -> object:
@@ -219,3 +198,12 @@ def test_40mb_anonymous_admin_body_keeps_rss_flat_and_others_unstalled(served: S
     assert growth < 32 * MB
     assert worst < 2.0
     assert httpx.get(served.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_sigterm_stops_the_server(served: Served) -> None:
+    """Last in this module: it ends the shared server."""
+    started = time.monotonic()
+    served.proc.send_signal(signal.SIGTERM)
+    served.proc.wait(timeout=20)
+    assert time.monotonic() - started < 15
+    assert served.proc.returncode in (0, -signal.SIGTERM)

@@ -177,7 +177,14 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
-        if cycle is not None and cycle.more_body and not self.transport.is_closing():
+        # With a pipelined request queued, `self.cycle` is that one and the body of
+        # the one just answered is complete; otherwise it is the one just answered.
+        if (
+            cycle is not None
+            and cycle.more_body
+            and not self.pipeline
+            and not self.transport.is_closing()
+        ):
             # The app answered without reading the whole body: drop the rest and close.
             self._drain()
             return
