@@ -113,6 +113,11 @@ class Limits(BaseModel):
         gt=0,
         description="An idle connection (no request in progress, none begun) is closed after this.",
     )
+    max_connections: int = Field(
+        10_000,
+        ge=1,
+        description="Most open connections per process; a request on one past it gets 503 and the connection is closed.",
+    )
     request_deadline_s: float = Field(
         120, gt=0, description="Overall deadline of one chat request across attempts."
     )

@@ -68,6 +68,7 @@ class Edge:
     db: Database
     key: str
     token: str
+    rss_at_start: int
 
     @property
     def port(self) -> int:
@@ -98,6 +99,6 @@ def edge(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -
         user = service.create_user(session, "op@edge.example", "operator", None, actor)
         _, token = create_token(session, user, actor)
     gw = start_gateway(settings, db)
-    yield Edge(gw, db, key, token)
+    yield Edge(gw, db, key, token, rss_bytes())
     gw.stop()
     db.dispose()

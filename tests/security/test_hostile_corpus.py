@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.security.conftest import FAMILIES, LIMITS, Edge, Family
+from tests.security.conftest import FAMILIES, LIMITS, Edge, Family, rss_bytes
 from tests.security.envelope import assert_clean_error
 from tests.security.rawhttp import (
     RawResponse,
@@ -260,3 +260,42 @@ def test_gateway_still_serves_after_the_corpus(edge: Edge) -> None:
             ),
         )
     assert resp.status_code == 200, resp.text
+    # The server runs in this process: after the whole corpus its memory has not run away.
+    assert rss_bytes() - edge.rss_at_start < 100 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def crowded(simulator, tmp_path_factory):  # type: ignore[no-untyped-def]
+    from tests.support.databases import sqlite_url
+    from tests.support.gateway import gateway_settings, migrated, start_gateway
+
+    state = tmp_path_factory.mktemp("crowded")
+    settings = gateway_settings(
+        simulator.url, state, sqlite_url(state), limits={"max_connections": 2}
+    )
+    db = migrated(settings.database_url)
+    gw = start_gateway(settings, db)
+    yield int(gw.url.rsplit(":", 1)[1])
+    gw.stop()
+    db.dispose()
+
+
+def test_connections_past_the_limit_get_503_in_the_envelope(crowded: int) -> None:
+    async def scenario() -> tuple[RawResponse, RawResponse]:
+        held = [await asyncio.open_connection("127.0.0.1", crowded) for _ in range(2)]
+        refused = await exchange(crowded, [request("GET", "/healthz")])
+        for _, writer in held:
+            writer.close()
+            await writer.wait_closed()
+        deadline = time.monotonic() + 10
+        while True:  # the server notices the closes asynchronously
+            again = await exchange(crowded, [request("GET", "/healthz")])
+            if again.status == 200 or time.monotonic() > deadline:
+                return refused, again
+            await asyncio.sleep(0.05)
+
+    refused, again = asyncio.run(scenario())
+    assert refused.status == 503
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert refused.headers["retry-after"] == "1"
+    assert again.status == 200

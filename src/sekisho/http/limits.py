@@ -26,6 +26,7 @@ class EdgeLimits:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     keep_alive_timeout_s: float = 5.0
+    max_connections: int = 10_000
     # After an early answer the unread rest of a body is read and dropped for at
     # most this long / this much, so the client sees the answer instead of a reset.
     drain_timeout_s: float = 2.0
@@ -41,6 +42,7 @@ class EdgeLimits:
             header_timeout_s=limits.header_timeout_s,
             body_timeout_s=limits.body_timeout_s,
             keep_alive_timeout_s=limits.keep_alive_timeout_s,
+            max_connections=limits.max_connections,
         )
 
     def body_limit_for(self, path: str) -> int:

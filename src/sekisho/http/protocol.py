@@ -10,6 +10,8 @@ here, before any route, parser or authentication code runs:
   (413); the whole body must arrive within `body_timeout_s` (408);
 - a connection with no request in progress is closed after
   `keep_alive_timeout_s` (also a fresh one that never sends a byte);
+- past `max_connections` open connections a request gets 503 (uvicorn's own
+  `limit_concurrency` would answer in plain text);
 - after an early answer the unread rest of the body is read and dropped for a
   bounded time and size, then the connection is closed, so the client reads
   the answer instead of a reset; a connection whose body the app left unread
@@ -33,6 +35,7 @@ from sekisho.errors import (
     RequestTimeout,
     RequestTooLarge,
     SekishoError,
+    ServiceUnavailable,
 )
 from sekisho.http.envelopes import raw_error_response
 from sekisho.http.limits import EdgeLimits, declared_length, too_large_message
@@ -152,6 +155,11 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._body_bytes = 0
         if declared_length(self.headers) > self._body_limit:
             self._refuse(RequestTooLarge(too_large_message(self._body_limit)))
+            return
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(
+                ServiceUnavailable("Too many connections right now; retry.", retry_after=1)
+            )
             return
         super().on_headers_complete()
         if not self.parser.should_upgrade():
