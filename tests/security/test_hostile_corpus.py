@@ -299,3 +299,24 @@ def test_connections_past_the_limit_get_503_in_the_envelope(crowded: int) -> Non
     assert refused.json()["error"]["code"] == "service_unavailable"
     assert refused.headers["retry-after"] == "1"
     assert again.status == 200
+
+
+def test_request_pipelined_behind_a_refused_one_is_not_served(edge: Edge) -> None:
+    size = int(LIMITS["control_max_body_bytes"]) + 1
+    too_big = request("POST", "/admin/v1/incidents", b"x" * size)  # whole, then the next request
+    follow = request("GET", "/healthz")
+
+    async def scenario() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        writer.write(too_big + follow)
+        await writer.drain()
+        data = b""
+        async with asyncio.timeout(10):
+            while chunk_ := await reader.read(65536):
+                data += chunk_
+        writer.close()
+        return data
+
+    data = asyncio.run(scenario())
+    assert data.startswith(b"HTTP/1.1 413 ")
+    assert data.count(b"HTTP/1.1 ") == 1

@@ -118,6 +118,8 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
     # -- parser callbacks ---------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._draining:  # a request pipelined behind a refused one is not served
+            return
         super().on_message_begin()
         self._header_count = 0
         self._parsed_header_bytes = 0
@@ -127,11 +129,15 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
             )
 
     def on_url(self, url: bytes) -> None:
+        if self._draining:
+            return
         super().on_url(url)
         if len(self.url) > self.limits.max_header_bytes:
             raise _HeaderLimit(self._headers_too_large().message)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._draining:
+            return
         # Headers that arrive whole in one read are measured here; ones still
         # arriving are cut in data_received before the parser buffers them.
         self._header_count += 1
@@ -145,6 +151,8 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        if self._draining:
+            return
         self._awaiting_headers = False
         self._header_bytes = 0
         if self._header_timer is not None:
