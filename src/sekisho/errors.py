@@ -8,8 +8,12 @@
     ├── TenantSuspended           403 tenant_suspended
     ├── PermissionDenied          403 permission_denied
     ├── ModelNotFound             404 model_not_found
-    ├── NotFound                  404 not_found             (admin API resources)
+    ├── NotFound                  404 not_found             (admin API resources, unknown paths)
+    ├── MethodNotAllowed          405 method_not_allowed    (Allow)
+    ├── RequestTimeout            408 request_timeout       (headers or body too slow)
     ├── RequestTooLarge           413 request_too_large
+    ├── UnsupportedMediaType      415 unsupported_media_type
+    ├── HeadersTooLarge           431 headers_too_large     (header bytes or count)
     ├── RateLimited               429 rate_limited          (Retry-After)
     ├── InternalError             500 internal_error
     ├── UpstreamUnavailable       502 upstream_unavailable
@@ -29,17 +33,21 @@ __all__ = [
     "ERROR_TABLE",
     "ContentPolicyViolation",
     "ContextLengthExceeded",
+    "HeadersTooLarge",
     "InternalError",
     "InvalidApiKey",
     "InvalidRequest",
+    "MethodNotAllowed",
     "ModelNotFound",
     "NotFound",
     "PermissionDenied",
     "RateLimited",
+    "RequestTimeout",
     "RequestTooLarge",
     "SekishoError",
     "ServiceUnavailable",
     "TenantSuspended",
+    "UnsupportedMediaType",
     "UpstreamUnavailable",
     "error_body",
     "error_for_code",
@@ -95,8 +103,31 @@ class NotFound(SekishoError):
     code, status, type = "not_found", 404, "invalid_request_error"
 
 
+class MethodNotAllowed(SekishoError):
+    code, status, type = "method_not_allowed", 405, "invalid_request_error"
+
+    def __init__(self, message: str, *, allow: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"allow": ", ".join(self.allow)} if self.allow else {}
+
+
+class RequestTimeout(SekishoError):
+    code, status, type = "request_timeout", 408, "invalid_request_error"
+
+
 class RequestTooLarge(SekishoError):
     code, status, type = "request_too_large", 413, "invalid_request_error"
+
+
+class UnsupportedMediaType(SekishoError):
+    code, status, type = "unsupported_media_type", 415, "invalid_request_error"
+
+
+class HeadersTooLarge(SekishoError):
+    code, status, type = "headers_too_large", 431, "invalid_request_error"
 
 
 class RateLimited(SekishoError):
@@ -126,7 +157,11 @@ ERROR_TABLE: dict[str, type[SekishoError]] = {
         PermissionDenied,
         ModelNotFound,
         NotFound,
+        MethodNotAllowed,
+        RequestTimeout,
         RequestTooLarge,
+        UnsupportedMediaType,
+        HeadersTooLarge,
         RateLimited,
         InternalError,
         UpstreamUnavailable,

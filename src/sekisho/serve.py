@@ -1,19 +1,34 @@
-"""Run the gateway under uvicorn (uvloop + httptools)."""
+"""Run the gateway under uvicorn (uvloop + httptools, behind the edge protocol).
+
+Order matters: the schema is checked and the listening socket bound first,
+so a taken port or an old database fails at once (non-zero exit, one line on
+stderr) before any background work starts; only then does the lifespan
+start the gateway's jobs. SIGTERM and SIGINT stop it gracefully.
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
+from typing import Any, Literal
 
 import uvicorn
 
-from sekisho.http.app import create_app
+from sekisho.http.limits import EdgeLimits
+from sekisho.http.protocol import edge_protocol
 from sekisho.settings import Settings
 from sekisho.store.db import Database
 from sekisho.store.migrate import current_revision, head_revisions, is_current
 
+GRACEFUL_SHUTDOWN_S = 10
+
 
 class SchemaOutOfDate(Exception):
     pass
+
+
+class ServeError(Exception):
+    """The gateway cannot serve; the message is the one-line reason."""
 
 
 def check_schema(db: Database) -> None:
@@ -26,28 +41,79 @@ def check_schema(db: Database) -> None:
         )
 
 
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port, or `ServeError` saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ServeError(f"cannot listen on {host}:{port}: {reason}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def server_config(
+    app: Any, settings: Settings, *, loop: Literal["uvloop", "asyncio"] = "uvloop"
+) -> uvicorn.Config:
+    """The uvicorn configuration the gateway runs with (also used by the tests)."""
+    limits = EdgeLimits.from_settings(settings.limits)
+    return uvicorn.Config(
+        app,
+        loop=loop,
+        http=edge_protocol(limits),
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=limits.keep_alive_timeout_s,  # type: ignore[arg-type]
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+
+
+class _Server(uvicorn.Server):  # type: ignore[misc]
+    """uvicorn's server, announcing itself once the lifespan has started and it accepts."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self._banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self._banner, flush=True)
+
+
 def run_server(settings: Settings, *, host: str, port: int, db: Database | None = None) -> None:
     from sekisho.cli.context import CommandError
+    from sekisho.http.app import create_app
 
     db = db or Database(settings.database_url)
     try:
         check_schema(db)
-    except SchemaOutOfDate as exc:
+        sock = bind_socket(host, port)
+    except (SchemaOutOfDate, ServeError) as exc:
         raise CommandError(str(exc)) from exc
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(settings, db=db)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
-    print(f"Sekisho gateway listening on http://{host}:{port}", flush=True)
-    uvicorn.Server(config).run()
+    try:
+        app = create_app(settings, db=db)
+        shown = f"[{host}]" if ":" in host else host
+        server = _Server(
+            server_config(app, settings),
+            f"Sekisho gateway listening on http://{shown}:{sock.getsockname()[1]}",
+        )
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exc:  # uvicorn exits this way when the lifespan start-up fails
+            reason = app.startup_error or f"exit status {exc.code}"
+            raise CommandError(f"start-up failed: {reason}") from None
+        if not server.started and app.startup_error:
+            raise CommandError(f"start-up failed: {app.startup_error}")
+    finally:
+        sock.close()

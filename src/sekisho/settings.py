@@ -77,9 +77,46 @@ class LedgerSettings(BaseModel):
 
 
 class Limits(BaseModel):
+    """What every entry point reads at most, and for how long (docs/configuration.md)."""
+
     model_config = ConfigDict(extra="forbid")
     max_body_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body on the data plane (/v1, /chat) (413 above).",
+    )
+    control_max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body everywhere else: /admin/v1, /console, /status, ops (413 above).",
+    )
+    max_header_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        description="Largest request line plus headers of one request (431 above).",
+    )
+    max_header_count: int = Field(
+        100, ge=8, description="Most header fields in one request (431 above)."
+    )
+    header_timeout_s: float = Field(
+        10,
+        gt=0,
+        description="Longest a client may take to send a request line and headers (408, then closed).",
+    )
+    body_timeout_s: float = Field(
+        30,
+        gt=0,
+        description="Longest a client may take to send a whole request body once its headers are in (408).",
+    )
+    keep_alive_timeout_s: float = Field(
+        5,
+        gt=0,
+        description="An idle connection (no request in progress, none begun) is closed after this.",
+    )
+    max_connections: int = Field(
+        10_000,
+        ge=1,
+        description="Most open connections per process; a request on one past it gets 503 and the connection is closed.",
     )
     request_deadline_s: float = Field(
         120, gt=0, description="Overall deadline of one chat request across attempts."
@@ -103,6 +140,46 @@ class ChatSettings(BaseModel):
         5,
         gt=0,
         description="At shutdown, how long requests still in flight get to end and log their rows.",
+    )
+
+
+class CorsSettings(BaseModel):
+    """Cross-origin access for browser clients; off unless origins are listed."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) allowed to call the API from a browser; '*' for any; empty = CORS off.",
+    )
+    paths: list[str] = Field(
+        default_factory=lambda: ["/v1/"],
+        description="Path prefixes CORS applies to (the admin API and pages stay same-origin).",
+    )
+    allowed_headers: list[str] = Field(
+        default_factory=lambda: [
+            "authorization",
+            "content-type",
+            "x-api-key",
+            "anthropic-version",
+            "openai-organization",
+            "openai-project",
+            "x-stainless-arch",
+            "x-stainless-lang",
+            "x-stainless-os",
+            "x-stainless-package-version",
+            "x-stainless-retry-count",
+            "x-stainless-runtime",
+            "x-stainless-runtime-version",
+            "x-stainless-timeout",
+        ],
+        description="Request headers a preflight may ask for.",
+    )
+    expose_headers: list[str] = Field(
+        default_factory=lambda: ["x-request-id", "retry-after"],
+        description="Response headers a browser script may read.",
+    )
+    max_age_s: int = Field(
+        600, ge=0, description="How long a browser may cache a preflight answer."
     )
 
 
@@ -296,6 +373,7 @@ _TOP_LEVEL = {
     "redis_url",
     "listen",
     "limits",
+    "cors",
     "request_log",
     "auth",
     "ledger",
@@ -327,6 +405,7 @@ class Settings(BaseModel):
     )
     listen: Listen = Listen()
     limits: Limits = Limits()
+    cors: CorsSettings = CorsSettings()
     request_log: RequestLogSettings = RequestLogSettings()
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()

@@ -177,4 +177,5 @@ def test_wrong_method(env: Env) -> None:
             env.url + "/v1/chat/completions",
             headers={"authorization": f"Bearer {env.keys['acme']}"},
         )
-    _assert_error(resp, 400, "invalid_request")
+    _assert_error(resp, 405, "method_not_allowed")
+    assert resp.headers["allow"] == "POST"

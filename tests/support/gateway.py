@@ -17,6 +17,7 @@ from sekisho.demo import DEMO_SECRETS, demo_document
 from sekisho.gateway import Gateway
 from sekisho.http.app import GatewayApp, create_app
 from sekisho.routing.circuit import CircuitBook
+from sekisho.serve import server_config
 from sekisho.settings import Settings, settings_from_document
 from sekisho.store.db import Database
 from sekisho.store.migrate import migrate
@@ -62,15 +63,8 @@ def start_gateway(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        loop="asyncio",
-        http="httptools",
-        timeout_graceful_shutdown=graceful_s,  # as `sekisho serve` has one; None: wait
-    )
+    config = server_config(app, settings, loop="asyncio")
+    config.timeout_graceful_shutdown = graceful_s  # as `sekisho serve` has one; None: wait
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

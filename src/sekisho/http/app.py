@@ -25,8 +25,13 @@ from sekisho.admin import tenants as admin_tenants
 from sekisho.admin.app import create_admin_app
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
+from sekisho.http.bodyguard import BodyGuard
+from sekisho.http.cors import Cors
+from sekisho.http.dispatch import Endpoint, PathTable
+from sekisho.http.limits import EdgeLimits
 from sekisho.http.ops import ops_routes
-from sekisho.http.v1 import DataPlane
+from sekisho.http.rest_errors import envelope_handlers
+from sekisho.http.v1 import MODELS_PREFIX, DataPlane
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
 from sekisho.settings import Settings
@@ -61,23 +66,39 @@ class GatewayApp:
                 *ops_routes(gateway),
                 *public_routes(gateway),
                 Mount("/admin/v1", app=self.admin),
-            ]
+            ],
+            exception_handlers=envelope_handlers(),
         )
-        self._hot = {
-            "/v1/chat/completions": self.data_plane.chat_completions,
-            "/v1/models": self.data_plane.models,
-        }
+        # The data plane: one line per endpoint; other /v1 paths are 404, wrong methods 405.
+        self.v1 = PathTable(
+            {
+                "/v1/chat/completions": Endpoint(("POST",), self.data_plane.chat_completions),
+                "/v1/models": Endpoint(("GET",), self.data_plane.models),
+            },
+            with_param={MODELS_PREFIX: Endpoint(("GET",), self.data_plane.model)},
+        )
+        self.cors = Cors.from_settings(gateway.settings.cors, self.v1.allowed)
+        self.limits = EdgeLimits.from_settings(gateway.settings.limits)
+        self._rest_guarded = BodyGuard(self.rest, self.limits)
+        self.startup_error: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            handler = self._hot.get(scope["path"])
-            if handler is not None:
-                await handler(scope, receive, send)
+            if self.cors is not None and self.cors.applies(scope):
+                await self.cors(scope, receive, send, self._http)
                 return
-        elif scope["type"] == "lifespan":
+            await self._http(scope, receive, send)
+            return
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         await self.rest(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith("/v1/") or scope["path"] == "/v1":
+            await self.v1(scope, receive, send)
+        else:
+            await self._rest_guarded(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -87,6 +108,7 @@ class GatewayApp:
                     await self.gateway.start()
                 except Exception as exc:
                     log.exception("start-up failed")
+                    self.startup_error = str(exc) or type(exc).__name__
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 self._install_sighup()

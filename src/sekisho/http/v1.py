@@ -15,7 +15,7 @@ import orjson
 from sekisho.chat.core import ChatService
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import parse_chat_request
-from sekisho.errors import InternalError, InvalidApiKey, InvalidRequest, SekishoError
+from sekisho.errors import InternalError, InvalidApiKey, ModelNotFound, SekishoError
 from sekisho.http.asgi import (
     SSE_HEADERS,
     Receive,
@@ -61,8 +61,6 @@ class DataPlane:
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
         try:
-            if scope["method"] != "POST":
-                raise InvalidRequest("Use POST for /v1/chat/completions.")
             principal = await authenticate(scope, self._keys)
             req = parse_chat_request(await read_body(scope, receive, self._limit))
             result = await self._chat.complete(principal, req, rid)
@@ -97,14 +95,32 @@ class DataPlane:
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
         try:
-            if scope["method"] != "GET":
-                raise InvalidRequest("Use GET for /v1/models.")
             principal = await authenticate(scope, self._keys)
         except SekishoError as err:
             await send_error(send, err, rid)
             return
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "sekisho"}
-            for name in self._chat.usable_aliases(principal)
-        ]
+        data = [_model_object(name) for name in self._chat.usable_aliases(principal)]
         await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), rid)
+
+    async def model(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /v1/models/{alias}`: one alias the caller may use, else 404."""
+        rid = new_request_id()
+        alias = scope["path"].removeprefix(MODELS_PREFIX)
+        try:
+            principal = await authenticate(scope, self._keys)
+            if alias not in self._chat.usable_aliases(principal):
+                raise ModelNotFound(
+                    f"The model '{alias[:200]}' does not exist or you do not have access to it.",
+                    param="model",
+                )
+        except SekishoError as err:
+            await send_error(send, err, rid)
+            return
+        await send_bytes(send, 200, orjson.dumps(_model_object(alias)), rid)
+
+
+MODELS_PREFIX = "/v1/models/"
+
+
+def _model_object(alias: str) -> dict[str, object]:
+    return {"id": alias, "object": "model", "created": 0, "owned_by": "sekisho"}
