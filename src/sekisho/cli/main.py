@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sekisho.cli.context import CliContext
 
+from sekisho.cli.options import add_operator_option
+
 Handler = Callable[["CliContext"], int | None]
 
 # Registration order; a module may extend a command an earlier one created.
@@ -77,6 +79,7 @@ def _parser(modules: Iterable[str]) -> argparse.ArgumentParser:
     parser = _Parser(prog="sekisho", description="Sekisho: sovereignty-aware LLM gateway")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="config file (default: $SEKISHO_CONFIG)")
+    add_operator_option(common)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     wanted = set(modules)
