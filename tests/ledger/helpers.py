@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from sekisho.ledger.append import append
 from sekisho.ledger.checkpoint import Checkpoint, ledger_origin, sign_checkpoint
-from sekisho.ledger.export import ExportSeal
 from sekisho.ledger.entry import LedgerEntry
+from sekisho.ledger.export import ExportSeal
 from sekisho.ledger.note import NoteSigner, open_note, sign_note
 from sekisho.ledger.publish import DirectoryPublisher
 from sekisho.ledger.service import LedgerService
@@ -96,7 +96,9 @@ def drop_guards(db: Database) -> None:
                 raw(db, f"DROP TRIGGER IF EXISTS {name} ON {table}")
 
 
-def resign_export(path: Path, signer: NoteSigner, drop: Callable[[dict[str, Any]], bool] = lambda _: False) -> None:
+def resign_export(
+    path: Path, signer: NoteSigner, drop: Callable[[dict[str, Any]], bool] = lambda _: False
+) -> None:
     """What someone holding ``signer`` does to an export: drop lines, re-sign all of it."""
     out: list[str] = []
     for line in path.read_text().splitlines():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -73,7 +72,9 @@ def test_field_edited_and_hash_recomputed(
     reports = _both(svc, tmp_path)
     _assert_caught(reports, 3, "entry signature does not verify")
     for report in reports:
-        assert any(p.seq == 4 and "prev is not the leaf hash of seq 3" in p.reason for p in report.problems)
+        assert any(
+            p.seq == 4 and "prev is not the leaf hash of seq 3" in p.reason for p in report.problems
+        )
         assert any("history rewritten" in p.reason for p in report.problems)
 
 
@@ -120,7 +121,9 @@ def test_entry_inserted(svc: LedgerService, any_db: Database, tmp_path: Path) ->
     )
     reports = _both(svc, tmp_path)
     _assert_caught(reports, 5, "entry carries no signature")
-    assert all(any(p.seq == 6 and "body says seq 5" in p.reason for p in r.problems) for r in reports)
+    assert all(
+        any(p.seq == 6 and "body says seq 5" in p.reason for p in r.problems) for r in reports
+    )
 
 
 def test_tail_truncated(svc: LedgerService, any_db: Database, tmp_path: Path) -> None:

@@ -48,7 +48,17 @@ def _url(db: Database) -> str:
 def _spawn(
     db: Database, who: str, n: int, go: Path, crash: bool = False
 ) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-c", WORKER, _url(db), who, str(n), str(go), "1" if crash else "", SIGNER.encode()]
+    args = [
+        sys.executable,
+        "-c",
+        WORKER,
+        _url(db),
+        who,
+        str(n),
+        str(go),
+        "1" if crash else "",
+        SIGNER.encode(),
+    ]
     return subprocess.Popen(args, stderr=subprocess.PIPE)
 
 

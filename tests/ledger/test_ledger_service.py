@@ -13,16 +13,15 @@ import pytest
 
 from sekisho.ledger.checkpoint import open_checkpoint
 from sekisho.ledger.commands import ledger_checkpoint, ledger_export, ledger_prove, ledger_verify
+from sekisho.ledger.keyfile import load_or_create_signing_key
 from sekisho.ledger.merkle import ProofError
 from sekisho.ledger.note import NoteSigner
 from sekisho.ledger.offline import verify_export_file
 from sekisho.ledger.proofs import InclusionProof, check_inclusion_proof
 from sekisho.ledger.publish import DirectoryPublisher, WebhookPublisher
 from sekisho.ledger.service import LedgerService, ProofUnavailable, run_periodic_checkpoints
-from sekisho.store.db import Database
-
-from sekisho.ledger.keyfile import load_or_create_signing_key
 from sekisho.ledger.signing import attach_entry_signer
+from sekisho.store.db import Database
 
 from .helpers import ORIGIN, SIGNER, fill, service
 

@@ -317,8 +317,27 @@ def events(session: Session, incident_id: str, *, public_only: bool = False) -> 
     return list(session.scalars(stmt.order_by(IncidentEvent.ts, IncidentEvent.id)).all())
 
 
+def evidence_bundles(timeline: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every bundle captured for an incident (at resolution and on demand), oldest first."""
+    seen: dict[str, dict[str, Any]] = {}
+    for event in timeline:
+        details = event.get("details") or {}
+        found = details.get("bundles") if event["kind"] == "evidence" else details.get("evidence")
+        for bundle in found or []:
+            key = bundle.get("bundle_id") or bundle.get("sha256")
+            if key and key not in seen:
+                seen[key] = {**bundle, "captured_at": event["ts"]}
+    return list(seen.values())
+
+
 def incident_document(session: Session, incident: Incident) -> dict[str, Any]:
-    """Everything about an incident for operators: timeline (internal) and overrides."""
+    """Everything about an incident for operators: timeline, overrides, impact, evidence."""
+    doc = _document(session, incident)
+    doc["evidence"] = evidence_bundles(doc["timeline"])
+    return doc
+
+
+def _document(session: Session, incident: Incident) -> dict[str, Any]:
     return {
         "id": incident.id,
         "title": incident.title,

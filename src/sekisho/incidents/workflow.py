@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from sekisho.actor import Actor
 from sekisho.control.errors import ControlPlaneError
 from sekisho.incidents import evidence as incident_evidence
 from sekisho.incidents import service
 from sekisho.incidents.impact import impact as compute_impact
 from sekisho.incidents.opschannel import OpsChannel
+from sekisho.incidents.tables import Incident
 from sekisho.matrix import Matrix
 from sekisho.settings import Settings
 from sekisho.store.db import Database
@@ -107,6 +110,20 @@ def _evidence_window(
 ) -> tuple[datetime, datetime]:
     lead = timedelta(seconds=min(settings.incidents.before_window_s, 3600))
     return opened_at - lead, now + timedelta(milliseconds=1)
+
+
+def live_impact(
+    session: Session, settings: Settings, incident: Incident, now: datetime
+) -> dict[str, Any]:
+    """Before / during / after of an incident still open, measured up to ``now``."""
+    return compute_impact(
+        session,
+        incident,
+        now,
+        before_s=settings.incidents.before_window_s,
+        after_s=settings.incidents.after_window_s,
+        alert_window_s=settings.observe.alert_window_s,
+    )
 
 
 def capture_evidence(db: Database, settings: Settings, actor: Actor, incident_id: str) -> Outcome:

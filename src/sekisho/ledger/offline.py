@@ -177,15 +177,15 @@ def _check_seal(
         )
     by_name = {s.name: s for s in report.ledgers}
     for name, size, root in seal.ledgers:
-        status = by_name.get(name)
-        if status is None:
+        found = by_name.get(name)
+        if found is None:
             problems.append(Problem(name, None, "sealed ledger is missing from the export"))
-        elif (status.size, status.root) != (size, root):
+        elif (found.size, found.root) != (size, root):
             problems.append(
                 Problem(
                     name,
-                    min(size, status.size),
-                    f"export seal says {size} entries, the file holds {status.size} "
+                    min(size, found.size),
+                    f"export seal says {size} entries, the file holds {found.size} "
                     "(entries removed or added)",
                 )
             )

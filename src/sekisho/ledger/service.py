@@ -246,7 +246,9 @@ class LedgerService:
             check.leaf_hashes, [e.sig for e in fresh], self.verifiers, start=base, vouched=base
         )
         if unsigned:
-            raise LedgerIntegrityError(f"ledger {ledger}, seq {unsigned[0].seq}: {unsigned[0].reason}")
+            raise LedgerIntegrityError(
+                f"ledger {ledger}, seq {unsigned[0].seq}: {unsigned[0].reason}"
+            )
         if leaves[-1] != last_hash:
             raise LedgerIntegrityError(f"ledger {ledger}: head does not match the last entry")
         return root(leaves)
