@@ -69,6 +69,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=update_cmd)
 
     p = isub.add_parser(
+        "correct",
+        parents=[common],
+        help="correct a published customer update (leak-checked; /status shows the correction)",
+    )
+    p.add_argument("incident")
+    p.add_argument("update_id", type=int, metavar="UPDATE", help="the update's #number")
+    p.add_argument("text")
+    p.set_defaults(handler=correct_cmd)
+
+    p = isub.add_parser(
+        "withdraw",
+        parents=[common],
+        help="withdraw a published customer update from /status (kept in the ledger)",
+    )
+    p.add_argument("incident")
+    p.add_argument("update_id", type=int, metavar="UPDATE", help="the update's #number")
+    p.add_argument("--note", required=True, help="why (internal; goes into the ledger)")
+    p.set_defaults(handler=withdraw_cmd)
+
+    p = isub.add_parser(
         "resolve",
         parents=[common],
         help="resolve: revert its overrides, show error rates, capture evidence",
@@ -139,6 +159,24 @@ def update_cmd(ctx: CliContext) -> int:
     )
     _warn_unposted(out)
     print(f"customer update posted to {a.incident} (shown on /status)")
+    return 0
+
+
+def correct_cmd(ctx: CliContext) -> int:
+    a = ctx.args
+    out = workflow.correct_update(
+        ctx.db, ctx.settings, ctx.settings.matrix, ctx.actor, a.incident, a.update_id, a.text
+    )
+    _warn_unposted(out)
+    print(f"customer update #{a.update_id} of {a.incident} corrected (/status shows the new text)")
+    return 0
+
+
+def withdraw_cmd(ctx: CliContext) -> int:
+    a = ctx.args
+    out = workflow.withdraw_update(ctx.db, ctx.settings, ctx.actor, a.incident, a.update_id, a.note)
+    _warn_unposted(out)
+    print(f"customer update #{a.update_id} of {a.incident} withdrawn from /status")
     return 0
 
 
@@ -229,7 +267,7 @@ def show_cmd(ctx: CliContext) -> int:
             print(_period(name, impact[name]))
     print("timeline:")
     for e in doc["timeline"]:
-        tag = "customer" if e["public"] else e["kind"]
+        tag = f"customer update #{e['id']}" if e["public"] else e["kind"]
         print(f"  {e['ts'][:19]} [{tag}] {e['author']}: {e['text']}")
     for o in doc["overrides"]:
         state = (

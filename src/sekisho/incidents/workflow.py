@@ -105,6 +105,40 @@ def post_update(
     return Outcome(incident_id, doc, posted)
 
 
+def correct_update(
+    db: Database,
+    settings: Settings,
+    matrix: Matrix,
+    actor: Actor,
+    incident_id: str,
+    update_id: int,
+    text: str,
+) -> Outcome:
+    """Correct a published customer update (shown on /status in its place)."""
+    with db.begin() as session:
+        service.correct_update(session, matrix, incident_id, update_id, text, actor)
+        doc = service.incident_document(session, service.get(session, incident_id))
+    posted = _ops(settings).post(
+        f"[{doc['severity']} {incident_id}] customer update #{update_id} corrected by "
+        f"{_who(actor)}: {text}"
+    )
+    return Outcome(incident_id, doc, posted)
+
+
+def withdraw_update(
+    db: Database, settings: Settings, actor: Actor, incident_id: str, update_id: int, note: str
+) -> Outcome:
+    """Withdraw a published customer update from /status."""
+    with db.begin() as session:
+        service.withdraw_update(session, incident_id, update_id, actor, note)
+        doc = service.incident_document(session, service.get(session, incident_id))
+    posted = _ops(settings).post(
+        f"[{doc['severity']} {incident_id}] customer update #{update_id} withdrawn by "
+        f"{_who(actor)}: {note}"
+    )
+    return Outcome(incident_id, doc, posted)
+
+
 def _evidence_window(
     settings: Settings, opened_at: datetime, now: datetime
 ) -> tuple[datetime, datetime]:
