@@ -153,6 +153,7 @@ def build_gateway(
 ) -> Gateway:
     """Assemble a gateway; nothing starts until `start()` (the ASGI lifespan calls it)."""
     db = db or Database(settings.database_url)
+    _attach_ledger_signer(db, settings)
     upstream = upstream or UpstreamClient()
     writer = RequestLogWriter(
         StoreSink(db),
@@ -214,6 +215,13 @@ def _attach_observability(gateway: Gateway) -> None:
     gateway.observability = obs
     gateway.writer.listeners.append(obs.on_record)
     gateway.background.extend([obs.run_rollup_flush, obs.run_scheduler])
+
+
+def _attach_ledger_signer(db: Database, settings: Settings) -> None:
+    """Every ledger entry this gateway appends is signed with the ledger key (issue 10.8)."""
+    from sekisho.ledger.signing import attach_from_settings
+
+    attach_from_settings(db, settings.ledger)
 
 
 def _attach_ledger_checkpoints(gateway: Gateway) -> None:

@@ -242,6 +242,11 @@ class ObserveSettings(BaseModel):
     status_cache_s: float = Field(
         5, ge=0, description="Status page: seconds one computed view is served."
     )
+    status_resolved_visible_s: float = Field(
+        21600,
+        ge=0,
+        description="Status page: how long a resolved incident and its final update stay shown.",
+    )
 
 
 class IncidentSettings(BaseModel):

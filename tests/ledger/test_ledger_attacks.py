@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from sekisho.ledger.service import LedgerService
 from sekisho.ledger.verify import VerificationReport
 from sekisho.store.db import Database
 
-from .helpers import OPS, ORIGIN, SIGNER, drop_guards, fill, raw, service
+from .helpers import OPS, ORIGIN, SIGNER, drop_guards, fill, raw, resign_export, service
 
 SIZE = 8
 
@@ -71,8 +70,12 @@ def test_field_edited_and_hash_recomputed(
         h=leaf_hash(body),
     )
     reports = _both(svc, tmp_path)
-    _assert_caught(reports, 4, "prev is not the leaf hash of seq 3")
-    assert all(any("history rewritten" in p.reason for p in r.problems) for r in reports)
+    _assert_caught(reports, 3, "entry signature does not verify")
+    for report in reports:
+        assert any(
+            p.seq == 4 and "prev is not the leaf hash of seq 3" in p.reason for p in report.problems
+        )
+        assert any("history rewritten" in p.reason for p in report.problems)
 
 
 def test_entry_deleted(svc: LedgerService, any_db: Database, tmp_path: Path) -> None:
@@ -109,13 +112,18 @@ def test_entry_inserted(svc: LedgerService, any_db: Database, tmp_path: Path) ->
     )
     raw(
         any_db,
-        "INSERT INTO ledger_entries VALUES ('platform', 5, :t, :b, :h, :p)",
+        "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
+        "VALUES ('platform', 5, :t, :b, :h, :p)",
         t=forged.time,
         b=forged.body,
         h=forged.leaf_hash,
         p=forged.prev,
     )
-    _assert_caught(_both(svc, tmp_path), 6, "body says seq 5 but is stored at seq 6")
+    reports = _both(svc, tmp_path)
+    _assert_caught(reports, 5, "entry carries no signature")
+    assert all(
+        any(p.seq == 6 and "body says seq 5" in p.reason for p in r.problems) for r in reports
+    )
 
 
 def test_tail_truncated(svc: LedgerService, any_db: Database, tmp_path: Path) -> None:
@@ -189,23 +197,13 @@ def test_export_resigned_with_another_key_needs_the_pinned_key(
 ) -> None:
     path = Path(svc.export(tmp_path / "e.jsonl").path)
     rogue = NoteSigner.generate(ORIGIN)
-    lines = []
-    for line in path.read_text().splitlines():
-        obj = json.loads(line)
-        if obj["type"] == "header":
-            obj["public_key"] = rogue.verifier.encode()
-        if obj["type"] == "checkpoint":
-            cp = Checkpoint(
-                ledger_origin(ORIGIN, obj["ledger"]), obj["size"], bytes.fromhex(obj["root"])
-            )
-            obj["note"] = sign_checkpoint(cp, rogue)
-        lines.append(json.dumps(obj, ensure_ascii=False))
-    path.write_text("\n".join(lines) + "\n")
+    resign_export(path, rogue)
     assert verify_export_file(path).ok  # self-consistent, hence --public-key
     pinned = verify_export_file(path, public_key=svc.public_key)
     assert not pinned.ok
     assert pinned.first_problem and "different public key" in pinned.first_problem.reason
     assert any("not signed by a trusted key" in p.reason for p in pinned.problems)
+    assert any(p.seq == 0 and "entry signature" in p.reason for p in pinned.problems)
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,19 @@ from sekisho.ledger.entry import LEDGER_OPEN, entry_from_body
 from sekisho.ledger.queries import heads, snapshot, stored_entries
 from sekisho.store.db import Database
 
-from .helpers import fill, service
+from .helpers import SIGNER, fill, service
 
 WORKER = """
 import os, sys, time
 from pathlib import Path
 from sekisho.ledger.append import append
+from sekisho.ledger.note import NoteSigner
+from sekisho.ledger.signing import attach_entry_signer
 from sekisho.store.db import Database
 
 url, who, n, go, crash = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
 db = Database(url)
+attach_entry_signer(db, NoteSigner.parse(sys.argv[6]))
 while not go.exists():
     time.sleep(0.005)
 for i in range(n):
@@ -45,7 +48,17 @@ def _url(db: Database) -> str:
 def _spawn(
     db: Database, who: str, n: int, go: Path, crash: bool = False
 ) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-c", WORKER, _url(db), who, str(n), str(go), "1" if crash else ""]
+    args = [
+        sys.executable,
+        "-c",
+        WORKER,
+        _url(db),
+        who,
+        str(n),
+        str(go),
+        "1" if crash else "",
+        SIGNER.encode(),
+    ]
     return subprocess.Popen(args, stderr=subprocess.PIPE)
 
 

@@ -13,12 +13,14 @@ import pytest
 
 from sekisho.ledger.checkpoint import open_checkpoint
 from sekisho.ledger.commands import ledger_checkpoint, ledger_export, ledger_prove, ledger_verify
+from sekisho.ledger.keyfile import load_or_create_signing_key
 from sekisho.ledger.merkle import ProofError
 from sekisho.ledger.note import NoteSigner
 from sekisho.ledger.offline import verify_export_file
 from sekisho.ledger.proofs import InclusionProof, check_inclusion_proof
 from sekisho.ledger.publish import DirectoryPublisher, WebhookPublisher
 from sekisho.ledger.service import LedgerService, ProofUnavailable, run_periodic_checkpoints
+from sekisho.ledger.signing import attach_entry_signer
 from sekisho.store.db import Database
 
 from .helpers import ORIGIN, SIGNER, fill, service
@@ -71,15 +73,17 @@ def test_export_and_offline_verify(any_db: Database, tmp_path: Path) -> None:
     fill(any_db, 3, tenant="ten_a")
     svc.checkpoint()
     fill(any_db, 2)  # not yet anchored
+    assert svc.verify().unanchored == 2
     summary = svc.export(tmp_path / "ledger.jsonl")
-    assert summary.entries == 10 and summary.checkpoints == 2
+    # The export ends with a fresh checkpoint over the two unanchored entries.
+    assert summary.entries == 10 and summary.checkpoints == 3 and not summary.refused
     report = verify_export_file(tmp_path / "ledger.jsonl", public_key=svc.public_key)
     assert report.ok, report.problems
-    assert report.unanchored == 2 and not report.notices
+    assert report.unanchored == 0 and not report.notices
     unpinned = verify_export_file(tmp_path / "ledger.jsonl")
     assert unpinned.ok and "pin it" in unpinned.notices[0]
-    online = svc.verify()
-    assert online.ok and online.unanchored == 2
+    online = svc.verify()  # the export's checkpoint is stored too
+    assert online.ok and online.unanchored == 0
 
 
 def test_export_bodies_are_the_stored_bytes(any_db: Database, tmp_path: Path) -> None:
@@ -141,6 +145,8 @@ def test_commands(any_db: Database, tmp_path: Path) -> None:
             publish_dir = None
             publish_webhook = None
 
+    cli_key = load_or_create_signing_key(Settings.ledger.signing_key_path, ORIGIN)
+    attach_entry_signer(any_db, cli_key)  # the entries the CLI's gateway would have written
     fill(any_db, 3)
     out = ledger_checkpoint(Settings)
     assert out.exit_code == 0 and "signed at size 3" in out.text

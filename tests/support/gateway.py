@@ -16,6 +16,7 @@ from sekisho.chat.core import RoutingState
 from sekisho.demo import DEMO_SECRETS, demo_document
 from sekisho.gateway import Gateway
 from sekisho.http.app import GatewayApp, create_app
+from sekisho.ledger.signing import SESSION_KEY, attach_from_settings
 from sekisho.routing.circuit import CircuitBook
 from sekisho.serve import server_config
 from sekisho.settings import Settings, settings_from_document
@@ -82,6 +83,13 @@ def migrated(database_url: str) -> Database:
     return db
 
 
+def signed_by_gateway_key(db: Database, settings: Settings) -> Database:
+    """Sign this handle's ledger entries with the gateway's key, as a running gateway does."""
+    if SESSION_KEY not in db.session_info:
+        attach_from_settings(db, settings.ledger)
+    return db
+
+
 def make_tenant(
     db: Database,
     settings: Settings,
@@ -91,6 +99,7 @@ def make_tenant(
     **spec: Any,
 ) -> tuple[str, str]:
     """A tenant and one API key for it: (tenant id, key)."""
+    signed_by_gateway_key(db, settings)
     actor = Actor.system("tests")
     with db.begin() as session:
         tenant = service.create_tenant(

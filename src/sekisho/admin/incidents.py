@@ -38,6 +38,14 @@ class UpdateIn(BaseModel):
     eta: datetime | None = None
 
 
+class CorrectionIn(BaseModel):
+    text: str = Field(min_length=1, description="Customer-facing: leak-checked")
+
+
+class WithdrawalIn(BaseModel):
+    note: str = Field(min_length=1, description="Why (internal; goes into the ledger)")
+
+
 class ResolveIn(BaseModel):
     update: str | None = Field(None, description="A last customer update (leak-checked)")
     note: str | None = None
@@ -164,3 +172,38 @@ async def resolve(
 async def capture_evidence(request: Request, incident_id: str, who: Writer) -> dict[str, Any]:
     gw = gateway_of(request)
     return await _run(workflow.capture_evidence, gw.db, gw.settings, who.actor, incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/updates/{update_id}/correction",
+    status_code=201,
+    summary="Correct a published customer update (leak-checked; /status shows the correction)",
+)
+async def correct_update(
+    request: Request, incident_id: str, update_id: int, body: CorrectionIn, who: Writer
+) -> dict[str, Any]:
+    gw = gateway_of(request)
+    return await _run(
+        workflow.correct_update,
+        gw.db,
+        gw.settings,
+        gw.routing.matrix,
+        who.actor,
+        incident_id,
+        update_id,
+        body.text,
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/updates/{update_id}/withdrawal",
+    status_code=201,
+    summary="Withdraw a published customer update from /status (kept in the ledger)",
+)
+async def withdraw_update(
+    request: Request, incident_id: str, update_id: int, body: WithdrawalIn, who: Writer
+) -> dict[str, Any]:
+    gw = gateway_of(request)
+    return await _run(
+        workflow.withdraw_update, gw.db, gw.settings, who.actor, incident_id, update_id, body.note
+    )

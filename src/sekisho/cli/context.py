@@ -56,7 +56,11 @@ class CliContext:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.database_url)
+        from sekisho.ledger.signing import attach_from_settings
+
+        db = Database(self.settings.database_url)
+        attach_from_settings(db, self.settings.ledger)  # ledger entries carry the key's signature
+        return db
 
     @property
     def actor(self) -> Actor:

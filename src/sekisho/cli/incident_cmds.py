@@ -11,6 +11,7 @@ from typing import Any
 from sekisho.cli.context import CliContext, CommandError
 from sekisho.incidents import service, workflow
 from sekisho.observe.window import WindowError, parse_duration, parse_time
+from sekisho.status.humantime import human_time
 
 
 def _eta(text: str) -> datetime:
@@ -66,6 +67,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("text")
     p.add_argument("--eta", type=_eta, metavar="WHEN", help="new expected resolution")
     p.set_defaults(handler=update_cmd)
+
+    p = isub.add_parser(
+        "correct",
+        parents=[common],
+        help="correct a published customer update (leak-checked; /status shows the correction)",
+    )
+    p.add_argument("incident")
+    p.add_argument("update_id", type=int, metavar="UPDATE", help="the update's #number")
+    p.add_argument("text")
+    p.set_defaults(handler=correct_cmd)
+
+    p = isub.add_parser(
+        "withdraw",
+        parents=[common],
+        help="withdraw a published customer update from /status (kept in the ledger)",
+    )
+    p.add_argument("incident")
+    p.add_argument("update_id", type=int, metavar="UPDATE", help="the update's #number")
+    p.add_argument("--note", required=True, help="why (internal; goes into the ledger)")
+    p.set_defaults(handler=withdraw_cmd)
 
     p = isub.add_parser(
         "resolve",
@@ -141,6 +162,24 @@ def update_cmd(ctx: CliContext) -> int:
     return 0
 
 
+def correct_cmd(ctx: CliContext) -> int:
+    a = ctx.args
+    out = workflow.correct_update(
+        ctx.db, ctx.settings, ctx.settings.matrix, ctx.actor, a.incident, a.update_id, a.text
+    )
+    _warn_unposted(out)
+    print(f"customer update #{a.update_id} of {a.incident} corrected (/status shows the new text)")
+    return 0
+
+
+def withdraw_cmd(ctx: CliContext) -> int:
+    a = ctx.args
+    out = workflow.withdraw_update(ctx.db, ctx.settings, ctx.actor, a.incident, a.update_id, a.note)
+    _warn_unposted(out)
+    print(f"customer update #{a.update_id} of {a.incident} withdrawn from /status")
+    return 0
+
+
 def _period(name: str, p: dict[str, Any]) -> str:
     rate = "n/a" if p["error_rate"] is None else f"{p['error_rate']:.1%}"
     return (
@@ -179,31 +218,56 @@ def resolve_cmd(ctx: CliContext) -> int:
     return 0
 
 
+def _bundle_line(b: dict[str, Any]) -> str:
+    ident = f"{b['bundle_id']} " if b.get("bundle_id") else ""
+    return f"evidence {ident}{b['alias']}: sha256 {b['sha256']} ({b['records']} rows) {b['path']}"
+
+
 def evidence_cmd(ctx: CliContext) -> int:
     out = workflow.capture_evidence(ctx.db, ctx.settings, ctx.actor, ctx.args.incident)
     bundles = out.extra["evidence"]
     if not bundles:
         raise CommandError("no evidence captured")
-    for b in bundles:
-        print(f"evidence {b['alias']}: {b['path']} ({b['records']} rows)")
-    print(bundles[-1]["sha256"])
+    for b in bundles:  # one line per bundle; earlier bundles are never rewritten
+        print(_bundle_line(b))
     return 0
 
 
+def _when(text: str | None, now: datetime) -> str:
+    return human_time(datetime.fromisoformat(text), now) if text else "-"
+
+
 def show_cmd(ctx: CliContext) -> int:
+    now = datetime.now(UTC)
     with ctx.db.read() as session:
-        doc = service.incident_document(session, service.get(session, ctx.args.incident))
+        incident = service.get(session, ctx.args.incident)
+        doc = service.incident_document(session, incident)
+        live = doc["impact"] is None
+        if live:  # still open: measure up to now
+            doc["impact"] = workflow.live_impact(session, ctx.settings, incident, now)
+        doc["impact_live"] = live
     if ctx.args.json:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"{doc['id']} {doc['severity']} {doc['status']}: {doc['title']}")
     print(
-        f"aliases {', '.join(doc['aliases'])}; opened {doc['opened_at']} by {doc['opened_by']}"
-        + (f"; ETA {doc['eta']}" if doc["eta"] else "")
-        + (f"; resolved {doc['resolved_at']} by {doc['resolved_by']}" if doc["resolved_at"] else "")
+        f"aliases {', '.join(doc['aliases'])}; opened {_when(doc['opened_at'], now)} "
+        f"by {doc['opened_by']}"
+        + (f"; ETA {_when(doc['eta'], now)}" if doc["eta"] else "")
+        + (
+            f"; resolved {_when(doc['resolved_at'], now)} by {doc['resolved_by']}"
+            if doc["resolved_at"]
+            else ""
+        )
     )
+    impact = doc["impact"]
+    if impact:
+        print(f"impact (5xx/429 error rate{', so far' if live else ''}):")
+        for name in ("before", "during", "after"):
+            print(_period(name, impact[name]))
+    print("timeline:")
     for e in doc["timeline"]:
-        tag = "customer" if e["public"] else e["kind"]
+        tag = f"customer update #{e['id']}" if e["public"] else e["kind"]
         print(f"  {e['ts'][:19]} [{tag}] {e['author']}: {e['text']}")
     for o in doc["overrides"]:
         state = (
@@ -212,6 +276,11 @@ def show_cmd(ctx: CliContext) -> int:
             else f"until {o['expires_at'][:19]}"
         )
         print(f"  override {o['id']}: {o['kind']} {o['provider']} on {o['alias']} ({state})")
+    print(
+        f"evidence: {len(doc['evidence'])} bundle(s)" if doc["evidence"] else "evidence: none yet"
+    )
+    for b in doc["evidence"]:
+        print("  " + _bundle_line(b))
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sekisho.bus import Announcer, Invalidation
+from sekisho.cli import evidence_cmds
 from sekisho.cli.context import CliContext, CommandError
 from sekisho.cli.tenancy_cmds import duration_arg, parse_duration
 from sekisho.evidence import (
@@ -138,6 +139,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="start", metavar="ISO8601", help="window start (inclusive)")
     p.add_argument("--to", dest="end", metavar="ISO8601", help="window end (exclusive)")
     p.add_argument("--out", required=True, metavar="PATH", help="the bundle file (tar) to write")
+    p.add_argument("--force", action="store_true", help="replace an existing file at --out")
     p.set_defaults(handler=evidence_export_cmd)
     p = esub.add_parser(
         "verify", parents=[common], help="check a bundle against its manifest and its ledger entry"
@@ -145,6 +147,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH")
     p.add_argument("--offline", action="store_true", help="check the manifest only (no database)")
     p.set_defaults(handler=evidence_verify_cmd)
+    evidence_cmds.register(esub, common)  # evidence get | list (h-ledger)
 
 
 def _request(ctx: CliContext) -> service.LifecycleRequest:
@@ -466,13 +469,17 @@ def evidence_export_cmd(ctx: CliContext) -> int:
     window = _window(ctx)
     if a.alias is not None and a.alias not in ctx.settings.matrix.aliases:
         raise CommandError(f"unknown alias {a.alias!r}")
+    out = Path(a.out)
     with ctx.db.begin() as session:
         tenant_id = find_tenant(session, a.tenant).id if a.tenant else None
         bundle = collect_bundle(
             session, EvidenceFilters(tenant_id=tenant_id, alias=a.alias), window
         )
+        try:  # refuse before anything is recorded: evidence is never overwritten
+            path = write_bundle(bundle, out, force=a.force)
+        except BundleError as exc:
+            raise CommandError(str(exc), code=2) from exc
         record_bundle(session, bundle, purpose="export", actor=ctx.actor)
-    path = write_bundle(bundle, Path(a.out))
     records = sum(f.get("records", 0) for f in bundle.manifest["files"])
     print(
         f"wrote {path} ({records} record(s), {bundle.manifest['window']['from']} to "

@@ -109,6 +109,7 @@ API key for tenant acme (shown once):
 
 
 def run_demo(state_dir: Path, *, port: int = 8080, serve: bool = True) -> int:
+    from sekisho.ledger.signing import attach_from_settings
     from sekisho.serve import run_server
     from sekisho.simulator import SimulatorServer
 
@@ -119,6 +120,7 @@ def run_demo(state_dir: Path, *, port: int = 8080, serve: bool = True) -> int:
         (state_dir / "demo-config.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         settings = settings_from_document(doc, DEMO_SECRETS, config_path=None)
         db = Database(settings.database_url)
+        attach_from_settings(db, settings.ledger)
         migrate(db)
         api_key = seed(db, settings)
         print(banner(port, simulator.url, api_key, state_dir), flush=True)

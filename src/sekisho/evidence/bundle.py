@@ -22,6 +22,10 @@ class BundleError(Exception):
     """A bundle cannot be built or read; the message says why."""
 
 
+class BundleExists(BundleError):
+    """The target file exists with other bytes; evidence is never overwritten."""
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceFilters:
     """Whose evidence: one tenant, one alias, or both."""
@@ -119,14 +123,40 @@ def make_bundle(
     return Bundle(manifest=orjson.loads(raw), manifest_bytes=raw, files=dict(files))
 
 
-def write_bundle(bundle: Bundle, path: Path | str) -> Path:
-    """Write the bundle's tar to `path` atomically; returns the path."""
-    target = Path(path)
+def write_bundle(bundle: Bundle, path: Path | str, *, force: bool = False) -> Path:
+    """Write the bundle's tar to `path` atomically; returns the path.
+
+    An existing file is never replaced (BundleExists) unless it already holds
+    exactly these bytes (then nothing is written) or ``force`` is set.
+    """
+    return write_evidence_file(Path(path), bundle.tar_bytes(), force=force)
+
+
+def write_evidence_file(target: Path, data: bytes, *, force: bool = False) -> Path:
+    """Write bundle bytes to ``target`` atomically, never replacing other bytes unless ``force``."""
+    if not force and target.exists():
+        if target.is_file() and target.read_bytes() == data:
+            return target
+        raise BundleExists(f"{target} exists; evidence is never overwritten (pass --force)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(bundle.tar_bytes())
-    os.replace(tmp, target)
+    tmp.write_bytes(data)
+    try:
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # never replaces: a file that appeared meanwhile wins
+            except FileExistsError as exc:
+                raise BundleExists(f"{target} exists; evidence is never overwritten") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
+
+
+def unused_path(directory: Path, stem: str, bundle: Bundle) -> Path:
+    """``<stem>-<hash prefix>.tar`` in ``directory``: a new bundle gets a new name."""
+    return directory / f"{stem}-{bundle.sha256[:12]}.tar"
 
 
 def read_bundle(path: Path | str) -> Bundle:

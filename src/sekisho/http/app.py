@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from sekisho.admin import aliases as admin_aliases
+from sekisho.admin import evidence as admin_evidence
 from sekisho.admin import incidents as admin_incidents
 from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
@@ -55,6 +56,7 @@ class GatewayApp:
                 admin_observe.router,
                 admin_incidents.router,
                 admin_ledger.router,
+                admin_evidence.router,
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,

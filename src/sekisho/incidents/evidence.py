@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sekisho.actor import Actor
 from sekisho.evidence import EvidenceFilters, EvidenceWindow, collect_bundle, record_bundle
-from sekisho.evidence.bundle import jsonl, make_bundle, write_bundle
+from sekisho.evidence.bundle import jsonl, make_bundle, unused_path, write_bundle
 from sekisho.incidents.service import events
 from sekisho.incidents.tables import Incident
 from sekisho.settings import Settings
@@ -78,12 +78,15 @@ def capture(
             {**base.files, "incident_timeline.jsonl": timeline}, filters, window, meta
         )
         stamp = end.strftime("%Y%m%dT%H%M%SZ")
-        path = write_bundle(bundle, evidence_dir(settings) / f"{incident.id}-{alias}-{stamp}.tar")
+        # Named by content: a later capture never rewrites a recorded bundle.
+        target = unused_path(evidence_dir(settings), f"{incident.id}-{alias}-{stamp}", bundle)
+        path = write_bundle(bundle, target)
         row = record_bundle(
             session,
             bundle,
             purpose="incident",
             actor=actor,
+            keep_content=True,  # fetchable later: `sekisho evidence get ID`
             note=f"incident {incident.id} evidence for alias {alias}",
         )
         records = sum(

@@ -21,7 +21,7 @@ from sekisho.actor import Actor
 from sekisho.control import overrides as override_service
 from sekisho.control.errors import ControlPlaneError
 from sekisho.ids import new_id
-from sekisho.incidents.leakcheck import find_leaks
+from sekisho.incidents.leakcheck import leaks_in
 from sekisho.incidents.tables import Incident, IncidentEvent
 from sekisho.matrix import Matrix
 from sekisho.store.models import AliasOverride
@@ -41,7 +41,7 @@ def check_customer_text(matrix: Matrix, text: str, what: str) -> str:
         raise ControlPlaneError(f"{what} is empty")
     if len(text) > MAX_TEXT:
         raise ControlPlaneError(f"{what} is longer than {MAX_TEXT} characters")
-    leaks = find_leaks(text, matrix.identity_strings())
+    leaks = leaks_in(text, matrix)
     if leaks:
         raise ControlPlaneError(
             f"{what} refused: it reveals provider identity ({', '.join(leaks)}); "
@@ -220,6 +220,96 @@ def post_update(
     return event
 
 
+def _published_update(session: Session, incident: Incident, update_id: int) -> IncidentEvent:
+    event = session.get(IncidentEvent, update_id)
+    if event is None or event.incident_id != incident.id or event.kind != "update":
+        raise ControlPlaneError(
+            f"incident {incident.id} has no customer update #{update_id} "
+            "(see `sekisho incident show` for update numbers)"
+        )
+    withdrawn = [
+        e for e in events(session, incident.id) if (e.details or {}).get("withdraws") == update_id
+    ]
+    if withdrawn:
+        raise ControlPlaneError(f"customer update #{update_id} is already withdrawn")
+    return event
+
+
+def correct_update(
+    session: Session,
+    matrix: Matrix,
+    incident_id: str,
+    update_id: int,
+    text: str,
+    actor: Actor,
+) -> IncidentEvent:
+    """Replace what /status shows for a published update (leak-checked); the ledger keeps both."""
+    incident = get(session, incident_id, for_update=True)
+    original = _published_update(session, incident, update_id)
+    text = check_customer_text(matrix, text, "the corrected update")
+    details = {"corrects": original.id}
+    event = _event(session, incident, "correction", actor, text, details=details)
+    audit.record(
+        session,
+        actor,
+        "incident.update.correct",
+        ("incident", incident.id),
+        note=text,
+        details={"update_id": original.id, "original": original.text},
+    )
+    return event
+
+
+def withdraw_update(
+    session: Session, incident_id: str, update_id: int, actor: Actor, note: str
+) -> IncidentEvent:
+    """Take a published update off /status (it stays in the timeline and the ledger)."""
+    incident = get(session, incident_id, for_update=True)
+    original = _published_update(session, incident, update_id)
+    note = note.strip()
+    if not note:
+        raise ControlPlaneError("say why the update is withdrawn (--note)")
+    event = _event(session, incident, "withdrawal", actor, note, details={"withdraws": original.id})
+    audit.record(
+        session,
+        actor,
+        "incident.update.withdraw",
+        ("incident", incident.id),
+        note=note,
+        details={"update_id": original.id, "original": original.text},
+    )
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerUpdate:
+    """A customer update as /status shows it: corrected text, withdrawn ones left out."""
+
+    id: int
+    ts: datetime
+    text: str
+    corrected_at: datetime | None = None
+
+
+def customer_updates(timeline: Sequence[IncidentEvent]) -> list[CustomerUpdate]:
+    """The updates customers see, oldest first. Pure over the timeline rows."""
+    corrections: dict[int, IncidentEvent] = {}
+    withdrawn: set[int] = set()
+    for e in timeline:
+        details = e.details or {}
+        if e.kind == "correction" and isinstance(details.get("corrects"), int):
+            corrections[details["corrects"]] = e  # the latest correction wins
+        elif e.kind == "withdrawal" and isinstance(details.get("withdraws"), int):
+            withdrawn.add(details["withdraws"])
+    out = []
+    for e in timeline:
+        if e.kind != "update" or not e.public or e.id in withdrawn:
+            continue
+        fix = corrections.get(e.id)
+        out.append(CustomerUpdate(e.id, e.ts, fix.text if fix else e.text, fix.ts if fix else None))
+    return out
+
+
 def attached_overrides(session: Session, incident_id: str) -> list[AliasOverride]:
     return list(
         session.scalars(
@@ -317,8 +407,27 @@ def events(session: Session, incident_id: str, *, public_only: bool = False) -> 
     return list(session.scalars(stmt.order_by(IncidentEvent.ts, IncidentEvent.id)).all())
 
 
+def evidence_bundles(timeline: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every bundle captured for an incident (at resolution and on demand), oldest first."""
+    seen: dict[str, dict[str, Any]] = {}
+    for event in timeline:
+        details = event.get("details") or {}
+        found = details.get("bundles") if event["kind"] == "evidence" else details.get("evidence")
+        for bundle in found or []:
+            key = bundle.get("bundle_id") or bundle.get("sha256")
+            if key and key not in seen:
+                seen[key] = {**bundle, "captured_at": event["ts"]}
+    return list(seen.values())
+
+
 def incident_document(session: Session, incident: Incident) -> dict[str, Any]:
-    """Everything about an incident for operators: timeline (internal) and overrides."""
+    """Everything about an incident for operators: timeline, overrides, impact, evidence."""
+    doc = _document(session, incident)
+    doc["evidence"] = evidence_bundles(doc["timeline"])
+    return doc
+
+
+def _document(session: Session, incident: Incident) -> dict[str, Any]:
     return {
         "id": incident.id,
         "title": incident.title,
@@ -333,6 +442,7 @@ def incident_document(session: Session, incident: Incident) -> dict[str, Any]:
         "impact": incident.impact,
         "timeline": [
             {
+                "id": e.id,
                 "ts": e.ts.isoformat(),
                 "kind": e.kind,
                 "public": e.public,

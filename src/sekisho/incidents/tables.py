@@ -37,7 +37,9 @@ class IncidentEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
-    kind: Mapped[str] = mapped_column(String(16))  # opened | note | update | evidence | resolved
+    kind: Mapped[str] = mapped_column(
+        String(16)
+    )  # opened | note | update | correction | withdrawal | evidence | resolved
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     author: Mapped[str] = mapped_column(String(320))
     text: Mapped[str] = mapped_column(Text)

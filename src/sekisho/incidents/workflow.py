@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from sekisho.actor import Actor
 from sekisho.control.errors import ControlPlaneError
 from sekisho.incidents import evidence as incident_evidence
 from sekisho.incidents import service
 from sekisho.incidents.impact import impact as compute_impact
 from sekisho.incidents.opschannel import OpsChannel
+from sekisho.incidents.tables import Incident
 from sekisho.matrix import Matrix
 from sekisho.settings import Settings
 from sekisho.store.db import Database
@@ -102,11 +105,59 @@ def post_update(
     return Outcome(incident_id, doc, posted)
 
 
+def correct_update(
+    db: Database,
+    settings: Settings,
+    matrix: Matrix,
+    actor: Actor,
+    incident_id: str,
+    update_id: int,
+    text: str,
+) -> Outcome:
+    """Correct a published customer update (shown on /status in its place)."""
+    with db.begin() as session:
+        service.correct_update(session, matrix, incident_id, update_id, text, actor)
+        doc = service.incident_document(session, service.get(session, incident_id))
+    posted = _ops(settings).post(
+        f"[{doc['severity']} {incident_id}] customer update #{update_id} corrected by "
+        f"{_who(actor)}: {text}"
+    )
+    return Outcome(incident_id, doc, posted)
+
+
+def withdraw_update(
+    db: Database, settings: Settings, actor: Actor, incident_id: str, update_id: int, note: str
+) -> Outcome:
+    """Withdraw a published customer update from /status."""
+    with db.begin() as session:
+        service.withdraw_update(session, incident_id, update_id, actor, note)
+        doc = service.incident_document(session, service.get(session, incident_id))
+    posted = _ops(settings).post(
+        f"[{doc['severity']} {incident_id}] customer update #{update_id} withdrawn by "
+        f"{_who(actor)}: {note}"
+    )
+    return Outcome(incident_id, doc, posted)
+
+
 def _evidence_window(
     settings: Settings, opened_at: datetime, now: datetime
 ) -> tuple[datetime, datetime]:
     lead = timedelta(seconds=min(settings.incidents.before_window_s, 3600))
     return opened_at - lead, now + timedelta(milliseconds=1)
+
+
+def live_impact(
+    session: Session, settings: Settings, incident: Incident, now: datetime
+) -> dict[str, Any]:
+    """Before / during / after of an incident still open, measured up to ``now``."""
+    return compute_impact(
+        session,
+        incident,
+        now,
+        before_s=settings.incidents.before_window_s,
+        after_s=settings.incidents.after_window_s,
+        alert_window_s=settings.observe.alert_window_s,
+    )
 
 
 def capture_evidence(db: Database, settings: Settings, actor: Actor, incident_id: str) -> Outcome:

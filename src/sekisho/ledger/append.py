@@ -31,6 +31,7 @@ from sekisho.ledger.entry import (
     build_entry,
     ledger_for,
 )
+from sekisho.ledger.signing import sign_leaf, signer_for_session
 from sekisho.ledger.tables import ENTRIES as _ENTRIES
 from sekisho.ledger.tables import HEADS as _HEADS
 
@@ -86,6 +87,7 @@ def append(
 
 
 def _write(session: Session, entry: LedgerEntry) -> None:
+    signer = signer_for_session(session.info)
     session.execute(
         insert(_ENTRIES).values(
             ledger=entry.ledger,
@@ -94,6 +96,7 @@ def _write(session: Session, entry: LedgerEntry) -> None:
             body=entry.body,
             leaf_hash=entry.leaf_hash,
             prev=entry.prev,
+            sig=None if signer is None else sign_leaf(signer, entry.leaf_hash),
         )
     )
     moved = session.execute(

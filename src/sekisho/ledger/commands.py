@@ -76,7 +76,8 @@ def ledger_verify(
 def ledger_export(settings: Any, out: str, ledgers: Sequence[str] | None = None) -> CommandOutput:
     """`ledger export --out FILE`; the last line is the file written."""
     with open_service(settings) as service:
-        return CommandOutput(format_export(service.export(out, ledgers)))
+        summary = service.export(out, ledgers)
+    return CommandOutput(format_export(summary), 1 if summary.refused else 0)
 
 
 def ledger_prove(settings: Any, seq: int, ledger: str = PLATFORM_LEDGER) -> CommandOutput:

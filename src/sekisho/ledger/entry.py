@@ -366,6 +366,7 @@ class StoredEntry:
     body: bytes
     leaf_hash: bytes | None = None  # the stored column, when there is one
     prev: bytes | None = None
+    sig: bytes | None = None  # the gateway's entry signature (sekisho.ledger.signing)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sekisho.ledger.entry import StoredEntry
-from sekisho.ledger.export import ParsedExport, parse_export
+from sekisho.ledger.export import ExportSeal, ParsedExport, parse_export
 from sekisho.ledger.merkle import leaf_hash
-from sekisho.ledger.note import NoteError, NoteVerifier
+from sekisho.ledger.note import NoteError, NoteVerifier, open_note
 from sekisho.ledger.verify import LedgerData, Problem, VerificationReport, verify_ledgers
 
 __all__ = ["Evidence", "compare_ledgers", "load_evidence", "read_export", "verify_export_file"]
@@ -137,5 +137,60 @@ def verify_parsed(
         witnesses=witnesses,
         complete=bool(header and header.complete),
     )
-    problems = (*parsed.problems, *key_problems, *report.problems, *forks)
+    sealed = _check_seal(parsed, verifiers, report) if _version(parsed) >= 2 else []
+    if _version(parsed) < 2:
+        notices.append("version 1 export: no entry signatures and no seal to check")
+    problems = (*parsed.problems, *key_problems, *report.problems, *sealed, *forks)
     return replace(report, problems=problems, notices=(*notices, *report.notices))
+
+
+def _version(parsed: ParsedExport) -> int:
+    return parsed.version
+
+
+def _check_seal(
+    parsed: ParsedExport, verifiers: Sequence[NoteVerifier], report: VerificationReport
+) -> list[Problem]:
+    """The end line's signed seal must state exactly what the file holds."""
+    problems: list[Problem] = []
+    for status in report.ledgers:
+        if status.unanchored:
+            problems.append(
+                Problem(
+                    status.name,
+                    status.anchored_size,
+                    f"seq {status.anchored_size}..{status.size - 1} are outside every checkpoint "
+                    "(an export ends with a checkpoint over all its entries: lines removed?)",
+                )
+            )
+    if parsed.seal is None:
+        problems.append(Problem(None, None, "export has no signed seal (end line lost or edited)"))
+        return problems
+    try:
+        seal = ExportSeal.parse(open_note(parsed.seal, verifiers).text)
+    except (NoteError, ValueError) as exc:
+        problems.append(Problem(None, None, f"export seal does not verify: {exc}"))
+        return problems
+    if seal.sha256 != parsed.sha256:
+        problems.append(
+            Problem(None, None, "export seal: the lines before it were changed, added or removed")
+        )
+    by_name = {s.name: s for s in report.ledgers}
+    for name, size, root in seal.ledgers:
+        found = by_name.get(name)
+        if found is None:
+            problems.append(Problem(name, None, "sealed ledger is missing from the export"))
+        elif (found.size, found.root) != (size, root):
+            problems.append(
+                Problem(
+                    name,
+                    min(size, found.size),
+                    f"export seal says {size} entries, the file holds {found.size} "
+                    "(entries removed or added)",
+                )
+            )
+    sealed_names = {name for name, _, _ in seal.ledgers}
+    for status in report.ledgers:
+        if status.name not in sealed_names and status.size:
+            problems.append(Problem(status.name, None, "ledger is not covered by the export seal"))
+    return problems

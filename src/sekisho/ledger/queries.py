@@ -64,13 +64,22 @@ def stored_entries(
     session: Session, ledger: str, *, start: int = 0, stop: int | None = None
 ) -> list[StoredEntry]:
     """Entries of one ledger in seq order, with their stored hash columns."""
-    stmt = select(_E.c.seq, _E.c.body, _E.c.leaf_hash, _E.c.prev).where(
+    stmt = select(_E.c.seq, _E.c.body, _E.c.leaf_hash, _E.c.prev, _E.c.sig).where(
         _E.c.ledger == ledger, _E.c.seq >= start
     )
     if stop is not None:
         stmt = stmt.where(_E.c.seq < stop)
     rows = session.execute(stmt.order_by(_E.c.seq).execution_options(yield_per=5000))
-    return [StoredEntry(int(r.seq), _raw(r.body), _raw(r.leaf_hash), _raw(r.prev)) for r in rows]
+    return [
+        StoredEntry(
+            int(r.seq),
+            _raw(r.body),
+            _raw(r.leaf_hash),
+            _raw(r.prev),
+            None if r.sig is None else _raw(r.sig),
+        )
+        for r in rows
+    ]
 
 
 def leaf_hashes(session: Session, ledger: str, stop: int) -> list[tuple[int, bytes]]:

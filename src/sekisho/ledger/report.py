@@ -57,11 +57,11 @@ def format_proof(proof: InclusionProof) -> str:
 
 def format_export(summary: ExportSummary) -> str:
     """Counts, then the file path as the last line."""
-    return "\n".join(
-        [
-            f"exported {summary.entries} entries and {summary.checkpoints} checkpoints "
-            f"of {len(summary.ledgers)} ledgers",
-            f"sha256 {summary.sha256}",
-            summary.path,
-        ]
-    )
+    lines = [
+        f"exported {summary.entries} entries and {summary.checkpoints} checkpoints "
+        f"of {len(summary.ledgers)} ledgers, sealed with a final checkpoint over every entry",
+        *(f"REFUSED final checkpoint: {why}" for why in summary.refused),
+        f"sha256 {summary.sha256}",
+        summary.path,
+    ]
+    return "\n".join(lines)

@@ -29,12 +29,14 @@ from sekisho.ledger.entry import (
     ZERO_HASH,
     EntryError,
     LedgerEntry,
+    StoredEntry,
     check_ledger_name,
     entry_from_body,
     verify_chain,
 )
 from sekisho.ledger.export import (
     ExportHeader,
+    ExportSeal,
     checkpoint_line,
     end_line,
     entry_line,
@@ -42,12 +44,18 @@ from sekisho.ledger.export import (
 )
 from sekisho.ledger.keyfile import load_or_create_signing_key
 from sekisho.ledger.merkle import MerkleTree, root, verify_consistency, verify_inclusion
-from sekisho.ledger.note import NoteSigner, NoteVerifier
+from sekisho.ledger.note import NoteSigner, NoteVerifier, sign_note
 from sekisho.ledger.offline import compare_ledgers, load_evidence
 from sekisho.ledger.proofs import ConsistencyProof, InclusionProof
 from sekisho.ledger.publish import DirectoryPublisher, Publisher, WebhookPublisher
+from sekisho.ledger.signing import attach_entry_signer, check_signatures
 from sekisho.ledger.tables import CHECKPOINTS as _C
-from sekisho.ledger.verify import CheckpointRecord, VerificationReport, verify_ledgers
+from sekisho.ledger.verify import (
+    CheckpointRecord,
+    HeadRecord,
+    VerificationReport,
+    verify_ledgers,
+)
 from sekisho.store.db import Database
 
 __all__ = [
@@ -121,6 +129,7 @@ class ExportSummary:
     entries: int
     checkpoints: int
     ledgers: tuple[str, ...] = field(default_factory=tuple)
+    refused: tuple[str, ...] = ()  # ledgers exported without a final checkpoint, and why
 
 
 class LedgerService:
@@ -155,6 +164,7 @@ class LedgerService:
         if settings.publish_webhook:
             publishers.append(WebhookPublisher(settings.publish_webhook))
         witnesses = [settings.publish_dir] if settings.publish_dir else []
+        attach_entry_signer(db, signer)
         return cls(
             db, signer, origin=settings.origin, publishers=publishers, witness_paths=witnesses
         )
@@ -230,6 +240,14 @@ class LedgerService:
         if check.first_break is not None:
             raise LedgerIntegrityError(
                 f"ledger {ledger}, seq {check.first_break.seq}: {check.first_break.reason}"
+            )
+        # Anchor nothing the gateway's key did not write (a row INSERTed with DB access alone).
+        unsigned = check_signatures(
+            check.leaf_hashes, [e.sig for e in fresh], self.verifiers, start=base, vouched=base
+        )
+        if unsigned:
+            raise LedgerIntegrityError(
+                f"ledger {ledger}, seq {unsigned[0].seq}: {unsigned[0].reason}"
             )
         if leaves[-1] != last_hash:
             raise LedgerIntegrityError(f"ledger {ledger}: head does not match the last entry")
@@ -379,19 +397,26 @@ class LedgerService:
     def export(
         self, out: str | os.PathLike[str], ledgers: Sequence[str] | None = None
     ) -> ExportSummary:
-        """Write the JSONL export (atomically) and return its summary and SHA-256."""
+        """Write the JSONL export (atomically) and return its summary and SHA-256.
+
+        Each ledger ends with a checkpoint over every entry the export holds
+        (signed now if the latest one is older), and the end line carries a
+        signed seal over everything before it. A ledger that fails the
+        checkpointer's checks is still exported, unanchored, and named in
+        ``refused``.
+        """
         target = Path(out).expanduser()
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         digest = hashlib.sha256()
+        refused: list[str] = []
+        sealed: list[tuple[str, int, bytes]] = []
+        exported_at = self.clock().isoformat()
         with queries.snapshot(self.db) as session:
             names = list(ledgers) if ledgers is not None else queries.ledger_names(session)
             header = ExportHeader(
-                self.origin,
-                self.public_key,
-                self.clock().isoformat(),
-                ledgers is None,
-                tuple(names),
+                self.origin, self.public_key, exported_at, ledgers is None, tuple(names)
             )
+            heads = queries.heads(session)
             n_entries = n_checkpoints = 0
             with tmp.open("wb") as fh:
 
@@ -402,17 +427,61 @@ class LedgerService:
 
                 write(header_line(header))
                 for name in names:
-                    for stored in queries.stored_entries(session, name):
-                        write(entry_line(name, stored))
-                        n_entries += 1
-                    for cp in queries.checkpoints(session, name):
+                    stored = queries.stored_entries(session, name)
+                    for entry in stored:
+                        write(entry_line(name, entry))
+                    n_entries += len(stored)
+                    records = queries.checkpoints(session, name)
+                    try:
+                        fresh = self._final_checkpoint(session, name, stored, heads, records)
+                    except LedgerIntegrityError as exc:
+                        log.error("export: no final checkpoint: %s", exc)
+                        refused.append(str(exc))
+                        fresh = None
+                    if fresh is not None:
+                        records.append(fresh)
+                    for cp in records:
                         write(checkpoint_line(cp))
-                        n_checkpoints += 1
-                write(end_line(n_entries, n_checkpoints))
+                    n_checkpoints += len(records)
+                    final = records[-1] if records else None
+                    if final is not None and final.size == len(stored):
+                        sealed.append((name, final.size, final.root))
+                seal = ExportSeal(self.origin, exported_at, digest.hexdigest(), tuple(sealed))
+                write(end_line(n_entries, n_checkpoints, sign_note(seal.text(), [self.signer])))
         tmp.replace(target)
         return ExportSummary(
-            str(target), digest.hexdigest(), n_entries, n_checkpoints, tuple(names)
+            str(target),
+            digest.hexdigest(),
+            n_entries,
+            n_checkpoints,
+            tuple(names),
+            tuple(refused),
         )
+
+    def _final_checkpoint(
+        self,
+        session: Any,
+        ledger: str,
+        stored: Sequence[StoredEntry],
+        heads: dict[str, HeadRecord],
+        records: Sequence[CheckpointRecord],
+    ) -> CheckpointRecord | None:
+        """A checkpoint over all ``stored`` entries, signed (and stored) now if none exists."""
+        size = len(stored)
+        latest = records[-1] if records else None
+        if size == 0 or (latest is not None and latest.size == size):
+            return None
+        head = heads.get(ledger)
+        if head is None or head.size < size:
+            raise LedgerIntegrityError(f"ledger {ledger}: head row does not cover its entries")
+        last = stored[-1].leaf_hash or b""
+        tree_root = self._root_for_signing(session, ledger, size, last, latest)
+        note = sign_checkpoint_note(
+            Checkpoint(ledger_origin(self.origin, ledger), size, tree_root), self.signer
+        )
+        self._store_checkpoint(ledger, size, tree_root, note)
+        self._publish(ledger, size, note)
+        return CheckpointRecord(ledger, size, tree_root, note, self.clock())
 
 
 async def run_periodic_checkpoints(

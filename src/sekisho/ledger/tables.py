@@ -49,6 +49,9 @@ class LedgerEntryRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     prev: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Ed25519 signature of the gateway's ledger key over the leaf hash (sekisho.ledger.signing);
+    # NULL only for entries written before signatures existed.
+    sig: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
 
 
 class LedgerHeadRow(Base):

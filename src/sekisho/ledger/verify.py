@@ -17,6 +17,7 @@ from sekisho.ledger.checkpoint import CheckpointError, ledger_origin, open_check
 from sekisho.ledger.entry import LEDGER_OPEN, PLATFORM_LEDGER, ChainCheck, StoredEntry, verify_chain
 from sekisho.ledger.merkle import CompactRange
 from sekisho.ledger.note import NoteVerifier
+from sekisho.ledger.signing import check_signatures
 
 __all__ = [
     "CheckpointRecord",
@@ -140,6 +141,7 @@ class _Work:
     data: LedgerData
     chain: ChainCheck
     problems: list[Problem] = field(default_factory=list)
+    tree_problems: list[Problem] = field(default_factory=list)
     valid_sizes: list[int] = field(default_factory=list)
 
 
@@ -175,11 +177,28 @@ def verify_ledgers(
     for cp, is_witness in checkpoints:
         by_ledger.setdefault(cp.ledger, []).append((cp, is_witness))
     statuses = [_check_tree(work[n], by_ledger.get(n, []), verifiers, origin) for n in order]
+    legacy = 0
+    for status in statuses:
+        item = work[status.name]
+        sigs = [e.sig for e in item.data.entries]
+        for bad in check_signatures(
+            item.chain.leaf_hashes, sigs, verifiers, vouched=status.anchored_size
+        ):
+            item.problems.append(Problem(status.name, bad.seq, bad.reason))
+        legacy += sum(1 for sig in sigs[: status.anchored_size] if not sig)
+        # The first bad entry first: a forged row before the chain break it causes.
+        item.problems.sort(key=lambda p: -1 if p.seq is None else p.seq)
+        item.problems += item.tree_problems
     problems = [p for n in order for p in work[n].problems]
     if complete:
         problems += _check_registry(work)
     problems = [Problem(None, None, text) for text in witness_problems] + problems
-    return VerificationReport(tuple(problems), tuple(statuses))
+    notices = (
+        (f"{legacy} entries predate entry signatures; signed checkpoints vouch for them",)
+        if legacy
+        else ()
+    )
+    return VerificationReport(tuple(problems), tuple(statuses), notices)
 
 
 def _check_head(item: _Work) -> None:
@@ -225,7 +244,7 @@ def _check_tree(
         if problem is None:
             anchored, count = max(anchored, cp.size), count + (not is_witness)
         else:
-            item.problems.append(problem)
+            item.tree_problems.append(problem)
     return LedgerStatus(name, len(leaves), compact.root(), count, anchored)
 
 

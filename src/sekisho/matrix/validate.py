@@ -224,6 +224,21 @@ def _check_alias(
             )
 
 
+def _check_descriptions(c: _Collector, aliases_raw: list[Any], matrix: Matrix) -> None:
+    """Alias descriptions are shown on /status: they must not name a provider (Rule 1)."""
+    from sekisho.incidents.leakcheck import leaks_in  # pure, like this module
+
+    positions = {a.get("name"): i for i, a in enumerate(aliases_raw) if isinstance(a, Mapping)}
+    for alias in matrix.aliases.values():
+        leaks = leaks_in(alias.description, matrix) if alias.description else []
+        if leaks:
+            c.error(
+                f"aliases[{positions.get(alias.name, '?')}].description",
+                f"customer-facing description reveals provider identity ({', '.join(leaks)}); "
+                "describe the alias without naming providers, models, regions or places",
+            )
+
+
 def validate_matrix(doc: Any, environ: Mapping[str, str]) -> MatrixCheck:
     """Check a parsed matrix document; build the `Matrix` when it has no errors."""
     c = _Collector()
@@ -260,6 +275,7 @@ def validate_matrix(doc: Any, environ: Mapping[str, str]) -> MatrixCheck:
         _check_alias(c, f"aliases[{i}]", alias, providers)
         aliases[alias.name] = alias
 
+    _check_descriptions(c, aliases_raw, Matrix(providers=providers, aliases=aliases))
     check = MatrixCheck(c.problems)
     if check.ok:
         check.matrix = Matrix(providers=providers, aliases=aliases, content_hash=matrix_hash(doc))

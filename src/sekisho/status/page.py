@@ -20,53 +20,76 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sekisho.incidents import service as incidents
-from sekisho.incidents.leakcheck import find_leaks
+from sekisho.incidents.leakcheck import find_leaks, terms_for
 from sekisho.matrix import Matrix
 from sekisho.observe.probes import summaries
 from sekisho.observe.series import window_totals
 from sekisho.settings import ObserveSettings
+from sekisho.status.humantime import human_time
 from sekisho.status.state import Evidence, Thresholds, alias_state
 from sekisho.store.db import Database
 
 WITHHELD = "(update withheld)"
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def compute_status(
     db: Database, matrix: Matrix, cfg: ObserveSettings, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The public status document."""
+    """The public status document: every text in it passes the leak check."""
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=cfg.status_window_s)
     names = sorted(matrix.aliases)
-    identities = matrix.identity_strings()
+    terms = terms_for(matrix)
 
     def public(text: str) -> str:
-        return WITHHELD if find_leaks(text, identities) else text
+        return WITHHELD if find_leaks(text, terms) else text
+
+    def when(moment: datetime) -> dict[str, str]:
+        return {"ts": _iso(moment), "when": human_time(moment, now)}
+
+    def incident_doc(inc: Any, session: Any) -> dict[str, Any]:
+        updates = incidents.customer_updates(incidents.events(session, inc.id))
+        return {
+            "id": inc.id,
+            "title": public(inc.title),
+            "severity": inc.severity,
+            "status": inc.status,
+            "aliases": [a for a in inc.aliases if a in matrix.aliases],
+            "opened_at": _iso(inc.opened_at),
+            "opened": human_time(inc.opened_at, now),
+            "eta": _iso(inc.eta) if inc.eta else None,
+            "eta_when": human_time(inc.eta, now) if inc.eta else None,
+            "resolved_at": _iso(inc.resolved_at) if inc.resolved_at else None,
+            "resolved": human_time(inc.resolved_at, now) if inc.resolved_at else None,
+            "updates": [
+                {
+                    **when(u.ts),
+                    "text": public(u.text),
+                    "corrected": human_time(u.corrected_at, now) if u.corrected_at else None,
+                }
+                for u in reversed(updates)
+            ],
+        }
 
     thresholds = Thresholds(
         cfg.status_min_requests, cfg.status_degraded_rate, cfg.status_outage_rate
     )
+    keep = timedelta(seconds=cfg.status_resolved_visible_s)
     with db.read() as session:
         traffic = window_totals(session, "alias", names, since, now + timedelta(seconds=1))
         probes = summaries(session, "alias", names, since)
         open_incidents = incidents.list_incidents(session)
-        docs = []
-        for inc in open_incidents:
-            docs.append(
-                {
-                    "id": inc.id,
-                    "title": public(inc.title),
-                    "severity": inc.severity,
-                    "status": inc.status,
-                    "aliases": [a for a in inc.aliases if a in matrix.aliases],
-                    "opened_at": inc.opened_at.isoformat(),
-                    "eta": inc.eta.isoformat() if inc.eta else None,
-                    "updates": [
-                        {"ts": e.ts.isoformat(), "text": public(e.text)}
-                        for e in reversed(incidents.events(session, inc.id, public_only=True))
-                    ],
-                }
-            )
+        docs = [incident_doc(inc, session) for inc in open_incidents]
+        resolved = []
+        for inc in incidents.list_incidents(session, include_resolved=True):
+            if inc.status == "resolved" and inc.resolved_at and now - inc.resolved_at <= keep:
+                doc = incident_doc(inc, session)
+                doc["updates"] = doc["updates"][:1]  # the final update stays for a while
+                resolved.append(doc)
     affected = {a for inc in open_incidents for a in inc.aliases}
     aliases = []
     for name in names:
@@ -79,9 +102,9 @@ def compute_status(
             {
                 "alias": name,
                 "state": state,
-                "description": description
-                if description and not find_leaks(description, identities)
-                else "",
+                "description": ""
+                if not description or public(description) == WITHHELD
+                else description,
             }
         )
     overall = (
@@ -92,15 +115,36 @@ def compute_status(
         else "operational"
     )
     return {
-        "updated_at": now.isoformat(timespec="seconds"),
+        "updated_at": _iso(now),
+        "updated": human_time(now, now),
         "state": overall,
         "aliases": aliases,
         "incidents": docs,
+        "recently_resolved": resolved,
     }
 
 
 _LABEL = {"operational": "Operational", "degraded": "Degraded performance", "outage": "Outage"}
 _COLOR = {"operational": "#1a7f37", "degraded": "#9a6700", "outage": "#cf222e"}
+
+
+def _incident_html(i: dict[str, Any]) -> str:
+    e = html.escape
+    facts = [f"Affected: {e(', '.join(i['aliases']))}"]
+    if i.get("resolved"):
+        facts.append(f"Resolved {e(i['resolved'])}")
+    elif i["eta"]:
+        facts.append(f"Expected resolution: {e(i['eta_when'])}")
+    items = "".join(
+        f'<li><time datetime="{e(u["ts"])}">{e(u["when"])}</time> {e(u["text"])}'
+        + (f" <small>(corrected {e(u['corrected'])})</small>" if u.get("corrected") else "")
+        + "</li>"
+        for u in i["updates"]
+    )
+    return (
+        f"<section><h3>{e(i['title'])} <small>{e(i['severity'])}</small></h3>"
+        f"<p>{' &middot; '.join(facts)}</p><ul>{items}</ul></section>"
+    )
 
 
 def render_html(doc: dict[str, Any]) -> str:
@@ -110,18 +154,14 @@ def render_html(doc: dict[str, Any]) -> str:
         f'<td style="color:{_COLOR[a["state"]]}">{_LABEL[a["state"]]}</td></tr>'
         for a in doc["aliases"]
     )
-    incidents_html = (
-        "".join(
-            f"<section><h3>{e(i['title'])} <small>{e(i['severity'])}</small></h3>"
-            f"<p>Affected: {e(', '.join(i['aliases']))}"
-            + (f" &middot; Expected resolution: {e(i['eta'])}" if i["eta"] else "")
-            + "</p><ul>"
-            + "".join(f"<li><time>{e(u['ts'])}</time> {e(u['text'])}</li>" for u in i["updates"])
-            + "</ul></section>"
-            for i in doc["incidents"]
-        )
-        or "<p>No open incidents.</p>"
+    incidents_html = "".join(_incident_html(i) for i in doc["incidents"]) or (
+        "<p>No open incidents.</p>"
     )
+    resolved = doc.get("recently_resolved") or []
+    if resolved:
+        incidents_html += "<h2>Recently resolved</h2>" + "".join(
+            _incident_html(i) for i in resolved
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Service status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -132,7 +172,7 @@ table{{width:100%;border-collapse:collapse}}td{{padding:.5em;border-bottom:1px s
 </head><body><h1>Service status: <span style="color:{_COLOR[doc["state"]]}">{_LABEL[doc["state"]]}</span></h1>
 <table><tr><th align="left">Model alias</th><th align="left">State</th></tr>{rows}</table>
 <h2>Incidents</h2>{incidents_html}
-<p class="d">Updated {e(doc["updated_at"])}</p></body></html>
+<p class="d">Updated <time datetime="{e(doc["updated_at"])}">{e(doc["updated"])}</time></p></body></html>
 """
 
 

@@ -76,6 +76,8 @@ class Database:
         if self.is_sqlite:
             _sqlite_setup(self.engine, busy_timeout_ms=30_000)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Handed to every write session as `session.info` (the ledger's entry signer).
+        self.session_info: dict[str, Any] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +95,7 @@ class Database:
             Session(bind=conn, expire_on_commit=False) as session,
             conn.begin(),
         ):
+            session.info.update(self.session_info)
             yield session
             session.flush()
 
