@@ -27,6 +27,7 @@ from sekisho.chat.inflight import InflightStreams, StreamHandle
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
+from sekisho.embeddings.request import wrong_kind
 from sekisho.errors import (
     InvalidRequest,
     RateLimited,
@@ -168,6 +169,8 @@ class ChatService:
         access = plan.access  # the planner decides availability once, for both uses
         if not access.usable:
             raise error_for_code(access.error_code or "permission_denied", access.customer_message)
+        if alias is not None and alias.kind != "chat":
+            raise wrong_kind(req.alias, alias.kind)  # embedding aliases: /v1/embeddings
         record.plan = plan.to_log()
         ctx = ResponseContext(
             completion_id=completion_id(),

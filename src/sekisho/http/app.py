@@ -27,6 +27,7 @@ from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
 from sekisho.http.ops import ops_routes
 from sekisho.http.v1 import DataPlane
+from sekisho.inbound.embeddings import EmbeddingsEndpoint
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
 from sekisho.settings import Settings
@@ -66,6 +67,7 @@ class GatewayApp:
         self._hot = {
             "/v1/chat/completions": self.data_plane.chat_completions,
             "/v1/models": self.data_plane.models,
+            "/v1/embeddings": EmbeddingsEndpoint(gateway).__call__,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ProviderKind = Literal["openai", "anthropic"]
+AliasKind = Literal["chat", "embedding"]  # which API serves the alias
 SovereigntyTag = str
 
 
@@ -47,6 +48,7 @@ class Alias:
     fallbacks: tuple[Route, ...] = ()
     sovereignty: SovereigntyTag | None = None
     description: str = ""
+    kind: AliasKind = "chat"
 
     @property
     def routes(self) -> tuple[Route, ...]:

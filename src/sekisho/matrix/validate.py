@@ -29,7 +29,9 @@ _PROVIDER_KEYS = {
     "connect_timeout_s",
     "name",
 }
-_ALIAS_KEYS = {"name", "sovereignty", "route", "fallbacks", "description"}
+_ALIAS_KEYS = {"name", "kind", "sovereignty", "route", "fallbacks", "description"}
+ALIAS_KINDS = ("chat", "embedding")
+EMBEDDING_PROVIDER_KINDS = ("openai",)  # the Anthropic Messages API has no embeddings
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +181,14 @@ def _parse_alias(c: _Collector, where: str, raw: Any) -> Alias | None:
         _parse_route(c, f"{where}.fallbacks[{i}]", fb) for i, fb in enumerate(fallbacks_raw)
     ]
     description = raw.get("description", "")
+    kind = raw.get("kind", "chat")
+    if kind not in ALIAS_KINDS:
+        c.error(f"{where}.kind", f"must be one of {', '.join(ALIAS_KINDS)}, got {kind!r}")
+        return None
     if not name or route is None or any(fb is None for fb in fallbacks):
         return None
     return Alias(
+        kind=kind,
         name=name,
         route=route,
         fallbacks=tuple(fb for fb in fallbacks if fb is not None),
@@ -199,6 +206,12 @@ def _check_alias(
         if provider is None:
             c.error(f"{loc}.provider", f"unknown provider {route.provider!r}")
             continue
+        if alias.kind == "embedding" and provider.kind not in EMBEDDING_PROVIDER_KINDS:
+            c.error(
+                f"{loc}.provider",
+                f"embedding alias {alias.name!r} routes to {provider.id!r} of kind "
+                f"{provider.kind!r}, which serves no embeddings (use an openai-kind provider)",
+            )
         if i == 0:
             if not provider.satisfies(alias.required_tags):
                 c.error(
