@@ -177,6 +177,7 @@ class ChatService:
             alias=req.alias,
             created=int(self._wall()),
             include_usage=req.include_usage,
+            reasoning=req.reasoning,
         )
         deadline = started + self._deadline_s
         outcomes: list[Outcome] = []

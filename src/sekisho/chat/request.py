@@ -29,6 +29,7 @@ class ChatRequest:
     body: dict[str, Any]
     stream: bool
     include_usage: bool
+    reasoning: bool = False  # see adapters.base.ResponseContext.reasoning
 
 
 def _bad(message: str, param: str | None = None) -> InvalidRequest:

@@ -27,6 +27,7 @@ from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
 from sekisho.http.ops import ops_routes
 from sekisho.http.v1 import DataPlane
+from sekisho.inbound.anthropic_messages import MessagesEndpoint
 from sekisho.inbound.embeddings import EmbeddingsEndpoint
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
@@ -68,6 +69,8 @@ class GatewayApp:
             "/v1/chat/completions": self.data_plane.chat_completions,
             "/v1/models": self.data_plane.models,
             "/v1/embeddings": EmbeddingsEndpoint(gateway).__call__,
+            "/v1/messages": (messages := MessagesEndpoint(gateway)).messages,
+            "/v1/messages/count_tokens": messages.count_tokens,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

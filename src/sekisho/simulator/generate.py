@@ -11,7 +11,7 @@ answered with text about the result.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import orjson
@@ -50,6 +50,7 @@ class Prompt:
     forced_tool: str | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    thinking: bool = False  # Anthropic extended thinking was asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class Completion:
     stop_sequence: str | None = None
     tool_call: ToolCall | None = None
     pieces: tuple[str, ...] = ()  # stream deltas: words, or argument JSON slices
+    thinking: str | None = None  # the reasoning shown before the answer, when asked for
 
     @property
     def text(self) -> str:
@@ -84,8 +86,23 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+THINKING_PREFIX = "Simulated thinking about: "
+
+
 def complete(prompt: Prompt) -> Completion:
-    """Answer a prompt deterministically."""
+    """Answer a prompt deterministically (with its thinking first, when asked for)."""
+    completion = _answer(prompt)
+    if not prompt.thinking:
+        return completion
+    thinking = THINKING_PREFIX + prompt.last_text[:ECHO_CHARS]
+    return replace(
+        completion,
+        thinking=thinking,
+        completion_tokens=completion.completion_tokens + count_words(thinking),
+    )
+
+
+def _answer(prompt: Prompt) -> Completion:
     tool = _tool_to_call(prompt)
     if tool is not None:
         arguments = orjson.dumps({"query": prompt.last_text}).decode()
