@@ -29,6 +29,7 @@ from sekisho.http.ops import ops_routes
 from sekisho.http.v1 import DataPlane
 from sekisho.inbound.anthropic_messages import MessagesEndpoint
 from sekisho.inbound.embeddings import EmbeddingsEndpoint
+from sekisho.inbound.responses import ResponsesEndpoint
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
 from sekisho.settings import Settings
@@ -71,6 +72,7 @@ class GatewayApp:
             "/v1/embeddings": EmbeddingsEndpoint(gateway).__call__,
             "/v1/messages": (messages := MessagesEndpoint(gateway)).messages,
             "/v1/messages/count_tokens": messages.count_tokens,
+            "/v1/responses": ResponsesEndpoint(gateway).__call__,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
