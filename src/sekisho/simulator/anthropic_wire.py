@@ -8,7 +8,15 @@ import orjson
 
 from sekisho.simulator.generate import Finish, Prompt, ToolChoice, count_words
 from sekisho.simulator.identity import RATE_LIMIT_REQUESTS, RATE_LIMIT_TOKENS, ProviderIdentity
-from sekisho.simulator.wire import ChatRequest, Reply, WireError, is_int, sse, text_of
+from sekisho.simulator.wire import (
+    ChatRequest,
+    Reply,
+    WireError,
+    is_int,
+    sse,
+    text_of,
+    tool_schemas,
+)
 
 _STOP_REASON = {
     Finish.END: "end_turn",
@@ -105,6 +113,7 @@ class AnthropicWire:
             max_tokens=max_tokens,
             stop=_stop_sequences(body.get("stop_sequences")),
             thinking=_thinking(body.get("thinking"), max_tokens),
+            tool_schemas=tool_schemas(body.get("tools"), "input_schema"),
         )
         return ChatRequest(model, prompt, body.get("stream") is True)
 

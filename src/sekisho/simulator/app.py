@@ -116,7 +116,9 @@ async def _serve_chat(request: web.Request, wire: Wire) -> web.StreamResponse:
         chat = wire.parse(body)
     except WireError as error:
         return exchange.error(error)
-    reply = Reply(provider.identity, seq, chat.model, complete(chat.prompt), int(time.time()))
+    reply = Reply(
+        provider.identity, seq, chat.model, complete(chat.prompt), int(time.time()), chat.logprobs
+    )
     exchange.count(200)
     if chat.stream:
         events = wire.stream_events(reply, chat.include_usage)
