@@ -28,6 +28,12 @@ class Provider:
     timeout_s: float = 30.0
     connect_timeout_s: float = 5.0
     name: str = ""
+    # Egress (chat/egress.py): an HTTP CONNECT proxy, extra trust, mutual TLS, SNI.
+    proxy_url: str = ""
+    ca_bundle: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    tls_server_name: str = ""
 
     def satisfies(self, tags: frozenset[SovereigntyTag]) -> bool:
         return tags <= self.sovereignty

@@ -28,7 +28,9 @@ _PROVIDER_KEYS = {
     "timeout_s",
     "connect_timeout_s",
     "name",
+    *("proxy_url", "ca_bundle", "client_cert", "client_key", "tls_server_name"),
 }
+_EGRESS_KEYS = ("proxy_url", "ca_bundle", "client_cert", "client_key", "tls_server_name")
 _ALIAS_KEYS = {"name", "kind", "sovereignty", "route", "fallbacks", "description"}
 ALIAS_KINDS = ("chat", "embedding")
 EMBEDDING_PROVIDER_KINDS = ("openai",)  # the Anthropic Messages API has no embeddings
@@ -136,6 +138,13 @@ def _parse_provider(
     timeout = _number(c, where, raw, "timeout_s", 30.0)
     connect = _number(c, where, raw, "connect_timeout_s", 5.0)
     name = raw.get("name", "")
+    egress = {key: _str(c, where, raw, key, required=False) for key in _EGRESS_KEYS}
+    proxy = egress["proxy_url"]
+    if proxy and not proxy.startswith("http://"):
+        # (the value is not repeated: it may hold the proxy's password)
+        c.error(f"{where}.proxy_url", "must be an http:// proxy URL (tunnelled with CONNECT)")
+    if egress["client_key"] and not egress["client_cert"]:
+        c.error(f"{where}.client_key", "needs client_cert")
     if not pid or kind not in KINDS:
         return None
     return Provider(
@@ -149,6 +158,7 @@ def _parse_provider(
         timeout_s=timeout,
         connect_timeout_s=min(connect, timeout),
         name=name if isinstance(name, str) else "",
+        **egress,
     )
 
 
