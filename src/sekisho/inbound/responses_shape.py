@@ -324,7 +324,6 @@ def _envelope(rid: str, alias: str, created: int, echo: dict[str, Any]) -> dict[
         "previous_response_id": None,
         "store": False,
         "truncation": "disabled",
-        "usage": None,
         **{k: v for k, v in echo.items() if k != "user" or v is not None},
     }
 
@@ -379,8 +378,9 @@ def response_object(completion: dict[str, Any], req: ResponsesRequest) -> dict[s
         incomplete_details=incomplete,
         completed_at=created if status == "completed" else None,
         output=output,
-        usage=_usage(completion.get("usage")),
     )
+    if (usage := _usage(completion.get("usage"))) is not None:
+        body["usage"] = usage  # the schema has no null usage: absent until known
     return body
 
 
@@ -585,8 +585,9 @@ class ResponseEvents:
             incomplete_details=incomplete,
             completed_at=response.get("created_at") if status == "completed" else None,
             output=[item for item in self._output if item is not None],
-            usage=self._usage,
         )
+        if self._usage is not None:
+            response["usage"] = self._usage
         kind = "response.completed" if status == "completed" else "response.incomplete"
         out.append(self._event(kind, {"response": response}))
         self.finished = True
