@@ -113,7 +113,7 @@ def main() -> None:
                 cases.append((f"{name}{' stream' if stream else ''}", http, base + path, payload))
         samples: dict[str, list[float]] = {label: [] for label, *_ in cases}
         try:
-            for label, http, url, payload in cases:
+            for _label, http, url, payload in cases:
                 _timed(http, url, payload, 20)  # warm-up: connections, caches
             for _ in range(max(1, args.requests // ROUND)):
                 for label, http, url, payload in cases:
