@@ -287,3 +287,24 @@ def test_no_provider_identity_reaches_the_client(
     seen = (resp.text + str(dict(resp.headers))).lower()
     leaked = [s for s in env.identity_strings() if s.lower() in seen]
     assert leaked == [] and "sig_" not in seen and "toolu_" not in seen
+
+
+def test_failure_after_the_first_byte_is_an_error_event(env: Env, sim: SimulatorServer) -> None:
+    sim.set_fault("atlas-useast", error_after=3)
+    resp = raw(
+        env,
+        {
+            "model": "chat-large",
+            "max_tokens": 50,
+            "stream": True,
+            "messages": [{"role": "user", "content": "one two three four five six"}],
+        },
+    )
+    names = sse_events(resp.text)
+    assert names[0] == "message_start" and names[-1] == "error"
+    assert "message_stop" not in names
+    error = sse_json(resp.text)[-1]
+    assert error["type"] == "error" and error["error"]["type"] == "overloaded_error"
+    assert "chat-large" in error["error"]["message"]
+    row = wait_for_row(env.db, resp.headers["x-request-id"])
+    assert (row.status, row.error_code) == (502, "upstream_unavailable")

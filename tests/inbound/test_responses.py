@@ -190,3 +190,12 @@ def test_json_schema_format_is_passed_as_response_format(env: Env, sim: Simulato
         "type": "json_schema",
         "json_schema": {"name": "place", "schema": schema},
     }
+
+
+def test_failure_after_the_first_byte_is_an_error_event(env: Env, sim: SimulatorServer) -> None:
+    sim.set_fault("atlas-useast", error_after=3)
+    resp = raw(env, {"model": "chat-large", "input": "one two three four five six", "stream": True})
+    events = sse_json(resp.text)
+    assert events[0]["type"] == "response.created" and events[-1]["type"] == "error"
+    assert events[-1]["code"] == "upstream_unavailable"
+    assert "response.completed" not in [e["type"] for e in events]
