@@ -288,3 +288,12 @@ def test_policy_choices() -> None:
     with pytest.raises(ValueError):
         parse_proxy_url("https://proxy:443")
     assert "secret" not in str(parse_proxy_url("http://user:secret@proxy:3128"))
+
+
+async def test_plain_http_upstream_through_the_proxy_tunnel() -> None:
+    async with ScriptedServer(ECHO) as server, ConnectProxy() as proxy:
+        url = server.url()
+        client = UpstreamClient(egress=policy(url, {"HTTP_PROXY": proxy.url}))
+        assert await post(client, url, b"plain") == (200, b"plain")
+        assert [r for r, _ in proxy.requests] == [f"CONNECT 127.0.0.1:{server.port}"]
+        await client.close()
