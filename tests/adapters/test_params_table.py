@@ -279,3 +279,11 @@ def test_unknown_fields_are_refused_before_any_adapter() -> None:
         validate_chat_request(
             {"model": "m", "messages": [{"role": "user", "content": "x", "colour": 1}]}
         )
+
+
+def test_responses_and_embeddings_fields_cover_their_specs() -> None:
+    from sekisho.embeddings.request import EMBEDDING_PARAMETERS
+    from sekisho.inbound.responses_shape import REQUEST_FIELDS
+
+    assert set(REQUEST_FIELDS) == spec_properties("CreateResponse")
+    assert set(EMBEDDING_PARAMETERS) == spec_properties("CreateEmbeddingRequest")
