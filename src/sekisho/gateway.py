@@ -23,12 +23,14 @@ from typing import Any
 
 from sekisho.actor import Actor
 from sekisho.chat.core import ChatService, RetryAfterBounds, RoutingState
+from sekisho.chat.egress import egress_policy
 from sekisho.chat.inflight import InflightRequests
 from sekisho.chat.upstream import UpstreamClient
 from sekisho.control import overrides as override_service
 from sekisho.control.matrix_versions import record_matrix_load
 from sekisho.control.replicas import heartbeat
 from sekisho.matrix import Matrix, MatrixCheck
+from sekisho.matrix.validate import Problem
 from sekisho.requestlog.sink import StoreSink
 from sekisho.requestlog.writer import RequestLogWriter
 from sekisho.routing.circuit import CircuitBook
@@ -133,12 +135,18 @@ class Gateway:
         if not check.ok or check.matrix is None:
             raise MatrixReloadRefused(check)
         matrix = check.matrix
+        try:
+            egress = egress_policy(matrix, self.settings.secrets)  # reads the TLS files
+        except ValueError as exc:
+            check.problems.append(Problem("providers", str(exc)))
+            raise MatrixReloadRefused(check) from exc
         await asyncio.to_thread(self._record_matrix, matrix, "reload", actor)
         current = self.routing
         self.routing = RoutingState(
             matrix=matrix, circuits=current.circuits, overrides=current.overrides
         )
         self.settings.apply_matrix(matrix)
+        self.upstream.egress = egress
         self.keys.invalidate_all()
         log.info("provider matrix reloaded: sha256 %s", matrix.content_hash)
         return matrix
@@ -154,7 +162,7 @@ def build_gateway(
     """Assemble a gateway; nothing starts until `start()` (the ASGI lifespan calls it)."""
     db = db or Database(settings.database_url)
     _attach_ledger_signer(db, settings)
-    upstream = upstream or UpstreamClient()
+    upstream = upstream or UpstreamClient(egress=egress_policy(settings.matrix, settings.secrets))
     writer = RequestLogWriter(
         StoreSink(db),
         batch_size=settings.request_log.batch_size,

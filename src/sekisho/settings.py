@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sekisho.chat.egress import PROXY_VARIABLES
 from sekisho.matrix import Matrix, MatrixCheck, load_matrix_file, validate_matrix
 from sekisho.routing.circuit import CircuitSettings
 
@@ -524,5 +525,6 @@ def settings_from_document(
     needed |= {
         n for n in (settings.notify.webhook_secret_env, settings.notify.smtp_password_env) if n
     }
+    needed |= set(PROXY_VARIABLES)  # egress proxies (chat/egress.py); may hold credentials
     settings.secrets = {name: environ[name] for name in needed if name in environ}
     return settings

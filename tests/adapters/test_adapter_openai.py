@@ -38,9 +38,9 @@ BODY = {
     "stream": True,
     "stream_options": {"include_usage": False},
     "user": "tenant-end-user-42",
-    "store": True,
+    "store": False,
     "metadata": {"tenant": "acme"},
-    "service_tier": "flex",
+    "service_tier": "auto",
     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
 }
 

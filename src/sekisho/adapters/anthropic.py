@@ -126,6 +126,9 @@ class _AnthropicStream(SSEStreamTranslator):
         delta = as_dict(payload.get("delta"))
         if delta.get("type") == "text_delta" and (text := as_str(delta.get("text"))):
             self._emit(out, {"content": text})
+        elif self._ctx.reasoning and delta.get("type") == "thinking_delta":
+            if thinking := as_str(delta.get("thinking")):
+                self._emit(out, {"reasoning_content": thinking})
         elif delta.get("type") == "input_json_delta" and (
             part := as_str(delta.get("partial_json"))
         ):
@@ -133,7 +136,9 @@ class _AnthropicStream(SSEStreamTranslator):
             if index is not None:
                 call = {"index": index, "function": {"arguments": part}}
                 self._emit(out, {"tool_calls": [call]})
-        # thinking_delta, signature_delta, citations_delta: no place in the OpenAI shape
+        # signature_delta: an upstream artifact (Rule 1), useless to a client since earlier
+        # thinking is not replayed; citations_delta (and thinking without ctx.reasoning):
+        # no place in the OpenAI shape
 
     def _end(self, out: StreamOutput) -> None:
         self._emit(out, {}, self._finish)
@@ -171,6 +176,7 @@ class AnthropicAdapter:
         payload = decode_body(data, "content", "a message")
         ids = ToolCallIds(self._new_id)
         texts: list[str] = []
+        thinking: list[str] = []
         calls: list[dict[str, Any]] = []
         for raw in payload["content"]:
             block = as_dict(raw)
@@ -184,7 +190,10 @@ class AnthropicAdapter:
                         tool_arguments(block.get("input")),
                     )
                 )
-            # thinking / redacted_thinking / server-tool blocks are not part of our shape
+            elif block.get("type") == "thinking" and ctx.reasoning:
+                thinking.append(as_str(block.get("thinking")) or "")  # not its signature
+            # redacted_thinking / server-tool blocks (and thinking without ctx.reasoning)
+            # are not part of our shape
         message: dict[str, Any] = {
             "role": "assistant",
             # OpenAI sends null content on a pure tool-call turn
@@ -193,6 +202,8 @@ class AnthropicAdapter:
         }
         if calls:
             message["tool_calls"] = calls
+        if thinking:
+            message["reasoning_content"] = "".join(thinking)
         usage = Usage()
         _record_usage(usage, payload.get("usage"))
         choice = {

@@ -5,10 +5,12 @@ The Messages API differs in ways that matter for correctness:
 - roles must alternate user/assistant, so consecutive same-role turns are merged
   (tool results become `tool_result` blocks of a *user* turn);
 - tool calls are `tool_use` blocks whose `input` is an object, not a JSON string;
-- `max_tokens` is required and `temperature` stops at 1.
+- `max_tokens` is required and `temperature` stops at 1 (above it: refused);
+- `reasoning_effort` becomes extended thinking with a fixed budget.
 
-A request this wire format cannot honour raises `InvalidRequest` in our words
-(it never names the provider).
+What happens to each parameter is declared in `params.PARAMETERS`; a request
+this wire format cannot honour raises `InvalidRequest` in our words (it never
+names the provider).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from typing import Any
 
 import orjson
 
+from sekisho.adapters.params import REASONING_BUDGETS, check_parameters
 from sekisho.adapters.shape import as_dict, as_int, as_list, as_str
 from sekisho.errors import InvalidRequest
 
-__all__ = ["DEFAULT_MAX_TOKENS", "messages_request", "translate_messages"]
+__all__ = ["DEFAULT_MAX_TOKENS", "MIN_THINKING_BUDGET", "messages_request", "translate_messages"]
 
 DEFAULT_MAX_TOKENS = 4096
+MIN_THINKING_BUDGET = 1024  # the Messages API refuses a smaller budget_tokens
 _DATA_URL = re.compile(r"data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)", re.DOTALL)
 _TOOL_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")  # Anthropic accepts only these in tool ids
 
@@ -91,6 +95,8 @@ def _tool_input(arguments: Any) -> dict[str, Any]:
 
 def _assistant_blocks(message: dict[str, Any]) -> list[Block]:
     blocks = _content_blocks(message.get("content"))
+    if (refusal := as_str(message.get("refusal"))) and refusal.strip():
+        blocks.append({"type": "text", "text": refusal})
     for call in as_list(message.get("tool_calls")):
         fn = as_dict(as_dict(call).get("function"))
         blocks.append(
@@ -201,32 +207,46 @@ def _tool_choice(body: dict[str, Any]) -> Block | None:
     return result
 
 
-def _check_supported(body: dict[str, Any]) -> None:
-    fmt = as_str(as_dict(body.get("response_format")).get("type"))
-    if fmt not in (None, "text"):
-        # Silently answering in free text would break a caller that parses JSON.
-        raise _unsupported(f"response_format {fmt!r}", "response_format")
-    if (as_int(body.get("n")) or 1) > 1:
-        raise _unsupported("n > 1", "n")
+def _thinking(body: dict[str, Any], max_tokens: int | None) -> tuple[Block | None, int]:
+    """(the `thinking` block or None, the `max_tokens` to send); see params.REASONING_BUDGETS."""
+    effort = body.get("reasoning_effort")
+    budget = REASONING_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if budget is None:
+        return None, max_tokens or DEFAULT_MAX_TOKENS
+    if max_tokens is None:
+        # No client limit: the thinking budget comes on top of the default answer length.
+        return {"type": "enabled", "budget_tokens": budget}, DEFAULT_MAX_TOKENS + budget
+    # A client limit covers thinking and answer together, as OpenAI's reasoning tokens do.
+    budget = min(budget, max_tokens - 1)
+    if budget < MIN_THINKING_BUDGET:
+        raise InvalidRequest(
+            f"'reasoning_effort' needs a token limit above {MIN_THINKING_BUDGET} on this model.",
+            param="reasoning_effort",
+        )
+    return {"type": "enabled", "budget_tokens": budget}, max_tokens
 
 
 def messages_request(body: dict[str, Any], *, upstream_model: str, stream: bool) -> dict[str, Any]:
     """The Anthropic Messages request body for a validated OpenAI chat request."""
-    _check_supported(body)
+    check_parameters(body, "anthropic")
     system, turns = translate_messages(as_list(body.get("messages")))
-    max_tokens = as_int(body.get("max_completion_tokens")) or as_int(body.get("max_tokens"))
+    limit = as_int(body.get("max_completion_tokens")) or as_int(body.get("max_tokens"))
+    thinking, max_tokens = _thinking(body, limit)
     request: dict[str, Any] = {
         "model": upstream_model,
-        "max_tokens": max_tokens or DEFAULT_MAX_TOKENS,
+        "max_tokens": max_tokens,
         "messages": turns,
     }
     if system:
         request["system"] = system
+    if thinking is not None:
+        request["thinking"] = thinking
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not isinstance(temperature, bool):
-        request["temperature"] = min(max(float(temperature), 0.0), 1.0)  # OpenAI allows up to 2
-    if body.get("top_p") is not None:
-        request["top_p"] = body["top_p"]
+        request["temperature"] = temperature  # above 1 was refused by check_parameters
+    top_p = body.get("top_p")
+    if top_p is not None and not (top_p == 1 and temperature is not None):
+        request["top_p"] = top_p
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else [s for s in as_list(stop) if isinstance(s, str)]
     if stops := [s for s in stops if s]:
@@ -237,6 +257,5 @@ def messages_request(body: dict[str, Any], *, upstream_model: str, stream: bool)
             request["tool_choice"] = choice
     if stream:
         request["stream"] = True
-    # Not forwarded: `user` (the tenant's end-user id; see openai.py), and sampling knobs
-    # the Messages API lacks (penalties, seed, logit_bias, logprobs).
+    # Everything else is `withheld` or a refused no-op value (params.PARAMETERS).
     return request

@@ -32,6 +32,10 @@ class ResponseContext:
     alias: str
     created: int  # unix seconds
     include_usage: bool = False  # stream_options.include_usage from the client
+    # Carry the model's reasoning (Anthropic thinking text) as `reasoning_content`: only
+    # for inbound APIs that can show it (/v1/messages);
+    # never set for /v1/chat/completions, whose shape has no place for it.
+    reasoning: bool = False
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from sekisho.adapters.base import (
     UpstreamRequest,
     Usage,
 )
+from sekisho.adapters.params import check_parameters, forwarded_parameters
 from sekisho.adapters.shape import (
     FINISH_REASONS,
     ToolCallIds,
@@ -41,18 +42,11 @@ from sekisho.adapters.upstream_errors import (
 
 __all__ = ["OpenAIAdapter"]
 
-# Fields of the client's body we do not forward:
-# - `user`, `safety_identifier`: the tenant's end-user identifiers. The provider does not
-#   need them and they are the tenant's data; the gateway is the provider's customer.
-# - `store`, `metadata`: ask the provider to retain the conversation (`metadata` only means
-#   something with `store`); retention at a provider is a sovereignty decision, not a
-#   tenant's request parameter.
-# - `service_tier`: chooses the operator's billing tier at the provider.
-# - `stream_options`: we always ask for usage when streaming (to log tokens) and decide
-#   from the client's own option whether to show it.
-_NOT_FORWARDED = frozenset(
-    {"user", "safety_identifier", "store", "metadata", "service_tier", "stream_options"}
-)
+# What is forwarded is declared in `params.PARAMETERS` (the `passed` set); among the rest,
+# `user`/`safety_identifier`/`metadata` are the tenant's data and withheld, and
+# `stream_options` is ours: we always ask for usage when streaming (to log tokens) and
+# decide from the client's own option whether to show it.
+_FORWARDED = forwarded_parameters("openai")
 
 
 def _finish_reason(value: Any) -> str | None:
@@ -207,7 +201,12 @@ class OpenAIAdapter:
         self, body: dict[str, Any], *, upstream_model: str, api_key: str, stream: bool
     ) -> UpstreamRequest:
         """Forward the validated body with the upstream model and our streaming options."""
-        upstream = {k: v for k, v in body.items() if k not in _NOT_FORWARDED}
+        check_parameters(body, "openai")
+        upstream = {k: v for k, v in body.items() if k in _FORWARDED}
+        if not body.get("tools"):
+            # Without tools these are no-ops (params.py), and OpenAI refuses them alone.
+            upstream.pop("tool_choice", None)
+            upstream.pop("parallel_tool_calls", None)
         upstream["model"] = upstream_model
         upstream["stream"] = stream
         if stream:

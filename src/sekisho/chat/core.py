@@ -53,6 +53,7 @@ from sekisho.chat.inflight import InflightRequest, InflightRequests
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
+from sekisho.embeddings.request import wrong_kind
 from sekisho.errors import (
     ContextLengthExceeded,
     InvalidRequest,
@@ -295,6 +296,7 @@ class ChatService:
             alias=req.alias,
             created=int(now),
             include_usage=req.include_usage,
+            reasoning=req.reasoning,
         )
         call = ChatCall(principal, req, owner, ctx, state, owner.started + self._deadline_s)
         for check in self.hooks.input_checks:
@@ -308,6 +310,8 @@ class ChatService:
         access = plan.access  # the planner decides availability once, for both uses
         if not access.usable:
             raise error_for_code(access.error_code or "permission_denied", access.customer_message)
+        if alias is not None and alias.kind != "chat":
+            raise wrong_kind(req.alias, alias.kind)  # embedding aliases: /v1/embeddings
         call.record.plan = plan.to_log()
         outcomes: list[Outcome] = []
         for candidate in plan.candidates:

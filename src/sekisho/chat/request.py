@@ -11,38 +11,16 @@ from typing import Any
 
 import orjson
 
+from sekisho.adapters.params import MESSAGE_FIELDS, PARAMETERS, REASONING_BUDGETS
 from sekisho.errors import InvalidRequest
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
-KNOWN_FIELDS = frozenset(
-    {
-        "model",
-        "messages",
-        "stream",
-        "stream_options",
-        "max_tokens",
-        "max_completion_tokens",
-        "temperature",
-        "top_p",
-        "n",
-        "stop",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "presence_penalty",
-        "frequency_penalty",
-        "seed",
-        "user",
-        "response_format",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "metadata",
-        "store",
-        "reasoning_effort",
-        "service_tier",
-    }
-)
+# Every parameter of the spec, with what each adapter does with it: adapters/params.py.
+KNOWN_FIELDS = frozenset(PARAMETERS)
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "reasoning_effort": tuple(REASONING_BUDGETS),
+    "verbosity": ("low", "medium", "high"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +29,7 @@ class ChatRequest:
     body: dict[str, Any]
     stream: bool
     include_usage: bool
+    reasoning: bool = False  # see adapters.base.ResponseContext.reasoning
 
 
 def _bad(message: str, param: str | None = None) -> InvalidRequest:
@@ -114,6 +93,11 @@ def _check_messages(messages: Any) -> None:
         where = f"messages[{i}]"
         if not isinstance(msg, dict):
             raise _bad(f"{where} must be an object.", "messages")
+        unknown = sorted(set(msg) - set(MESSAGE_FIELDS))
+        if unknown:
+            raise _bad(f"Unrecognized message field: {where}.{unknown[0]}.", "messages")
+        if msg.get("name") is not None and not isinstance(msg["name"], str):
+            raise _bad(f"{where}.name must be a string.", "messages")
         role = msg.get("role")
         if role not in ROLES:
             raise _bad(f"{where}.role must be one of {', '.join(ROLES)}.", "messages")
@@ -155,6 +139,32 @@ def _check_tools(body: dict[str, Any]) -> None:
         raise _bad(
             "'tool_choice' must be 'none', 'auto', 'required' or a named function.", "tool_choice"
         )
+
+
+def _check_scalars(body: dict[str, Any]) -> None:
+    for key, allowed in _ENUMS.items():
+        value = body.get(key)
+        if value is not None and value not in allowed:
+            raise _bad(f"'{key}' must be one of {', '.join(allowed)}.", key)
+    for key in ("logprobs", "parallel_tool_calls", "store"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise _bad(f"'{key}' must be a boolean.", key)
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _bad("'seed' must be an integer.", "seed")
+    top = body.get("top_logprobs")
+    if top is not None and (
+        isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20
+    ):
+        raise _bad("'top_logprobs' must be an integer between 0 and 20.", "top_logprobs")
+    for key in ("user", "safety_identifier", "prompt_cache_key"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _bad(f"'{key}' must be a string.", key)
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _bad("'metadata' must be an object.", "metadata")
 
 
 def _check_stop(stop: Any) -> None:
@@ -200,6 +210,7 @@ def validate_chat_request(body: Any) -> ChatRequest:
     n = body.get("n")
     if n is not None and n != 1:
         raise _bad("Only n=1 is supported.", "n")
+    _check_scalars(body)
     _check_stop(body.get("stop"))
     _check_tools(body)
     include_usage = bool(options and options.get("include_usage"))

@@ -16,6 +16,12 @@ into a queue of body chunks, and keeps connections alive per host. It speaks
 HTTP/1.1 over TCP or TLS, decodes chunked and gzip/deflate bodies, and maps
 every failure onto `UpstreamFailure` kinds: `connect_error`, `timeout`, `reset`.
 
+How each origin is reached comes from an injected egress policy
+(`chat/egress.py`): directly, or through an HTTP proxy with a CONNECT tunnel
+(TLS to the provider then runs inside the tunnel, end to end), with the
+origin's own TLS context (private CA, client certificate) and SNI name.
+IPv6 literals (`https://[2001:db8::1]/v1`) connect as such.
+
 A server may close an idle keep-alive connection just as we write a request on
 it. If its FIN reached us first, the pool never hands that connection out. If
 the close crosses our write, the server never read the request: we see EOF or
@@ -33,11 +39,13 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import httptools
+
+from sekisho.chat.egress import DIRECT, Egress, Proxy
 
 PASSED_UPSTREAM_HEADERS: frozenset[str] = frozenset()
 
@@ -64,6 +72,50 @@ class AttemptTimeouts:
 
 class _ConnectFailed(Exception):
     pass
+
+
+_MAX_PROXY_HEAD = 16 * 1024
+
+
+class _TunnelOpener(asyncio.Protocol):
+    """Reads a proxy's answer to CONNECT; the connection is handed over once it is 200."""
+
+    def __init__(self) -> None:
+        self.head: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if b"\r\n\r\n" in self._buffer and not self.head.done():
+            self.head.set_result(self._buffer)
+        elif len(self._buffer) > _MAX_PROXY_HEAD and not self.head.done():
+            self.head.set_exception(ConnectionError("oversized answer from the proxy"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.head.done():
+            self.head.set_exception(exc or ConnectionResetError("the proxy closed the connection"))
+
+
+async def _open_tunnel(proxy: Proxy, host: str, port: int) -> asyncio.Transport:
+    """A TCP connection to host:port through `proxy` (HTTP CONNECT); OSError if refused."""
+    loop = asyncio.get_running_loop()
+    transport, opener = await loop.create_connection(_TunnelOpener, proxy.host, proxy.port)
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
+    if proxy.authorization:
+        lines.append(f"Proxy-Authorization: {proxy.authorization}")
+    transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    try:
+        head = await opener.head
+    except BaseException:
+        transport.abort()
+        raise
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or parts[1] != "200" or not head.endswith(b"\r\n\r\n"):
+        transport.abort()
+        raise ConnectionRefusedError(f"proxy {proxy} refused CONNECT {authority}: {status_line}")
+    return transport  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1024)
@@ -351,7 +403,9 @@ class UpstreamClient:
         limit_per_host: int = 0,
         keepalive_s: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        egress: Callable[[_Key], Egress] | None = None,
     ) -> None:
+        self.egress = egress  # origin -> proxy/TLS/SNI (chat/egress.py); None: direct
         self._limit = limit  # open connections in all; further requests wait for one
         self._keepalive_s = keepalive_s
         self._ssl = ssl_context
@@ -417,17 +471,9 @@ class UpstreamClient:
                     self._wake_one()  # woken, then cancelled before it ran: pass the slot on
                 raise
         self._open += 1
-        scheme, host, port = key
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(connect_s):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(key, self),
-                    host,
-                    port,
-                    ssl=self._ssl_context() if scheme == "https" else None,
-                    server_hostname=host if scheme == "https" else None,
-                )
+                conn = await self._connect(key)
         except BaseException as exc:
             self._open -= 1
             self._wake_one()
@@ -440,6 +486,38 @@ class UpstreamClient:
             raise ConnectionResetError("upstream closed the connection")
         conn._counted = True
         self._conns.add(conn)
+        return conn
+
+    async def _connect(self, key: _Key) -> _Connection:
+        scheme, host, port = key
+        egress = self.egress(key) if self.egress is not None else DIRECT
+        tls = (egress.ssl_context or self._ssl_context()) if scheme == "https" else None
+        name = egress.server_hostname or host
+        loop = asyncio.get_running_loop()
+        if egress.proxy is None:
+            _, conn = await loop.create_connection(
+                lambda: _Connection(key, self),
+                host,
+                port,
+                ssl=tls,
+                server_hostname=name if tls is not None else None,
+            )
+            return conn
+        transport = await _open_tunnel(egress.proxy, host, port)
+        conn = _Connection(key, self)
+        try:
+            if tls is not None:
+                # TLS with the provider inside the tunnel: the proxy sees ciphertext only.
+                inner = await loop.start_tls(transport, conn, tls, server_hostname=name)
+                if inner is None:
+                    raise ConnectionResetError("the tunnel closed during the TLS handshake")
+                conn.connection_made(inner)
+            else:
+                transport.set_protocol(conn)
+                conn.connection_made(transport)
+        except BaseException:
+            transport.abort()
+            raise
         return conn
 
     def _evict_idle(self) -> bool:

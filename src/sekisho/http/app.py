@@ -33,6 +33,9 @@ from sekisho.http.limits import EdgeLimits
 from sekisho.http.ops import ops_routes
 from sekisho.http.rest_errors import envelope_handlers
 from sekisho.http.v1 import MODELS_PREFIX, DataPlane
+from sekisho.inbound.anthropic_messages import MessagesEndpoint
+from sekisho.inbound.embeddings import EmbeddingsEndpoint
+from sekisho.inbound.responses import ResponsesEndpoint
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
 from sekisho.settings import Settings
@@ -76,6 +79,10 @@ class GatewayApp:
             {
                 "/v1/chat/completions": Endpoint(("POST",), self.data_plane.chat_completions),
                 "/v1/models": Endpoint(("GET",), self.data_plane.models),
+                "/v1/embeddings": Endpoint(("POST",), EmbeddingsEndpoint(gateway).__call__),
+                "/v1/messages": Endpoint(("POST",), (messages := MessagesEndpoint(gateway)).messages),
+                "/v1/messages/count_tokens": Endpoint(("POST",), messages.count_tokens),
+                "/v1/responses": Endpoint(("POST",), ResponsesEndpoint(gateway).__call__),
             },
             with_param={MODELS_PREFIX: Endpoint(("GET",), self.data_plane.model)},
         )

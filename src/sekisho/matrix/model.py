@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ProviderKind = Literal["openai", "anthropic"]
+AliasKind = Literal["chat", "embedding"]  # which API serves the alias
 SovereigntyTag = str
 
 
@@ -27,6 +28,12 @@ class Provider:
     timeout_s: float = 30.0
     connect_timeout_s: float = 5.0
     name: str = ""
+    # Egress (chat/egress.py): an HTTP CONNECT proxy, extra trust, mutual TLS, SNI.
+    proxy_url: str = ""
+    ca_bundle: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    tls_server_name: str = ""
 
     def satisfies(self, tags: frozenset[SovereigntyTag]) -> bool:
         return tags <= self.sovereignty
@@ -47,6 +54,7 @@ class Alias:
     fallbacks: tuple[Route, ...] = ()
     sovereignty: SovereigntyTag | None = None
     description: str = ""
+    kind: AliasKind = "chat"
 
     @property
     def routes(self) -> tuple[Route, ...]:

@@ -28,8 +28,12 @@ _PROVIDER_KEYS = {
     "timeout_s",
     "connect_timeout_s",
     "name",
+    *("proxy_url", "ca_bundle", "client_cert", "client_key", "tls_server_name"),
 }
-_ALIAS_KEYS = {"name", "sovereignty", "route", "fallbacks", "description"}
+_EGRESS_KEYS = ("proxy_url", "ca_bundle", "client_cert", "client_key", "tls_server_name")
+_ALIAS_KEYS = {"name", "kind", "sovereignty", "route", "fallbacks", "description"}
+ALIAS_KINDS = ("chat", "embedding")
+EMBEDDING_PROVIDER_KINDS = ("openai",)  # the Anthropic Messages API has no embeddings
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,13 @@ def _parse_provider(
     timeout = _number(c, where, raw, "timeout_s", 30.0)
     connect = _number(c, where, raw, "connect_timeout_s", 5.0)
     name = raw.get("name", "")
+    egress = {key: _str(c, where, raw, key, required=False) for key in _EGRESS_KEYS}
+    proxy = egress["proxy_url"]
+    if proxy and not proxy.startswith("http://"):
+        # (the value is not repeated: it may hold the proxy's password)
+        c.error(f"{where}.proxy_url", "must be an http:// proxy URL (tunnelled with CONNECT)")
+    if egress["client_key"] and not egress["client_cert"]:
+        c.error(f"{where}.client_key", "needs client_cert")
     if not pid or kind not in KINDS:
         return None
     return Provider(
@@ -147,6 +158,7 @@ def _parse_provider(
         timeout_s=timeout,
         connect_timeout_s=min(connect, timeout),
         name=name if isinstance(name, str) else "",
+        **egress,
     )
 
 
@@ -179,9 +191,14 @@ def _parse_alias(c: _Collector, where: str, raw: Any) -> Alias | None:
         _parse_route(c, f"{where}.fallbacks[{i}]", fb) for i, fb in enumerate(fallbacks_raw)
     ]
     description = raw.get("description", "")
+    kind = raw.get("kind", "chat")
+    if kind not in ALIAS_KINDS:
+        c.error(f"{where}.kind", f"must be one of {', '.join(ALIAS_KINDS)}, got {kind!r}")
+        return None
     if not name or route is None or any(fb is None for fb in fallbacks):
         return None
     return Alias(
+        kind=kind,
         name=name,
         route=route,
         fallbacks=tuple(fb for fb in fallbacks if fb is not None),
@@ -199,6 +216,12 @@ def _check_alias(
         if provider is None:
             c.error(f"{loc}.provider", f"unknown provider {route.provider!r}")
             continue
+        if alias.kind == "embedding" and provider.kind not in EMBEDDING_PROVIDER_KINDS:
+            c.error(
+                f"{loc}.provider",
+                f"embedding alias {alias.name!r} routes to {provider.id!r} of kind "
+                f"{provider.kind!r}, which serves no embeddings (use an openai-kind provider)",
+            )
         if i == 0:
             if not provider.satisfies(alias.required_tags):
                 c.error(

@@ -8,7 +8,15 @@ import orjson
 
 from sekisho.simulator.generate import Finish, Prompt, ToolChoice, count_words
 from sekisho.simulator.identity import RATE_LIMIT_REQUESTS, RATE_LIMIT_TOKENS, ProviderIdentity
-from sekisho.simulator.wire import ChatRequest, Reply, WireError, is_int, sse, text_of
+from sekisho.simulator.wire import (
+    ChatRequest,
+    Reply,
+    WireError,
+    is_int,
+    sse,
+    text_of,
+    tool_schemas,
+)
 
 _STOP_REASON = {
     Finish.END: "end_turn",
@@ -104,6 +112,8 @@ class AnthropicWire:
             forced_tool=forced,
             max_tokens=max_tokens,
             stop=_stop_sequences(body.get("stop_sequences")),
+            thinking=_thinking(body.get("thinking"), max_tokens),
+            tool_schemas=tool_schemas(body.get("tools"), "input_schema"),
         )
         return ChatRequest(model, prompt, body.get("stream") is True)
 
@@ -122,7 +132,7 @@ class AnthropicWire:
         return orjson.dumps(
             {
                 **_message(reply),
-                "content": [_content_block(reply, full=True)],
+                "content": [*_thinking_blocks(reply), _content_block(reply, full=True)],
                 "stop_reason": _STOP_REASON[reply.completion.finish],
                 "stop_sequence": reply.completion.stop_sequence,
                 "usage": _usage(reply.completion.prompt_tokens, reply.completion.completion_tokens),
@@ -141,12 +151,16 @@ class AnthropicWire:
         delta_type, field = (
             ("input_json_delta", "partial_json") if completion.tool_call else ("text_delta", "text")
         )
-        events = [
-            sse({"type": "message_start", "message": start}, "message_start"),
+        events = [sse({"type": "message_start", "message": start}, "message_start")]
+        index = 0
+        if completion.thinking is not None:
+            events += _thinking_events(reply)
+            index = 1
+        events += [
             sse(
                 {
                     "type": "content_block_start",
-                    "index": 0,
+                    "index": index,
                     "content_block": _content_block(reply, full=False),
                 },
                 "content_block_start",
@@ -157,7 +171,7 @@ class AnthropicWire:
             sse(
                 {
                     "type": "content_block_delta",
-                    "index": 0,
+                    "index": index,
                     "delta": {"type": delta_type, field: piece},
                 },
                 "content_block_delta",
@@ -169,7 +183,7 @@ class AnthropicWire:
             "stop_sequence": completion.stop_sequence,
         }
         events += [
-            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse({"type": "content_block_stop", "index": index}, "content_block_stop"),
             sse(
                 {
                     "type": "message_delta",
@@ -235,6 +249,75 @@ def _content_block(reply: Reply, *, full: bool) -> dict[str, object]:
         "name": call.name,
         "input": call.input if full else {},
     }
+
+
+def _thinking(raw: object, max_tokens: int) -> bool:
+    if raw is None:
+        return False
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if kind == "disabled":
+        return False
+    budget = raw.get("budget_tokens") if isinstance(raw, dict) else None
+    if kind != "enabled" or not is_int(budget):
+        raise WireError(
+            400, "thinking: Input should be an object with type 'enabled' or 'disabled'"
+        )
+    assert isinstance(budget, int)
+    if budget < 1024:
+        raise WireError(
+            400, "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        )
+    if budget >= max_tokens:
+        raise WireError(400, "`max_tokens` must be greater than `thinking.budget_tokens`")
+    return True
+
+
+def _signature(reply: Reply) -> str:
+    # Real signatures are opaque; this one names the provider so tests can see it never leaks.
+    return f"sig_{reply.identity.name}_{reply.seq}"
+
+
+def _thinking_blocks(reply: Reply) -> list[dict[str, object]]:
+    thinking = reply.completion.thinking
+    if thinking is None:
+        return []
+    return [{"type": "thinking", "thinking": thinking, "signature": _signature(reply)}]
+
+
+def _thinking_events(reply: Reply) -> list[bytes]:
+    thinking = reply.completion.thinking or ""
+    block = {"type": "thinking", "thinking": "", "signature": ""}
+    words = thinking.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    events = [
+        sse(
+            {"type": "content_block_start", "index": 0, "content_block": block},
+            "content_block_start",
+        )
+    ]
+    events += [
+        sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": piece},
+            },
+            "content_block_delta",
+        )
+        for piece in pieces
+    ]
+    events += [
+        sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "signature_delta", "signature": _signature(reply)},
+            },
+            "content_block_delta",
+        ),
+        sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+    ]
+    return events
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:

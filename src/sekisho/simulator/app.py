@@ -17,6 +17,7 @@ from aiohttp import web
 
 from sekisho.simulator.admin import add_admin_routes
 from sekisho.simulator.anthropic_wire import ANTHROPIC
+from sekisho.simulator.embeddings import embeddings_body
 from sekisho.simulator.faults import DEFAULT_RETRY_AFTER_S, MAX_HANG_S, Fault
 from sekisho.simulator.generate import complete
 from sekisho.simulator.identity import PROVIDER_PATTERN
@@ -38,6 +39,7 @@ def create_simulator_app() -> web.Application:
     provider = f"{{provider:{PROVIDER_PATTERN}}}"
     app.router.add_post(f"/{provider}/v1/chat/completions", _openai_chat)
     app.router.add_post(f"/{provider}/v1/messages", _anthropic_messages)
+    app.router.add_post(f"/{provider}/v1/embeddings", _openai_embeddings)
     app.router.add_get(f"/{provider}/v1/models", _models)
     app.router.add_route("*", f"/{provider}/{{tail:.*}}", _unknown_url)
     return app
@@ -49,6 +51,27 @@ async def _openai_chat(request: web.Request) -> web.StreamResponse:
 
 async def _anthropic_messages(request: web.Request) -> web.StreamResponse:
     return await _serve_chat(request, ANTHROPIC)
+
+
+async def _openai_embeddings(request: web.Request) -> web.StreamResponse:
+    """OpenAI embeddings; faults apply as on chat (a stream-only fault field is ignored)."""
+    provider, body, seq = await _arrive(request)
+    exchange = _Exchange(request, provider, OPENAI, seq)
+    fault = provider.faults.take()
+    if fault is not None:
+        provider.faulted += 1
+        early = await _apply_fault(exchange, fault, body)
+        if early is not None:
+            return early
+    auth_error = OPENAI.check_auth(request.headers)
+    if auth_error is not None:
+        return exchange.error(auth_error)
+    try:
+        data = embeddings_body(body, provider.identity)
+    except WireError as error:
+        return exchange.error(error)
+    exchange.count(200)
+    return await _respond(exchange, data, fault)
 
 
 class _Exchange:
@@ -94,7 +117,9 @@ async def _serve_chat(request: web.Request, wire: Wire) -> web.StreamResponse:
         chat = wire.parse(body)
     except WireError as error:
         return exchange.error(error)
-    reply = Reply(provider.identity, seq, chat.model, complete(chat.prompt), int(time.time()))
+    reply = Reply(
+        provider.identity, seq, chat.model, complete(chat.prompt), int(time.time()), chat.logprobs
+    )
     exchange.count(200)
     if chat.stream:
         events = wire.stream_events(reply, chat.include_usage)

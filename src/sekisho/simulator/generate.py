@@ -11,10 +11,12 @@ answered with text about the result.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import orjson
+
+from sekisho.simulator.schema_fill import fill
 
 ANSWER_PREFIX = "Simulated answer to: "
 ECHO_CHARS = 40
@@ -50,6 +52,9 @@ class Prompt:
     forced_tool: str | None = None
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    thinking: bool = False  # Anthropic extended thinking was asked for
+    tool_schemas: tuple[str, ...] = ()  # each tool's parameters schema as JSON, like `tools`
+    json_schema: str | None = None  # response_format: "{}" for json_object, else the schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class Completion:
     stop_sequence: str | None = None
     tool_call: ToolCall | None = None
     pieces: tuple[str, ...] = ()  # stream deltas: words, or argument JSON slices
+    thinking: str | None = None  # the reasoning shown before the answer, when asked for
 
     @property
     def text(self) -> str:
@@ -84,11 +90,26 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+THINKING_PREFIX = "Simulated thinking about: "
+
+
 def complete(prompt: Prompt) -> Completion:
-    """Answer a prompt deterministically."""
+    """Answer a prompt deterministically (with its thinking first, when asked for)."""
+    completion = _answer(prompt)
+    if not prompt.thinking:
+        return completion
+    thinking = THINKING_PREFIX + prompt.last_text[:ECHO_CHARS]
+    return replace(
+        completion,
+        thinking=thinking,
+        completion_tokens=completion.completion_tokens + count_words(thinking),
+    )
+
+
+def _answer(prompt: Prompt) -> Completion:
     tool = _tool_to_call(prompt)
     if tool is not None:
-        arguments = orjson.dumps({"query": prompt.last_text}).decode()
+        arguments = orjson.dumps(_tool_arguments(prompt, tool)).decode()
         return Completion(
             words=(),
             finish=Finish.TOOL_CALL,
@@ -97,7 +118,36 @@ def complete(prompt: Prompt) -> Completion:
             tool_call=ToolCall(tool, arguments),
             pieces=split_json(arguments),
         )
+    if prompt.json_schema is not None:
+        return _complete_json(prompt)
     return _complete_text(prompt)
+
+
+def _tool_arguments(prompt: Prompt, tool: str) -> object:
+    """Arguments valid against the tool's parameters; `{"query": text}` when it lists none."""
+    schema: object = {}
+    if tool in prompt.tools and len(prompt.tool_schemas) == len(prompt.tools):
+        schema = orjson.loads(prompt.tool_schemas[prompt.tools.index(tool)])
+    if not isinstance(schema, dict) or not schema.get("properties"):
+        return {"query": prompt.last_text}
+    return fill(schema, prompt.last_text)
+
+
+def _complete_json(prompt: Prompt) -> Completion:
+    schema = orjson.loads(prompt.json_schema or "{}")
+    value = (
+        fill(schema, prompt.last_text)
+        if schema
+        else {"answer": ANSWER_PREFIX + prompt.last_text[:ECHO_CHARS]}
+    )
+    text = orjson.dumps(value).decode()
+    return Completion(
+        words=(text,),
+        finish=Finish.END,
+        prompt_tokens=prompt.prompt_tokens,
+        completion_tokens=count_words(text) or 1,
+        pieces=split_json(text),
+    )
 
 
 def _tool_to_call(prompt: Prompt) -> str | None:

@@ -8,7 +8,15 @@ import orjson
 
 from sekisho.simulator.generate import Finish, Prompt, ToolChoice, count_words
 from sekisho.simulator.identity import RATE_LIMIT_REQUESTS, RATE_LIMIT_TOKENS, ProviderIdentity
-from sekisho.simulator.wire import ChatRequest, Reply, WireError, is_int, sse, text_of
+from sekisho.simulator.wire import (
+    ChatRequest,
+    Reply,
+    WireError,
+    is_int,
+    sse,
+    text_of,
+    tool_schemas,
+)
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _FINISH = {
@@ -102,10 +110,13 @@ class OpenAIWire:
             forced_tool=forced,
             max_tokens=_max_tokens(body),
             stop=_stop(body.get("stop")),
+            tool_schemas=tool_schemas(body.get("tools"), "parameters"),
+            json_schema=_response_format(body.get("response_format")),
         )
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        return ChatRequest(model, prompt, body.get("stream") is True, include_usage)
+        logprobs = _logprobs_request(body)
+        return ChatRequest(model, prompt, body.get("stream") is True, include_usage, logprobs)
 
     def fault_error(self, status: int, model: str) -> WireError:
         kind = "server_error" if status >= 500 else "invalid_request_error"
@@ -140,7 +151,9 @@ class OpenAIWire:
                     {
                         "index": 0,
                         "message": message,
-                        "logprobs": None,
+                        "logprobs": _logprobs(completion.pieces, reply.logprobs)
+                        if completion.tool_call is None
+                        else None,
                         "finish_reason": _FINISH[completion.finish],
                     }
                 ],
@@ -155,8 +168,10 @@ class OpenAIWire:
         if include_usage:
             base["usage"] = None
 
-        def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        def chunk(
+            delta: dict[str, object], finish: str | None = None, logprobs: object = None
+        ) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
             return sse({**base, "choices": [choice]})
 
         call = completion.tool_call
@@ -174,7 +189,10 @@ class OpenAIWire:
                 for piece in completion.pieces
             )
         else:
-            events.extend(chunk({"content": piece}) for piece in completion.pieces)
+            events.extend(
+                chunk({"content": piece}, logprobs=_logprobs((piece,), reply.logprobs))
+                for piece in completion.pieces
+            )
         events.append(chunk({}, _FINISH[completion.finish]))
         if include_usage:
             events.append(sse({**base, "choices": [], "usage": _usage(reply)}))
@@ -324,6 +342,62 @@ def _tools(raw: object) -> tuple[str, ...]:
             )
         names.append(name)
     return tuple(names)
+
+
+def _response_format(raw: object) -> str | None:
+    """The schema a JSON answer must follow: "{}" for json_object; None for text."""
+    if raw is None:
+        return None
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return "{}"
+    spec = raw.get("json_schema") if isinstance(raw, dict) else None
+    if kind == "json_schema" and isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        schema = spec.get("schema")
+        return orjson.dumps(schema if isinstance(schema, dict) else {}).decode()
+    raise WireError(
+        400,
+        "Invalid 'response_format': expected type text, json_object or json_schema with a name",
+        param="response_format",
+        code="invalid_value",
+    )
+
+
+def _logprobs_request(body: Mapping[str, object]) -> int | None:
+    """None without `logprobs: true`; else how many alternatives each token lists."""
+    if body.get("logprobs") is not True:
+        if body.get("top_logprobs") is not None:
+            raise WireError(
+                400,
+                "Invalid value for 'top_logprobs': 'logprobs' must be true when 'top_logprobs' is set",
+                param="top_logprobs",
+                code="invalid_value",
+            )
+        return None
+    top = body.get("top_logprobs", 0)
+    if not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= 20:
+        raise WireError(
+            400, "Invalid 'top_logprobs': expected an integer from 0 to 20", param="top_logprobs"
+        )
+    return top
+
+
+def _token(piece: str, rank: int) -> dict[str, object]:
+    token = piece if rank == 0 else f"{piece.strip() or piece}~{rank}"
+    return {"token": token, "logprob": -0.01 - 0.5 * rank, "bytes": list(token.encode())}
+
+
+def _logprobs(pieces: tuple[str, ...], top: int | None) -> dict[str, object] | None:
+    """Deterministic logprobs for the answer's tokens (one per piece), when asked for."""
+    if top is None:
+        return None
+    content = [
+        {**_token(piece, 0), "top_logprobs": [_token(piece, r) for r in range(top)]}
+        for piece in pieces
+    ]
+    return {"content": content, "refusal": None}
 
 
 def _tool_choice(raw: object) -> tuple[ToolChoice, str | None]:

@@ -40,6 +40,19 @@ class ChatRequest:
     prompt: Prompt
     stream: bool
     include_usage: bool = False
+    logprobs: int | None = None  # OpenAI `logprobs: true`: alternatives per token
+
+
+def tool_schemas(raw: object, key: str) -> tuple[str, ...]:
+    """Each tool's schema (`parameters` or `input_schema`) as JSON text, in tool order."""
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for tool in raw:
+        spec = tool.get("function", tool) if isinstance(tool, Mapping) else {}
+        schema = spec.get(key) if isinstance(spec, Mapping) else None
+        found.append(orjson.dumps(schema if isinstance(schema, Mapping) else {}).decode())
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,7 @@ class Reply:
     model: str  # as requested; the wire stamps the provider onto it
     completion: Completion
     created: int
+    logprobs: int | None = None
 
 
 class Wire(Protocol):

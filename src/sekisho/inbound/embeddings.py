@@ -1,0 +1,52 @@
+"""`POST /v1/embeddings` as bare ASGI: key, body, validation, then the EmbeddingService."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import orjson
+
+from sekisho.embeddings.request import parse_embedding_request
+from sekisho.embeddings.service import EmbeddingService
+from sekisho.errors import InternalError, InvalidRequest, SekishoError
+from sekisho.http.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
+from sekisho.http.v1 import authenticate
+from sekisho.ids import request_id as new_request_id
+
+if TYPE_CHECKING:
+    from sekisho.gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingsEndpoint:
+    def __init__(self, gateway: Gateway) -> None:
+        self.service = EmbeddingService(
+            routing=lambda: gateway.routing,
+            upstream=gateway.upstream,
+            submit_log=gateway.writer.submit,
+            provider_key=gateway.settings.provider_api_key,
+            request_deadline_s=gateway.settings.limits.request_deadline_s,
+        )
+        self._keys = gateway.keys
+        self._limit = gateway.settings.limits.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = new_request_id()
+        try:
+            if scope["method"] != "POST":
+                raise InvalidRequest("Use POST for /v1/embeddings.")
+            principal = await authenticate(scope, self._keys)
+            req = parse_embedding_request(await read_body(scope, receive, self._limit))
+            body = await self.service.create(principal, req, rid)
+        except SekishoError as err:
+            await send_error(send, err, rid)
+            return
+        except ConnectionAbortedError:
+            return
+        except Exception:
+            log.exception("unexpected error serving %s", rid)
+            await send_error(send, InternalError("Internal error. Quote the request id."), rid)
+            return
+        await send_bytes(send, 200, orjson.dumps(body), rid)

@@ -1,0 +1,3 @@
+"""The gateway with embedding aliases (shared with tests/inbound)."""
+
+from tests.inbound.conftest import env, sim  # noqa: F401
