@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sekisho.guardrails.config import GuardrailSettings
 from sekisho.matrix import Matrix, MatrixCheck, load_matrix_file, validate_matrix
 from sekisho.routing.circuit import CircuitSettings
 
@@ -289,6 +290,7 @@ _TOP_LEVEL = {
     "bus",
     "lifecycle",
     "notify",
+    "guardrails",
 }
 
 
@@ -315,6 +317,7 @@ class Settings(BaseModel):
     bus: BusSettings = BusSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     notify: NotifySettings = NotifySettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
     state_dir: str = Field(".sekisho", description="Where local state lives (demo database, keys).")
     circuit: dict[str, float] = Field(
         default_factory=dict,
@@ -405,7 +408,13 @@ def settings_from_document(
         raise ConfigError(f"invalid circuit settings: {exc}") from exc
     needed = {p.api_key_env for p in check.matrix.providers.values()}
     needed |= {
-        n for n in (settings.notify.webhook_secret_env, settings.notify.smtp_password_env) if n
+        n
+        for n in (
+            settings.notify.webhook_secret_env,
+            settings.notify.smtp_password_env,
+            settings.guardrails.hash_salt_env,
+        )
+        if n
     }
     settings.secrets = {name: environ[name] for name in needed if name in environ}
     return settings

@@ -34,6 +34,7 @@ from sekisho.errors import (
     UpstreamUnavailable,
     error_for_code,
 )
+from sekisho.guardrails.guard import ChatGuard
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix, Provider
 from sekisho.requestlog.record import Attempt, RequestRecord
@@ -120,6 +121,7 @@ class ChatService:
         self._deadline_s = request_deadline_s
         self._clock = clock
         self._wall = wall_clock
+        self.guard = ChatGuard.disabled()  # guardrails: the gateway sets the real one
 
     def usable_aliases(self, principal: Principal) -> list[str]:
         from sekisho.routing.availability import usable_aliases
@@ -139,7 +141,10 @@ class ChatService:
             stream=req.stream,
         )
         try:
+            req = await self.guard.check_input(principal, req, record)  # guardrails: input
             result = await self._execute(principal, req, record, started)
+            if result.body is not None:  # guardrails: output of a JSON completion
+                result.body = self.guard.check_output(principal, record, result.body)
         except SekishoError as err:
             self._finish(record, started, err.status, err.code)
             raise
@@ -338,7 +343,8 @@ class ChatService:
         started: float,
     ) -> tuple[ChatResult | None, Outcome]:
         """Read until the first client frame exists; fail over if the stream dies before."""
-        translator = adapter.stream_translator(ctx)
+        # guardrails: output of a stream
+        translator = self.guard.wrap_stream(principal, record, adapter.stream_translator(ctx))
         chunks = response.chunks()
         first: list[bytes] = []
         out = StreamOutput()
