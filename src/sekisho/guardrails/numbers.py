@@ -9,6 +9,8 @@ as "order" or "注文" is an order number, not personal data.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from sekisho.guardrails.checksums import (
     corporate_number_valid,
@@ -18,16 +20,17 @@ from sekisho.guardrails.checksums import (
 )
 from sekisho.guardrails.findings import Hit
 
+T = TypeVar("T")
+
 # Not glued to an identifier, a path, a version number or a longer number.
-# Nor one group of a longer run of digit groups ("4111 1111 1111" of a card).
-_LEFT = r"(?<![0-9A-Za-z_.:/#@\-+])(?<!\d[ \-])"
+_LEFT = r"(?<![0-9A-Za-z_./#@\-+])(?<![0-9:]:)"
 _RIGHT = r"(?![0-9A-Za-z_:/@\-]|\.\d|[ \-]\d)"
-_DIGITISH_TAIL = re.compile(r"\d[\d \-]*$")
 
 _NOT_PERSONAL = re.compile(
-    r"(order|ord|po|sku|invoice|inv|tracking|ticket|ref|serial|account|acct|customer|member|"
-    r"id|no\.|tel|phone|fax|注文|受注|発注|伝票|請求|追跡|問い合わせ|問合せ|口座|会員|顧客|"
-    r"チケット|シリアル|電話|品番|型番)[\s:\uff1a#\uff03.番号は]*$",
+    r"(?:order|ord|po|sku|invoice|inv|tracking|ticket|ref|serial|account|acct|customer|member|"
+    r"id|tel|phone|fax|注文|受注|発注|伝票|請求|追跡|問い合わせ|問合せ|口座|会員|顧客|"
+    r"チケット|シリアル|電話|品番|型番)"
+    r"(?:[\s:\uff1a#\uff03.]|number|no|num|is|was|番号|は|が)*$",
     re.IGNORECASE,
 )
 _MY_NUMBER_WORDS = ("マイナンバー", "個人番号", "my number", "mynumber", "individual number")
@@ -47,15 +50,63 @@ def _before(text: str, start: int, width: int = 24) -> str:
     return text[max(0, start - width) : start].lower()
 
 
+# A run of digit groups ("4111 1111 1111 1111", "03-1234-5678", "123456789018"),
+# not glued to an identifier, a path or a version number.
+_RUN = re.compile(_LEFT + r"\d+(?:[ \-]\d+)*(?![0-9A-Za-z_:/@\-]|\.\d)")
+_RUN_TAIL = re.compile(r"(?<![0-9A-Za-z_./#@\-+])\d(?:[ \-]?\d)*[ \-]?$")
+
+
 def _tail_hold(text: str) -> int:
-    m = _DIGITISH_TAIL.search(text)
+    m = _RUN_TAIL.search(text)
     return m.start() if m else len(text)
+
+
+def _groups(run: str, offset: int) -> list[tuple[int, int, str]]:
+    """(start, end, separator before) of each digit group of a run."""
+    out, pos, sep = [], 0, ""
+    for part in re.split(r"([ \-])", run):
+        if part in (" ", "-"):
+            sep = part
+        elif part:
+            out.append((offset + pos, offset + pos + len(part), sep))
+        pos += len(part)
+    return out
+
+
+def _windows(
+    groups: list[tuple[int, int, str]],
+    layouts: tuple[tuple[int, ...], ...],
+    accept: Callable[[int, int], T | None],
+) -> list[T]:
+    """Accepted spans of consecutive groups fitting one of `layouts`, one kind of separator."""
+    found: list[T] = []
+    i = 0
+    while i < len(groups):
+        for layout in layouts:
+            window = groups[i : i + len(layout)]
+            if (
+                len(window) == len(layout)
+                and all(g[1] - g[0] == n for g, n in zip(window, layout, strict=True))
+                and len({g[2] for g in window[1:]}) <= 1
+            ):
+                value = accept(window[0][0], window[-1][1])
+                if value is not None:
+                    found.append(value)
+                    i += len(layout) - 1
+                    break
+        i += 1
+    return found
 
 
 # --- payment cards -----------------------------------------------------------------
 
-_CARD = re.compile(_LEFT + r"\d(?:[ \-]?\d){12,18}" + _RIGHT)
-_CARD_GROUPS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1)}
+_CARD_LAYOUTS = (
+    (4, 4, 4, 4, 3),
+    (4, 4, 4, 4),
+    (4, 6, 5),
+    (4, 6, 4),
+    *[(n,) for n in range(19, 12, -1)],
+)
 
 
 def card_brand(digits: str) -> str | None:
@@ -79,35 +130,34 @@ def card_brand(digits: str) -> str | None:
     return None
 
 
+def _cards_in_run(text: str, groups: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    def accept(start: int, end: int) -> tuple[int, int, str] | None:
+        digits = text[start:end].replace(" ", "").replace("-", "")
+        brand = card_brand(digits)
+        return (start, end, brand) if brand and luhn_valid(digits) else None
+
+    return _windows(groups, _CARD_LAYOUTS, accept)
+
+
+def _candidate_cards(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in _RUN.finditer(text):
+        out += _cards_in_run(text, _groups(m.group(), m.start()))
+    return out
+
+
 class PaymentCardDetector:
     check = "payment_card"
     max_len = 23
 
     def hits(self, text: str) -> list[Hit]:
-        out = []
-        for m in _CARD.finditer(text):
-            raw = m.group()
-            seps = {c for c in raw if not c.isdigit()}
-            if len(seps) > 1:
-                continue
-            if seps:
-                groups = tuple(len(g) for g in re.split(r"[ \-]", raw))
-                if groups not in _CARD_GROUPS:
-                    continue
-            digits = raw.replace(" ", "").replace("-", "")
-            brand = card_brand(digits)
-            if brand and luhn_valid(digits):
-                out.append(Hit(m.start(), m.end(), brand))
-        return out
+        return [Hit(s, e, brand) for s, e, brand in _candidate_cards(text)]
 
     def hold_from(self, text: str) -> int:
         return _tail_hold(text)
 
 
 # --- Japanese My Number and corporate number --------------------------------------
-
-_MY_NUMBER = re.compile(_LEFT + r"(\d{4})([ \-]?)(\d{4})\2(\d{4})" + _RIGHT)
-_CORPORATE = re.compile(_LEFT + r"(T[ \-]?)?(\d)([ \-]?)(\d{4})\3(\d{4})\3(\d{4})" + _RIGHT)
 
 
 class MyNumberDetector:
@@ -116,19 +166,29 @@ class MyNumberDetector:
 
     def hits(self, text: str) -> list[Hit]:
         out = []
-        for m in _MY_NUMBER.finditer(text):
-            digits = m.group(1) + m.group(3) + m.group(4)
-            if not my_number_valid(digits):
-                continue
-            before = _before(text, m.start())
-            named = any(w in before for w in _MY_NUMBER_WORDS)
-            if not named and _NOT_PERSONAL.search(before):
-                continue
-            out.append(Hit(m.start(), m.end(), "my_number", 0.95 if named else 0.7))
+        for m in _RUN.finditer(text):
+            groups = _groups(m.group(), m.start())
+            cards = _cards_in_run(text, groups)  # groups of a card are the card's
+            free = [g for g in groups if not any(c[0] <= g[0] < c[1] for c in cards)]
+
+            def accept(start: int, end: int) -> Hit | None:
+                digits = text[start:end].replace(" ", "").replace("-", "")
+                if not my_number_valid(digits):
+                    return None
+                before = _before(text, start)
+                named = any(w in before for w in _MY_NUMBER_WORDS)
+                if not named and _NOT_PERSONAL.search(before):
+                    return None
+                return Hit(start, end, "my_number", 0.95 if named else 0.7)
+
+            out += _windows(free, ((12,), (4, 4, 4)), accept)
         return out
 
     def hold_from(self, text: str) -> int:
         return _tail_hold(text)
+
+
+_CORPORATE = re.compile(_LEFT + r"(T[ \-]?)?(\d+(?:[ \-]\d+)*)(?![0-9A-Za-z_:/@\-]|\.\d)")
 
 
 class CorporateNumberDetector:
@@ -138,7 +198,10 @@ class CorporateNumberDetector:
     def hits(self, text: str) -> list[Hit]:
         out = []
         for m in _CORPORATE.finditer(text):
-            digits = "".join(m.group(i) for i in (2, 4, 5, 6))
+            groups = _groups(m.group(2), m.start(2))
+            if [g[1] - g[0] for g in groups] not in ([13], [1, 4, 4, 4]):
+                continue
+            digits = m.group(2).replace(" ", "").replace("-", "")
             if not corporate_number_valid(digits):
                 continue
             invoice = m.group(1) is not None
@@ -150,7 +213,7 @@ class CorporateNumberDetector:
         return out
 
     def hold_from(self, text: str) -> int:
-        m = re.search(r"T?[ \-]?\d[\d \-]*$|T$", text)
+        m = re.search(r"(?<![0-9A-Za-z_./#@\-+])T?\d(?:[ \-]?\d)*[ \-]?$|(?<![0-9A-Za-z])T$", text)
         return m.start() if m else len(text)
 
 
@@ -166,16 +229,16 @@ class IbanDetector:
 
     def hits(self, text: str) -> list[Hit]:
         out = []
-        for m in _IBAN.finditer(text):
-            raw = m.group(1)
-            compact = raw.replace(" ", "")
+        pos = 0
+        while (m := _IBAN.search(text, pos)) is not None:
+            raw, start = m.group(1), m.start(1)
+            pos = m.end()
             # Grouped by fours, or not grouped at all; take the longest valid prefix.
             for end in range(len(raw), 14, -1):
-                candidate = raw[:end].rstrip()
-                if candidate != raw[:end]:
-                    continue
-                if iban_valid(candidate):
-                    out.append(Hit(m.start(1), m.start(1) + end, "iban_" + compact[:2].lower()))
+                candidate = raw[:end]
+                if candidate[-1] != " " and iban_valid(candidate):
+                    out.append(Hit(start, start + end, "iban_" + candidate[:2].lower()))
+                    pos = start + end
                     break
         return out
 

@@ -41,7 +41,7 @@ _PHONE = re.compile(
     r"\d(?:[ \-.()]{0,2}\d){6,13}(?![0-9A-Za-z_:/@\-]|\.\d)"
 )
 _DATE_LIKE = re.compile(r"^\d{4}[\-./]\d{1,2}[\-./]\d{1,2}|^\d{1,2}[\-./]\d{1,2}[\-./]\d{2,4}$")
-_PHONE_TAIL = re.compile(r"(?:\+|\(0|0)[\d \-.()]*$|\+$|\($")
+_PHONE_TAIL = re.compile(r"(?<![0-9A-Za-z_.:/#@\-+])(?:\+|\(0|0)[\d \-.()]*$|\+$|\($")
 
 
 class PhoneDetector:
@@ -50,17 +50,29 @@ class PhoneDetector:
 
     def hits(self, text: str) -> list[Hit]:
         out = []
-        for m in _PHONE.finditer(text):
+        pos = 0
+        while (m := _PHONE.search(text, pos)) is not None:
+            pos = m.end()
             raw = m.group()
-            if _DATE_LIKE.search(raw):
-                continue
-            try:
-                number = phonenumbers.parse(raw, "JP")
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                region = phonenumbers.region_code_for_number(number) or "xx"
-                out.append(Hit(m.start(), m.end(), "phone_" + region.lower()))
+            # The longest prefix ending at a group boundary that is a valid number.
+            ends = [
+                i + 1
+                for i, ch in enumerate(raw)
+                if ch.isdigit() and (i + 1 == len(raw) or not raw[i + 1].isdigit())
+            ]
+            for end in reversed(ends):
+                candidate = raw[:end]
+                if _DATE_LIKE.search(candidate):
+                    continue
+                try:
+                    number = phonenumbers.parse(candidate, "JP")
+                except phonenumbers.NumberParseException:
+                    continue
+                if phonenumbers.is_valid_number(number):
+                    region = phonenumbers.region_code_for_number(number) or "xx"
+                    out.append(Hit(m.start(), m.start() + end, "phone_" + region.lower()))
+                    pos = m.start() + end
+                    break
         return out
 
     def hold_from(self, text: str) -> int:

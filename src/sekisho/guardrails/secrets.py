@@ -158,7 +158,10 @@ class SecretsDetector:
                 if rule.needs_digit and not any(c.isdigit() for c in judged):
                     continue
                 g = rule.span_group
-                out.append(Hit(m.start(g), m.end(g), rule.kind))
+                start, end = m.start(g), m.end(g)
+                # The rules go from specific to generic: one value, one finding.
+                if not any(h.start < end and start < h.end for h in out):
+                    out.append(Hit(start, end, rule.kind))
         return out
 
     def hold_from(self, text: str) -> int:
