@@ -160,6 +160,9 @@ class PaymentCardDetector:
 # --- Japanese My Number and corporate number --------------------------------------
 
 
+_IBAN_BEFORE = re.compile(r"(?:\b[A-Z]{2}\d{2}|\b[A-Z0-9]{4}) $")
+
+
 class MyNumberDetector:
     check = "jp_my_number"
     max_len = 14
@@ -167,6 +170,8 @@ class MyNumberDetector:
     def hits(self, text: str) -> list[Hit]:
         out = []
         for m in _RUN.finditer(text):
+            if _IBAN_BEFORE.search(text, 0, m.start()):
+                continue  # the digits of an IBAN ("DE89 3704 0044 0532 ...")
             groups = _groups(m.group(), m.start())
             cards = _cards_in_run(text, groups)  # groups of a card are the card's
             free = [g for g in groups if not any(c[0] <= g[0] < c[1] for c in cards)]
