@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from sekisho.guardrails.config import CheckSpec, PolicySpec
 from sekisho.guardrails.normalize import normalize
 from sekisho.guardrails.pipeline import Segment, run_stage
 from sekisho.guardrails.policy import compile_policy
-from sekisho.guardrails.config import PolicySpec, CheckSpec
 from tests.guardrails import corpus
 from tests.guardrails.helpers import DETECTABLE, check, default_policy, find, values
 

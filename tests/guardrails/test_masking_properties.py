@@ -76,10 +76,19 @@ def test_masking_is_idempotent(text: str) -> None:
 @given(texts)
 def test_masking_never_reveals_a_masked_span(text: str) -> None:
     norm = normalize(text)
-    spans = [text[f.start : f.end] for c in CHECKS for f in findings(c.detector, norm)]
+    found = [f for c in CHECKS for f in findings(c.detector, norm)]
     masked = mask_all(text)
-    for value in spans:
-        assert value not in masked
+    for f in found:
+        value = text[f.start : f.end]
+        # The value may stay visible only where it also stands unmasked in the input
+        # (e.g. a twelve-digit number that context makes an order number).
+        unmasked = [
+            i
+            for i in range(len(text))
+            if text.startswith(value, i)
+            and not any(g.start < i + len(value) and i < g.end for g in found)
+        ]
+        assert masked.count(value) <= len(unmasked)
     for value in VALUES:
         # My Numbers next to "order" or "お問い合わせ" are order numbers: context decides.
         if value in text and value not in ("123456789018", "6214 9832 0257"):
