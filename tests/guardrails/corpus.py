@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (full-width and look-alike characters are the point here)
 """Test corpora for the detectors: checksum vectors, benign text, labelled text.
 
 Every value here is synthetic: test card numbers from the networks' public

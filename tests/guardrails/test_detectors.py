@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (full-width and look-alike characters are the point here)
 """Each detector on what it must find and what it must leave alone; normalisation first."""
 
 from __future__ import annotations

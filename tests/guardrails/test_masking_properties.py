@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (full-width and look-alike characters are the point here)
 """Masking is idempotent and never reveals a masked span; streams mask like whole text.
 
 The stream tests split every test value at every possible chunk boundary.
