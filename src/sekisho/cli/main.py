@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from sekisho.cli import (
     alias_cmds,
     core_cmds,
+    guardrail_cmds,
     incident_cmds,
     ledger_cmds,
     lifecycle_cmds,
@@ -32,6 +33,7 @@ MODULES = (
     ledger_cmds,
     observe_cmds,
     incident_cmds,
+    guardrail_cmds,
 )
 
 
