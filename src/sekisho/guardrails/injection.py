@@ -56,6 +56,7 @@ _TRIGGERS = (
     "pretend", "無視", "忘れ", "破棄", "取り消", "解除", "システムプロンプト", "モード",
     "あなたは",
 )  # fmt: skip
+_ROLES = ("system", "assistant", "developer")
 _REACH = 160  # how far around a trigger the phrase pattern looks
 
 
@@ -72,21 +73,33 @@ class PromptInjectionDetector:
     max_len = 200
 
     def __init__(self) -> None:
+        # One automaton, one pass: delimiters, phrase triggers and role words.
+        self._words = ahocorasick.Automaton()
+        for kind, words in (("delim", _DELIMITERS), ("trigger", _TRIGGERS), ("role", _ROLES)):
+            for word in words:
+                self._words.add_word(word, (kind, word))
+        self._words.make_automaton()
         self._delims = _automaton(_DELIMITERS)
         self._triggers = _automaton(_TRIGGERS)
 
     def hits(self, text: str) -> list[Hit]:
         lower = text.lower()
-        out = [
-            Hit(end + 1 - len(word), end + 1, "delimiter_smuggling", 0.9)
-            for end, word in self._delims.iter(lower)
-        ]
-        if ":" in text or "\uff1a" in text:
+        out: list[Hit] = []
+        triggers: list[int] = []
+        roles = False
+        for end, (kind, word) in self._words.iter(lower):
+            if kind == "delim":
+                out.append(Hit(end + 1 - len(word), end + 1, "delimiter_smuggling", 0.9))
+            elif kind == "trigger":
+                triggers.append(end)
+            else:
+                roles = True
+        if roles:
             out += [
                 Hit(m.start(1), m.end(), "role_smuggling", 0.6) for m in _ROLE_LINE.finditer(text)
             ]
         seen_until = -1
-        for end, _word in self._triggers.iter(lower):
+        for end in triggers:
             if end < seen_until:
                 continue
             lo = max(0, end - _REACH)

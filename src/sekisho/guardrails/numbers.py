@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sekisho.guardrails.checksums import (
@@ -23,8 +24,6 @@ from sekisho.guardrails.findings import Hit
 T = TypeVar("T")
 
 # Not glued to an identifier, a path, a version number or a longer number.
-_LEFT = r"(?<![0-9A-Za-z_./#@\-+])(?<![0-9:]:)"
-_RIGHT = r"(?![0-9A-Za-z_:/@\-]|\.\d|[ \-]\d)"
 
 _NOT_PERSONAL = re.compile(
     r"(?:order|ord|po|sku|invoice|inv|tracking|ticket|ref|serial|account|acct|customer|member|"
@@ -50,10 +49,75 @@ def _before(text: str, start: int, width: int = 24) -> str:
     return text[max(0, start - width) : start].lower()
 
 
-# A run of digit groups ("4111 1111 1111 1111", "03-1234-5678", "123456789018"),
-# not glued to an identifier, a path or a version number.
-_RUN = re.compile(_LEFT + r"\d+(?:[ \-]\d+)*(?![0-9A-Za-z_:/@\-]|\.\d)")
+# A run of digit groups ("4111 1111 1111 1111", "03-1234-5678", "123456789018"), not glued
+# to an identifier, a path or a version number: groups that are glued are dropped.
+_DIGITS = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
 _RUN_TAIL = re.compile(r"(?<![0-9A-Za-z_./#@\-+])\d(?:[ \-]?\d)*[ \-]?$")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_BAD_LEFT = _ALNUM | frozenset("_./#@-+")
+_BAD_RIGHT = _ALNUM | frozenset("_:/@-")
+Group = tuple[int, int, str]  # start, end, separator before
+
+
+def _left_ok(text: str, i: int) -> bool:
+    if i == 0:
+        return True
+    c = text[i - 1]
+    if c in _BAD_LEFT:
+        return False
+    return not (c == ":" and i >= 2 and (text[i - 2] == ":" or text[i - 2].isdigit()))
+
+
+def _right_ok(text: str, j: int) -> bool:
+    if j >= len(text):
+        return True
+    c = text[j]
+    if c in _BAD_RIGHT:
+        return False
+    return not (c == "." and j + 1 < len(text) and text[j + 1].isdigit())
+
+
+@dataclass(frozen=True, slots=True)
+class DigitRun:
+    groups: list[Group]
+    t_prefix: bool  # "T7000012050002": an invoice registration number
+
+    @property
+    def start(self) -> int:
+        return self.groups[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.groups[-1][1]
+
+
+_cache: list[tuple[str, list[DigitRun]]] = []
+
+
+def digit_runs(text: str) -> list[DigitRun]:
+    """Runs of at least 12 digits' worth of characters (the shortest number detected here)."""
+    if _cache and _cache[0][0] is text:
+        return _cache[0][1]
+    runs = []
+    for m in _DIGITS.finditer(text):
+        if m.end() - m.start() < 12:
+            continue
+        groups = _groups(m.group(), m.start())
+        t_prefix = False
+        while groups and not _left_ok(text, groups[0][0]):
+            g = groups[0][0]
+            if text[g - 1] == "T" and _left_ok(text, g - 1):
+                t_prefix = True
+                break
+            groups = groups[1:]
+        while groups and not _right_ok(text, groups[-1][1]):
+            groups = groups[:-1]
+        if groups:
+            first = groups[0]
+            groups[0] = (first[0], first[1], "")
+            runs.append(DigitRun(groups, t_prefix))
+    _cache[:] = [(text, runs)]
+    return runs
 
 
 def _tail_hold(text: str) -> int:
@@ -61,7 +125,7 @@ def _tail_hold(text: str) -> int:
     return m.start() if m else len(text)
 
 
-def _groups(run: str, offset: int) -> list[tuple[int, int, str]]:
+def _groups(run: str, offset: int) -> list[Group]:
     """(start, end, separator before) of each digit group of a run."""
     out, pos, sep = [], 0, ""
     for part in re.split(r"([ \-])", run):
@@ -141,8 +205,8 @@ def _cards_in_run(text: str, groups: list[tuple[int, int, str]]) -> list[tuple[i
 
 def _candidate_cards(text: str) -> list[tuple[int, int, str]]:
     out = []
-    for m in _RUN.finditer(text):
-        out += _cards_in_run(text, _groups(m.group(), m.start()))
+    for run in digit_runs(text):
+        out += _cards_in_run(text, run.groups)
     return out
 
 
@@ -169,10 +233,10 @@ class MyNumberDetector:
 
     def hits(self, text: str) -> list[Hit]:
         out = []
-        for m in _RUN.finditer(text):
-            if _IBAN_BEFORE.search(text, 0, m.start()):
+        for run in digit_runs(text):
+            if run.t_prefix or _IBAN_BEFORE.search(text, max(0, run.start - 6), run.start):
                 continue  # the digits of an IBAN ("DE89 3704 0044 0532 ...")
-            groups = _groups(m.group(), m.start())
+            groups = run.groups
             cards = _cards_in_run(text, groups)  # groups of a card are the card's
             free = [g for g in groups if not any(c[0] <= g[0] < c[1] for c in cards)]
 
@@ -193,28 +257,26 @@ class MyNumberDetector:
         return _tail_hold(text)
 
 
-_CORPORATE = re.compile(_LEFT + r"(T[ \-]?)?(\d+(?:[ \-]\d+)*)(?![0-9A-Za-z_:/@\-]|\.\d)")
-
-
 class CorporateNumberDetector:
     check = "jp_corporate_number"
     max_len = 19
 
     def hits(self, text: str) -> list[Hit]:
         out = []
-        for m in _CORPORATE.finditer(text):
-            groups = _groups(m.group(2), m.start(2))
-            if [g[1] - g[0] for g in groups] not in ([13], [1, 4, 4, 4]):
+        for run in digit_runs(text):
+            if [g[1] - g[0] for g in run.groups] not in ([13], [1, 4, 4, 4]):
                 continue
-            digits = m.group(2).replace(" ", "").replace("-", "")
+            if len({g[2] for g in run.groups[1:]}) > 1:
+                continue
+            digits = text[run.start : run.end].replace(" ", "").replace("-", "")
             if not corporate_number_valid(digits):
                 continue
-            invoice = m.group(1) is not None
-            named = any(w in _before(text, m.start(), 32) for w in _CORPORATE_WORDS)
+            start = run.start - 1 if run.t_prefix else run.start
+            named = any(w in _before(text, start, 32) for w in _CORPORATE_WORDS)
             # Thirteen bare digits are as often a millisecond timestamp: ask for a sign.
-            if invoice or named:
-                kind = "invoice_registration" if invoice else "corporate_number"
-                out.append(Hit(m.start(), m.end(), kind, 0.95))
+            if run.t_prefix or named:
+                kind = "invoice_registration" if run.t_prefix else "corporate_number"
+                out.append(Hit(start, run.end, kind, 0.95))
         return out
 
     def hold_from(self, text: str) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import ahocorasick
+
 from sekisho.guardrails.findings import Hit, entropy
 
 
@@ -139,16 +141,24 @@ class SecretsDetector:
     check = "secrets"
     max_len = 12_200
 
+    def __init__(self) -> None:
+        self._markers = ahocorasick.Automaton()
+        for i, rule in enumerate(RULES):
+            variants = set(rule.markers)
+            if rule.kind == "assigned_secret":  # its pattern matches in any case
+                variants |= {v for m in rule.markers for v in (m.upper(), m.capitalize())}
+                variants |= {"apiKey", "accessKey", "clientSecret", "ApiKey", "AccessKey"}
+            for marker in variants:
+                self._markers.add_word(marker, (*self._markers.get(marker, ()), i))
+        self._markers.make_automaton()
+
     def hits(self, text: str) -> list[Hit]:
         out: list[Hit] = []
-        lower: str | None = None
-        for rule in RULES:
-            if rule.kind == "assigned_secret":
-                lower = text.lower()  # its markers are matched in any case
-                if not any(marker in lower for marker in rule.markers):
-                    continue
-            elif not any(marker in text for marker in rule.markers):
-                continue
+        present: set[int] = set()
+        for _, rules in self._markers.iter(text):  # one pass finds every rule's marker
+            present.update(rules)
+        for i in sorted(present):
+            rule = RULES[i]
             for m in rule.pattern.finditer(text):
                 if rule.kind == "private_key" and len(m.group()) < 60:
                     continue
