@@ -73,8 +73,8 @@ def cost_per_kb(rounds: int) -> list[dict[str, object]]:
         for stage in ("input", "output"):
             checks_on = getattr(on, stage)
             checks_off = getattr(off, stage)
-            t_on = median_us(lambda c=checks_on: run_stage(c, seg, budget_ms=10_000), rounds)
-            t_off = median_us(lambda c=checks_off: run_stage(c, seg, budget_ms=10_000), rounds)
+            t_on = median_us(lambda c=checks_on, s=seg: run_stage(c, s, budget_ms=10_000), rounds)
+            t_off = median_us(lambda c=checks_off, s=seg: run_stage(c, s, budget_ms=10_000), rounds)
             rows.append(
                 {
                     "stage": stage,
