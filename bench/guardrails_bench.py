@@ -1,6 +1,6 @@
 """Guardrails benchmark: cost per KB of text, and added time to first chunk with output masking.
 
-    .venv/bin/python bench/guardrails_bench.py [--rounds N] [--json FILE]
+    .venv/bin/python -m bench.guardrails_bench [--rounds N] [--quality] [--json FILE]
 
 1. Cost per KB: the default policy's input stage (secrets, payment cards, My
    Number, prompt injection) and output stage (cards, secrets) over a mixed
@@ -11,7 +11,10 @@
    guard wrapped around it (the exact work the chat core adds before the
    first byte reaches the client), median over N streams.
 
-Prints a Markdown table (and writes JSON with --json).
+3. With --quality: per-detector precision and recall over the labelled corpus
+   of tests/guardrails/corpus.py (the benign corpus counts as negatives).
+
+Prints Markdown tables (and writes JSON with --json).
 """
 
 from __future__ import annotations
@@ -130,10 +133,41 @@ def first_chunk(rounds: int) -> dict[str, float]:
     }
 
 
+def quality() -> list[dict[str, object]]:
+    from tests.guardrails import corpus
+
+    from sekisho.guardrails.config import CHECKS, CheckSpec
+    from sekisho.guardrails.findings import findings
+    from sekisho.guardrails.normalize import normalize
+    from sekisho.guardrails.policy import detector_for
+
+    rows = []
+    for name in (c for c in CHECKS if c != "blocked_terms"):
+        det = detector_for(CheckSpec(check=name, action="flag"))  # type: ignore[arg-type]
+        tp = fp = fn = 0
+        cases = [(t, e.get(name, 0)) for t, e in corpus.LABELLED] + [(t, 0) for t in corpus.BENIGN]
+        for text, want in cases:
+            got = len(findings(det, normalize(text)))
+            tp, fp, fn = tp + min(got, want), fp + max(0, got - want), fn + max(0, want - got)
+        rows.append(
+            {
+                "check": name,
+                "positives": tp + fn,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "precision": round(tp / (tp + fp), 3) if tp + fp else 1.0,
+                "recall": round(tp / (tp + fn), 3) if tp + fn else 1.0,
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--quality", action="store_true", help="also precision and recall")
     args = parser.parse_args()
     costs = cost_per_kb(args.rounds)
     ttfc = first_chunk(args.rounds)
@@ -151,9 +185,23 @@ def main() -> None:
     print(
         f"| first SSE event of a completion | {ttfc['off_us']} µs | {ttfc['on_us']} µs | {ttfc['added_us']} µs |"
     )
+    report: dict[str, object] = {"cost_per_kb": costs, "first_chunk": ttfc}
+    if args.quality:
+        rows = quality()
+        report["quality"] = rows
+        print()
+        print(
+            "| check | labelled values | true pos. | false pos. | false neg. | precision | recall |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for q in rows:
+            print(
+                f"| `{q['check']}` | {q['positives']} | {q['tp']} | {q['fp']} | {q['fn']} "
+                f"| {q['precision']} | {q['recall']} |"
+            )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"cost_per_kb": costs, "first_chunk": ttfc}, fh, indent=2)
+            json.dump(report, fh, indent=2)
 
 
 if __name__ == "__main__":
