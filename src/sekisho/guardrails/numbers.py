@@ -234,10 +234,14 @@ class MyNumberDetector:
     def hits(self, text: str) -> list[Hit]:
         out = []
         for run in digit_runs(text):
-            if run.t_prefix or _IBAN_BEFORE.search(text, max(0, run.start - 6), run.start):
-                continue  # the digits of an IBAN ("DE89 3704 0044 0532 ...")
+            if run.t_prefix:
+                continue
             groups = run.groups
             cards = _cards_in_run(text, groups)  # groups of a card are the card's
+            if _IBAN_BEFORE.search(text, max(0, run.start - 6), run.start):
+                # The digits of an IBAN ("DE89 3704 0044 0532 ...") are the IBAN's.
+                lo = max(0, run.start - 10)
+                cards += [(lo + h.start, lo + h.end, h.kind) for h in _ibans(text[lo : run.end])]
             free = [g for g in groups if not any(c[0] <= g[0] < c[1] for c in cards)]
 
             def accept(start: int, end: int) -> Hit | None:
@@ -286,8 +290,29 @@ class CorporateNumberDetector:
 
 # --- IBAN -------------------------------------------------------------------------
 
-_IBAN = re.compile(r"(?<![0-9A-Za-z_])([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?![0-9A-Za-z_])")
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}")
 _IBAN_TAIL = re.compile(r"[A-Z]{1,2}$|[A-Z]{2}\d[\dA-Z ]*$")
+_WORDISH = _ALNUM | frozenset("_")
+
+
+def _ibans(text: str) -> list[Hit]:
+    out = []
+    pos = 0
+    while (m := _IBAN.search(text, pos)) is not None:
+        raw, start = m.group(), m.start()
+        pos = start + 1
+        if start > 0 and text[start - 1] in _WORDISH:
+            continue
+        # Grouped by fours, or not grouped at all: the longest valid prefix that ends a word.
+        for end in range(len(raw), 14, -1):
+            after = start + end
+            if raw[end - 1] == " " or (after < len(text) and text[after] in _WORDISH):
+                continue
+            if iban_valid(raw[:end]):
+                out.append(Hit(start, after, "iban_" + raw[:2].lower()))
+                pos = after
+                break
+    return out
 
 
 class IbanDetector:
@@ -295,19 +320,7 @@ class IbanDetector:
     max_len = 42
 
     def hits(self, text: str) -> list[Hit]:
-        out = []
-        pos = 0
-        while (m := _IBAN.search(text, pos)) is not None:
-            raw, start = m.group(1), m.start(1)
-            pos = m.end()
-            # Grouped by fours, or not grouped at all; take the longest valid prefix.
-            for end in range(len(raw), 14, -1):
-                candidate = raw[:end]
-                if candidate[-1] != " " and iban_valid(candidate):
-                    out.append(Hit(start, start + end, "iban_" + candidate[:2].lower()))
-                    pos = start + end
-                    break
-        return out
+        return _ibans(text)
 
     def hold_from(self, text: str) -> int:
         m = _IBAN_TAIL.search(text)
