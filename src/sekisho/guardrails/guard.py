@@ -74,6 +74,7 @@ class ChatGuard:
         self.default = self.policies[settings.default_policy]
         self.assignments: dict[str, Assignment] = {}
         self.loaded = db is None
+        self._generation = 0
         self.stats = GuardStats()
         self.writer: RequestLogWriter | None = None  # set by runtime.attach (for /metrics)
         self._submit = submit
@@ -102,6 +103,7 @@ class ChatGuard:
 
     def adopt(self, assignment: Assignment) -> None:
         """A change made on this replica applies here at once (others: next refresh)."""
+        self._generation += 1
         self.assignments = {**self.assignments, assignment.tenant_id: assignment}
 
     def _load(self) -> dict[str, Assignment]:
@@ -112,9 +114,13 @@ class ChatGuard:
     async def refresh(self) -> None:
         if self._db is None:
             return
+        generation = self._generation
         try:
-            self.assignments = await asyncio.to_thread(self._load)
-            self.loaded = True
+            loaded = await asyncio.to_thread(self._load)
+            # A change adopted while we read may be newer than what we read: keep it.
+            if self._generation == generation:
+                self.assignments = loaded
+                self.loaded = True
         except Exception:
             self.stats.refresh_failures += 1
             log.warning("guardrail policy refresh failed; keeping the last ones", exc_info=True)
