@@ -31,9 +31,13 @@ _DELIMITERS = (
     "</system>",
     "<system>",
 )
+# A role header in user content, followed by what reads as an instruction to the model.
 _ROLE_LINE = re.compile(
-    r"(?im)^[ \t]*(?:#{1,3}[ \t]*)?(system|assistant|developer)[ \t]*(?::|\uff1a)[ \t]*\S"
+    r"(?im)^[ \t]*(?:#{1,3}[ \t]*)?(system|assistant|developer)[ \t]*(?::|\uff1a)[ \t]*"
+    r"(?:you\b|ignore|disregard|forget|from\s+now|new\s+(?:instructions|rules)|override|"
+    r"act\s+as|pretend|あなた|以後|これから|今から|以下の指示)"
 )
+
 _PHRASES = re.compile(
     r"(?is)"
     r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[\s\w,'\"-]{0,30}?"
