@@ -205,7 +205,15 @@ def build_gateway(
     holder.append(gateway)
     _attach_observability(gateway)
     _attach_ledger_checkpoints(gateway)
+    _attach_guardrails(gateway)
     return gateway
+
+
+def _attach_guardrails(gateway: Gateway) -> None:
+    """Guardrails in the chat path, their event writer and policy refresh (sekisho.guardrails)."""
+    from sekisho.guardrails.runtime import attach
+
+    attach(gateway)
 
 
 def _attach_observability(gateway: Gateway) -> None:

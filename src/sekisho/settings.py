@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sekisho.chat.egress import PROXY_VARIABLES
+from sekisho.guardrails.config import GuardrailSettings
 from sekisho.matrix import Matrix, MatrixCheck, load_matrix_file, validate_matrix
 from sekisho.routing.circuit import CircuitSettings
 
@@ -400,6 +401,7 @@ _TOP_LEVEL = {
     "lifecycle",
     "notify",
     "chat",
+    "guardrails",
 }
 
 
@@ -428,6 +430,7 @@ class Settings(BaseModel):
     lifecycle: LifecycleSettings = LifecycleSettings()
     notify: NotifySettings = NotifySettings()
     chat: ChatSettings = ChatSettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
     state_dir: str = Field(".sekisho", description="Where local state lives (demo database, keys).")
     circuit: dict[str, float] = Field(
         default_factory=dict,
@@ -523,7 +526,13 @@ def settings_from_document(
         raise ConfigError(f"invalid circuit settings: {exc}") from exc
     needed = {p.api_key_env for p in check.matrix.providers.values()}
     needed |= {
-        n for n in (settings.notify.webhook_secret_env, settings.notify.smtp_password_env) if n
+        n
+        for n in (
+            settings.notify.webhook_secret_env,
+            settings.notify.smtp_password_env,
+            settings.guardrails.hash_salt_env,
+        )
+        if n
     }
     needed |= set(PROXY_VARIABLES)  # egress proxies (chat/egress.py); may hold credentials
     settings.secrets = {name: environ[name] for name in needed if name in environ}

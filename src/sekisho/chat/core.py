@@ -62,6 +62,7 @@ from sekisho.errors import (
     UpstreamUnavailable,
     error_for_code,
 )
+from sekisho.guardrails.guard import ChatGuard
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix
 from sekisho.requestlog.clean import bounded_text
@@ -248,6 +249,7 @@ class ChatService:
         self.hooks = hooks or ChatHooks()
         self._clock = clock
         self._wall = wall_clock
+        self.guard = ChatGuard.disabled()  # guardrails: the gateway sets the real one
 
     def usable_aliases(self, principal: Principal) -> list[str]:
         from sekisho.routing.availability import usable_aliases
@@ -299,6 +301,8 @@ class ChatService:
             reasoning=req.reasoning,
         )
         call = ChatCall(principal, req, owner, ctx, state, owner.started + self._deadline_s)
+        # guardrails: input, before routing (a blocked request never reaches a provider)
+        call.request = req = await self.guard.check_input(principal, req, call.record)
         for check in self.hooks.input_checks:
             changed = await check(call)
             if changed is not None:
@@ -434,6 +438,8 @@ class ChatService:
         self._served(call, attempt)
         record.prompt_tokens = usage.prompt_tokens
         record.completion_tokens = usage.completion_tokens
+        # guardrails: output of a JSON completion (may mask, or refuse with a 400)
+        body = self.guard.check_output(call.principal, record, body)
         for json_filter in self.hooks.json_filters:
             body = await json_filter(call, body)
         call.owner.close(200, None)
@@ -448,7 +454,10 @@ class ChatService:
         self, call: ChatCall, attempt: RouteAttempt, response: UpstreamResponse
     ) -> ChatResult | None:
         """Read until the first client frame exists; fail over if the stream dies before."""
-        translator = attempt.adapter.stream_translator(call.ctx)
+        # guardrails: output of a stream (masking held back across chunks, blocks end it)
+        translator = self.guard.wrap_stream(
+            call.principal, call.record, attempt.adapter.stream_translator(call.ctx)
+        )
         chunks = response.chunks()
         first: list[bytes] = []
         out = StreamOutput()

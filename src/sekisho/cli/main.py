@@ -36,10 +36,11 @@ MODULE_NAMES = (
     "ledger_cmds",
     "observe_cmds",
     "incident_cmds",
+    "guardrail_cmds",
 )
 
 # Top-level command -> (help line, the modules that register or extend it).
-_TENANCY = ("tenancy_cmds", "lifecycle_cmds")
+_TENANCY = ("tenancy_cmds", "lifecycle_cmds", "guardrail_cmds")
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": ("run the gateway", ("core_cmds",)),
     "migrate": ("bring the database schema up to date", ("core_cmds",)),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, inspect, select
 from sqlalchemy.orm import Session
 
+import sekisho.guardrails.tables  # noqa: F401  (declares guardrail_events on Base)
 from sekisho.evidence.bundle import (
     Bundle,
     EvidenceFilters,

@@ -17,6 +17,7 @@ from starlette.routing import Mount
 
 from sekisho.admin import aliases as admin_aliases
 from sekisho.admin import evidence as admin_evidence
+from sekisho.admin import guardrails as admin_guardrails
 from sekisho.admin import incidents as admin_incidents
 from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
@@ -63,6 +64,7 @@ class GatewayApp:
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,
+                admin_guardrails.router,
             ],
         )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal

@@ -41,6 +41,7 @@ class LiveMetrics:
         self.requests: dict[tuple[str, str, str], int] = defaultdict(int)  # alias, status, code
         self.latency: dict[str, _Hist] = defaultdict(_Hist)
         self.attempts: dict[tuple[str, str], int] = defaultdict(int)  # provider, outcome
+        self.exposition_parts: list[Callable[[], str]] = []  # other parts' families (guardrails)
 
     def add(self, record: RequestRecord) -> None:
         if record.source == "probe":

@@ -114,8 +114,8 @@ def metrics_routes(
             gauges = await asyncio.to_thread(_gauges, db, obs, writer, live, internal)
         except Exception:  # the store is down: say so instead of half the numbers
             return _error(ServiceUnavailable("Metrics are unavailable right now."))
-        return PlainTextResponse(
-            render(obs.metrics, gauges, internal=internal), media_type=CONTENT_TYPE
-        )
+        body = render(obs.metrics, gauges, internal=internal)
+        body += "".join(part() for part in obs.metrics.exposition_parts)
+        return PlainTextResponse(body, media_type=CONTENT_TYPE)
 
     return [Route("/metrics", metrics)]

@@ -1,0 +1,208 @@
+"""Guardrails benchmark: cost per KB of text, and added time to first chunk with output masking.
+
+    .venv/bin/python -m bench.guardrails_bench [--rounds N] [--quality] [--json FILE]
+
+1. Cost per KB: the default policy's input stage (secrets, payment cards, My
+   Number, prompt injection) and output stage (cards, secrets) over a mixed
+   corpus (English and Japanese prose, code, logs, JSON) of 1 KB and 16 KB,
+   median of N rounds; side by side with guardrails off (the disabled guard).
+2. Added time to first chunk: the stream translator of the OpenAI adapter fed
+   the first upstream SSE event of a completion, with and without the output
+   guard wrapped around it (the exact work the chat core adds before the
+   first byte reaches the client), median over N streams.
+
+3. With --quality: per-detector precision and recall over the labelled corpus
+   of tests/guardrails/corpus.py (the benign corpus counts as negatives).
+
+Prints Markdown tables (and writes JSON with --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import orjson
+
+from sekisho.adapters import adapter_for
+from sekisho.adapters.base import ResponseContext
+from sekisho.guardrails.config import GuardrailSettings
+from sekisho.guardrails.pipeline import Segment, run_stage
+from sekisho.guardrails.policy import compile_policies
+from sekisho.guardrails.sse import GuardedTranslator
+from sekisho.guardrails.stream import StreamMasker
+
+PARAGRAPHS = [
+    "The deployment runs on EKS in ap-northeast-1; static assets live in S3 behind CloudFront. ",
+    "いつもお世話になっております。来週の定例会議は3月5日(火)14:00から第2会議室で行います。",
+    "def handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps(event)}\n",
+    "2024-01-15T10:30:00.123Z INFO request_id=req_8f14e45f latency_ms=42 status=200 path=/v1\n",
+    '{"order": "ORD-2024-000123", "total": 12345.67, "items": [{"sku": "A-1", "qty": 3}]}\n',
+    "Version 2.4.1 changes the log format; upgrade from v1.2.3 before the end of the month. ",
+    "本システムはAWSの東京リージョンで稼働しており、S3とEKSを利用しています。ご確認ください。",
+]
+
+
+def corpus(size: int) -> str:
+    text, i = "", 0
+    while len(text.encode()) < size:
+        text += PARAGRAPHS[i % len(PARAGRAPHS)]
+        i += 1
+    return text
+
+
+def median_us(fn: Callable[[], object], rounds: int) -> float:
+    fn()  # warm caches and compiled patterns
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e6)
+    return statistics.median(samples)
+
+
+def cost_per_kb(rounds: int) -> list[dict[str, object]]:
+    settings = GuardrailSettings()
+    policies = compile_policies(settings.all_policies())
+    on, off = policies["standard"], policies["off"]
+    rows = []
+    for size in (1024, 16 * 1024):
+        text = corpus(size)
+        kb = len(text.encode()) / 1024
+        seg = [Segment(("messages", 0, "content"), text)]
+        for stage in ("input", "output"):
+            checks_on = getattr(on, stage)
+            checks_off = getattr(off, stage)
+            t_on = median_us(lambda c=checks_on, s=seg: run_stage(c, s, budget_ms=10_000), rounds)
+            t_off = median_us(lambda c=checks_off, s=seg: run_stage(c, s, budget_ms=10_000), rounds)
+            rows.append(
+                {
+                    "stage": stage,
+                    "text_bytes": len(text.encode()),
+                    "on_us_per_kb": round(t_on / kb, 1),
+                    "off_us_per_kb": round(t_off / kb, 2),
+                }
+            )
+    return rows
+
+
+def _first_event() -> bytes:
+    chunk = {
+        "id": "chatcmpl-up",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "up-model",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": "Hello, here is"},
+                "finish_reason": None,
+            }
+        ],
+    }
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def first_chunk(rounds: int) -> dict[str, float]:
+    policy = compile_policies(GuardrailSettings().all_policies())["standard"]
+    adapter = adapter_for("openai")
+    ctx = ResponseContext(completion_id="chatcmpl-ours", alias="chat-large", created=1)
+    data = _first_event()
+
+    def plain() -> object:
+        return adapter.stream_translator(ctx).feed(data)
+
+    def guarded() -> object:
+        inner = adapter.stream_translator(ctx)
+        tr = GuardedTranslator(
+            inner, lambda: StreamMasker(policy.output), lambda i, d: None, lambda c: None
+        )
+        out = tr.feed(data)
+        assert out.frames, "the first frame must not be held"
+        return out
+
+    t_plain = median_us(plain, rounds)
+    t_guard = median_us(guarded, rounds)
+    return {
+        "off_us": round(t_plain, 1),
+        "on_us": round(t_guard, 1),
+        "added_us": round(t_guard - t_plain, 1),
+    }
+
+
+def quality() -> list[dict[str, object]]:
+    from tests.guardrails import corpus
+
+    from sekisho.guardrails.config import CHECKS, CheckSpec
+    from sekisho.guardrails.findings import findings
+    from sekisho.guardrails.normalize import normalize
+    from sekisho.guardrails.policy import detector_for
+
+    rows = []
+    for name in (c for c in CHECKS if c != "blocked_terms"):
+        det = detector_for(CheckSpec(check=name, action="flag"))  # type: ignore[arg-type]
+        tp = fp = fn = 0
+        cases = [(t, e.get(name, 0)) for t, e in corpus.LABELLED] + [(t, 0) for t in corpus.BENIGN]
+        for text, want in cases:
+            got = len(findings(det, normalize(text)))
+            tp, fp, fn = tp + min(got, want), fp + max(0, got - want), fn + max(0, want - got)
+        rows.append(
+            {
+                "check": name,
+                "positives": tp + fn,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "precision": round(tp / (tp + fp), 3) if tp + fp else 1.0,
+                "recall": round(tp / (tp + fn), 3) if tp + fn else 1.0,
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--quality", action="store_true", help="also precision and recall")
+    args = parser.parse_args()
+    costs = cost_per_kb(args.rounds)
+    ttfc = first_chunk(args.rounds)
+    print("| stage | text | default policy (µs/KB) | guardrails off (µs/KB) |")
+    print("|---|---|---|---|")
+    for r in costs:
+        print(
+            f"| {r['stage']} | {int(r['text_bytes']) // 1024} KB | {r['on_us_per_kb']} | {r['off_us_per_kb']} |"  # type: ignore[operator]
+        )
+    print()
+    print(
+        "| time to first chunk (translator, in process) | guardrails off | output masking on | added |"
+    )
+    print("|---|---|---|---|")
+    print(
+        f"| first SSE event of a completion | {ttfc['off_us']} µs | {ttfc['on_us']} µs | {ttfc['added_us']} µs |"
+    )
+    report: dict[str, object] = {"cost_per_kb": costs, "first_chunk": ttfc}
+    if args.quality:
+        rows = quality()
+        report["quality"] = rows
+        print()
+        print(
+            "| check | labelled values | true pos. | false pos. | false neg. | precision | recall |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for q in rows:
+            print(
+                f"| `{q['check']}` | {q['positives']} | {q['tp']} | {q['fp']} | {q['fn']} "
+                f"| {q['precision']} | {q['recall']} |"
+            )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
