@@ -29,7 +29,7 @@ MEMBER = "member@acme.test"
 FAST_OBSERVE = {
     "rollup_bucket_s": 5,
     "rollup_flush_s": 0.2,
-    "alert_window_s": 10,
+    "alert_window_s": 30,
     "alert_baseline_s": 120,
     "alert_threshold": 0.2,
     "alert_min_requests": 5,

@@ -12,6 +12,7 @@ ledger entries and refusals are the console's.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,7 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["epoch"] = _epoch
         self._admin_client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=admin), base_url="http://console.internal"
         )
@@ -263,6 +265,13 @@ class Console:
 
     async def close(self) -> None:
         await self._admin_client.aclose()
+
+
+def _epoch(value: float | None) -> str:
+    """Unix seconds -> '2026-12-01 09:40:00Z' (the console shows UTC everywhere)."""
+    if value is None:
+        return "–"
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def new_signin_nonce() -> str:

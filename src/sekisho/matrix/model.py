@@ -27,6 +27,7 @@ class Provider:
     timeout_s: float = 30.0
     connect_timeout_s: float = 5.0
     name: str = ""
+    status_url: str = ""  # the provider's own status page (internal: console only)
 
     def satisfies(self, tags: frozenset[SovereigntyTag]) -> bool:
         return tags <= self.sovereignty

@@ -28,6 +28,7 @@ _PROVIDER_KEYS = {
     "timeout_s",
     "connect_timeout_s",
     "name",
+    "status_url",
 }
 _ALIAS_KEYS = {"name", "sovereignty", "route", "fallbacks", "description"}
 
@@ -134,6 +135,12 @@ def _parse_provider(
     timeout = _number(c, where, raw, "timeout_s", 30.0)
     connect = _number(c, where, raw, "connect_timeout_s", 5.0)
     name = raw.get("name", "")
+    status_url = raw.get("status_url", "")
+    if not isinstance(status_url, str) or (
+        status_url and not status_url.startswith(("https://", "http://"))
+    ):
+        c.error(f"{where}.status_url", f"must be an http(s) URL, got {status_url!r}")
+        status_url = ""
     if not pid or kind not in KINDS:
         return None
     return Provider(
@@ -147,6 +154,7 @@ def _parse_provider(
         timeout_s=timeout,
         connect_timeout_s=min(connect, timeout),
         name=name if isinstance(name, str) else "",
+        status_url=status_url,
     )
 
 
