@@ -1,7 +1,8 @@
 """The one call every control-plane change makes to record itself in the ledger.
 
 `record` appends in the caller's transaction, so the change and its entry
-commit or roll back together (Rule 10).
+commit or roll back together (Rule 10). The actor is the principal that
+proved itself; through what it acted (`actor.via`) goes into `details.via`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def record(
 ) -> None:
     from sekisho.ledger.append import append  # the ledger depends on the store, not on us
 
+    if actor.via and not (details and "via" in details):
+        details = {**(details or {}), "via": actor.via}
     append(
         session,
         actor=actor.as_dict(),

@@ -202,6 +202,12 @@ class IdentitySettings(BaseModel):
         gt=0,
         description="Window over which failed sign-ins are counted, and how long a throttle lasts.",
     )
+    operator_token_ttl_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Lifetime of an operator token created without an explicit expiry.",
+    )
 
 
 class BusSettings(BaseModel):
@@ -357,6 +363,11 @@ def environment() -> Mapping[str, str]:
 def password_from_env() -> str | None:
     """`SEKISHO_PASSWORD`, used by `sekisho user create` instead of a prompt."""
     return os.environ.get("SEKISHO_PASSWORD") or None
+
+
+def operator_from_env(explicit: str | None) -> str | None:
+    """`--as EMAIL`, else `SEKISHO_OPERATOR`: the platform user a CLI command acts as."""
+    return (explicit or os.environ.get("SEKISHO_OPERATOR") or "").strip() or None
 
 
 def config_path_from_env(explicit: str | None) -> Path | None:

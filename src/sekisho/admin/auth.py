@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from sekisho.actor import Actor
-from sekisho.admin.tokens import user_for_token
 from sekisho.errors import InvalidApiKey, PermissionDenied, ServiceUnavailable
 from sekisho.gateway import Gateway
+from sekisho.identity.tokens import user_for_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,9 @@ class AdminPrincipal:
 
     @property
     def actor(self) -> Actor:
-        return Actor("user", self.user_id, self.email, self.role)
+        """The principal that proved itself, as the ledger records it (Rule 14)."""
+        via = f"admin-api:{self.via}" if self.via in ("token", "session") else self.via
+        return Actor("user", self.user_id, self.email, self.role, via=via)
 
 
 SessionResolver = Callable[[Request], Awaitable[AdminPrincipal | None]]
@@ -38,6 +40,8 @@ SessionResolver = Callable[[Request], Awaitable[AdminPrincipal | None]]
 READ_OPS = ("admin", "operator", "auditor")
 WRITE_OPS = ("admin", "operator")
 AUDIT = ("admin", "auditor")
+OWNERS = ("billing_owner", "legal_owner", "security_owner")
+VIEWERS = (*READ_OPS, *OWNERS)
 
 
 def gateway_of(request: Request) -> Gateway:

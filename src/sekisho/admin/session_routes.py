@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sekisho.admin.auth import gateway_of
+from sekisho.admin.tokens import router as tokens_router
 from sekisho.identity import sessions
 from sekisho.identity.csrf import csrf_token
 
 router = APIRouter(tags=["session"])
+router.include_router(tokens_router)  # /tokens, /users: credentials beside the session
 
 
 class SignInIn(BaseModel):

@@ -1,26 +1,26 @@
-"""/admin/v1/tenants: show, list, suspend, reinstate, off-board, overdue; evidence export.
+"""/admin/v1/tenants: show, list, overdue; evidence export; the two-step lifecycle requests.
 
-A lifecycle step through the API is signed off by the caller: the signed-in
-(or token-holding) owner whose role matches the reason is the authorizer,
-and `requested_by` names the operator who asked. Refusals change nothing.
+Suspension, reinstatement and off-boarding through the API are two acts
+(`sekisho.admin.suspension_requests`): an operator's request, then the sign-off
+of the matching owner with their own token or session. No body field names an
+actor: the actor is always the caller (Rule 14).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sekisho.admin.auth import READ_OPS, AdminPrincipal, gateway_of, require
-from sekisho.errors import InvalidRequest, PermissionDenied
+from sekisho.admin.auth import VIEWERS, AdminPrincipal, gateway_of, require
+from sekisho.admin.suspension_requests import router as requests_router
+from sekisho.errors import InvalidRequest
 from sekisho.evidence import (
     BundleError,
     EvidenceFilters,
@@ -30,33 +30,15 @@ from sekisho.evidence import (
 )
 from sekisho.lifecycle import service
 from sekisho.lifecycle.overdue import list_overdue
-from sekisho.lifecycle.policy import REASONS, NotAuthorized
+from sekisho.lifecycle.policy import REASONS
 from sekisho.store.models import Tenant
 from sekisho.tenancy.service import find_tenant
 
 router = APIRouter(tags=["tenants"])
-OWNERS = ("billing_owner", "legal_owner", "security_owner")
-VIEWERS = (*READ_OPS, *OWNERS)
+router.include_router(requests_router)
 EVIDENCE_ROLES = ("admin", "operator", "auditor", "security_owner")
 Viewer = Annotated[AdminPrincipal, Depends(require(*VIEWERS))]
-Owner = Annotated[AdminPrincipal, Depends(require(*OWNERS))]
 EvidenceTaker = Annotated[AdminPrincipal, Depends(require(*EVIDENCE_ROLES))]
-
-
-class StepIn(BaseModel):
-    requested_by: str = Field(min_length=3, description="E-mail of the operator who asked.")
-    note: str = Field(min_length=1, max_length=2000, description="Why (goes into the ledger).")
-
-
-class SuspendIn(StepIn):
-    reason: Literal["non_payment", "contract_termination", "security_event"]
-    review_in_days: int | None = Field(
-        None, ge=1, le=365, description="Review date from now (default 14 days)."
-    )
-
-
-class OffboardIn(StepIn):
-    complete: bool = Field(False, description="Finish an off-boarding already started.")
 
 
 class EvidenceIn(BaseModel):
@@ -65,41 +47,6 @@ class EvidenceIn(BaseModel):
     since_s: int | None = Field(None, ge=1, le=90 * 86400)
     start: datetime | None = Field(None, alias="from")
     end: datetime | None = Field(None, alias="to")
-
-
-def _request(ref: str, body: StepIn, who: AdminPrincipal) -> service.LifecycleRequest:
-    return service.LifecycleRequest(
-        tenant=ref,
-        requested_by=body.requested_by,
-        authorized_by=who.email,
-        note=body.note,
-        via=f"admin-api:{who.via}",
-    )
-
-
-async def _step(
-    request: Request, work: Callable[[Session], service.LifecycleResult]
-) -> dict[str, Any]:
-    gw = gateway_of(request)
-
-    def run() -> service.LifecycleResult:
-        with gw.db.begin() as session:
-            return work(session)
-
-    try:
-        result = await asyncio.to_thread(run)
-    except NotAuthorized as exc:
-        raise PermissionDenied(str(exc)) from exc
-    await gw.lifecycle.announce(result.event)
-    return {
-        "tenant_id": result.tenant_id,
-        "tenant": result.tenant_name,
-        "state": result.state,
-        "suspension_id": result.suspension_id,
-        "evidence_sha256": result.evidence_sha256,
-        "review_at": result.review_at.isoformat() if result.review_at else None,
-        "sessions_revoked": result.sessions_revoked,
-    }
 
 
 @router.get("/tenants", summary="Every tenant with its lifecycle state")
@@ -136,37 +83,6 @@ async def show_tenant(request: Request, ref: str, _: Viewer) -> dict[str, Any]:
             return service.tenant_view(session, ref)
 
     return await asyncio.to_thread(run)
-
-
-@router.post("/tenants/{ref}/suspend", summary="Suspend (the caller is the authorizing owner)")
-async def suspend(request: Request, ref: str, body: SuspendIn, who: Owner) -> dict[str, Any]:
-    settings = gateway_of(request).settings
-    review = timedelta(days=body.review_in_days) if body.review_in_days else None
-    return await _step(
-        request,
-        lambda s: service.suspend_tenant(
-            s, settings, _request(ref, body, who), reason=body.reason, review_in=review
-        ),
-    )
-
-
-@router.post("/tenants/{ref}/reinstate", summary="Reinstate (the caller is the authorizing owner)")
-async def reinstate(request: Request, ref: str, body: StepIn, who: Owner) -> dict[str, Any]:
-    settings = gateway_of(request).settings
-    return await _step(
-        request, lambda s: service.reinstate_tenant(s, settings, _request(ref, body, who))
-    )
-
-
-@router.post("/tenants/{ref}/offboard", summary="Start or complete off-boarding; deletes nothing")
-async def offboard(request: Request, ref: str, body: OffboardIn, who: Owner) -> dict[str, Any]:
-    settings = gateway_of(request).settings
-    return await _step(
-        request,
-        lambda s: service.offboard_tenant(
-            s, settings, _request(ref, body, who), complete=body.complete
-        ),
-    )
 
 
 @router.post(

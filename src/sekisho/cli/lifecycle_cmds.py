@@ -11,7 +11,7 @@ from typing import Any
 
 from sekisho.bus import Announcer, Invalidation
 from sekisho.cli.context import CliContext, CommandError
-from sekisho.cli.tenancy_cmds import parse_duration
+from sekisho.cli.tenancy_cmds import duration_arg, parse_duration
 from sekisho.evidence import (
     BundleError,
     EvidenceFilters,
@@ -24,11 +24,14 @@ from sekisho.evidence import (
     write_bundle,
 )
 from sekisho.lifecycle import keys as key_service
-from sekisho.lifecycle import service
+from sekisho.lifecycle import requests, service
 from sekisho.lifecycle.overdue import list_overdue
 from sekisho.lifecycle.policy import REASONS
 from sekisho.store.models import Tenant
 from sekisho.tenancy.service import find_tenant
+
+REVIEW_IN = duration_arg(timedelta(hours=1), timedelta(days=365), "14d")
+OVERLAP = duration_arg(timedelta(0), timedelta(days=30), "24h")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> Any:
@@ -58,15 +61,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = tsub.add_parser(
         "suspend",
         parents=[common],
-        help="suspend a tenant at once on every replica; prints the suspension id",
+        help="break-glass: suspend a tenant at once on every replica (the people named are "
+        "recorded as your statement); prints the suspension id",
     )
     _people(p)
     p.add_argument("--reason", required=True, choices=REASONS)
     p.add_argument(
         "--review-in",
-        type=parse_duration,
+        type=REVIEW_IN,
         metavar="DURATION",
-        help="review date from now, e.g. 14d (default: lifecycle.review_default_days)",
+        help="review date from now, 1h to 365d, e.g. 14d (default: lifecycle.review_default_days)",
     )
     p.set_defaults(handler=suspend_cmd)
     p = tsub.add_parser("reinstate", parents=[common], help="end a suspension; access returns")
@@ -80,6 +84,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _people(p)
     p.add_argument("--complete", action="store_true", help="finish an off-boarding started earlier")
     p.set_defaults(handler=offboard_cmd)
+    register_requests(tsub, common)
     p = tsub.add_parser("show", parents=[common], help="a tenant's state and suspension history")
     p.add_argument("tenant", metavar="TENANT")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -106,10 +111,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("key", metavar="KEY", help="key id or prefix")
     p.add_argument(
         "--overlap",
-        type=parse_duration,
+        type=OVERLAP,
         default=timedelta(hours=24),
         metavar="DURATION",
-        help="how long the old key keeps working (default 24h)",
+        help="how long the old key keeps working, 0s to 30d (default 24h)",
     )
     p.add_argument("--note", help="why (goes into the audit ledger)")
     p.set_defaults(handler=key_rotate_cmd)
@@ -143,14 +148,141 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _request(ctx: CliContext) -> service.LifecycleRequest:
+    """The break-glass form: the actor is `--as`; the people named are its statement."""
     a = ctx.args
     return service.LifecycleRequest(
         tenant=a.tenant,
         requested_by=a.requested_by,
         authorized_by=a.authorized_by,
         note=a.note,
-        via=ctx.actor.id,
+        via=ctx.actor.via or "cli",
+        actor=ctx.actor,
+        statement=True,
     )
+
+
+def register_requests(tsub: Any, common: argparse.ArgumentParser) -> None:
+    """The two-step form: an operator requests, the matching owner signs off."""
+    p = tsub.add_parser(
+        "request-suspension",
+        parents=[common],
+        help="ask for a suspension; the owner matching the reason signs it off; prints the id",
+    )
+    p.add_argument("tenant", metavar="TENANT", help="tenant id or unique name")
+    p.add_argument("--reason", required=True, choices=REASONS)
+    p.add_argument("--note", required=True, help="why (goes into the audit ledger)")
+    p.add_argument(
+        "--review-in",
+        type=REVIEW_IN,
+        metavar="DURATION",
+        help="review date from now, 1h to 365d (default: lifecycle.review_default_days)",
+    )
+    p.set_defaults(handler=request_suspension_cmd)
+    p = tsub.add_parser(
+        "request-reinstatement",
+        parents=[common],
+        help="ask to end the open suspension; its owner role signs it off; prints the id",
+    )
+    p.add_argument("tenant", metavar="TENANT", help="tenant id or unique name")
+    p.add_argument("--note", required=True, help="why (goes into the audit ledger)")
+    p.set_defaults(handler=request_reinstatement_cmd)
+    p = tsub.add_parser(
+        "requests", parents=[common], help="lifecycle requests waiting for sign-off (or others)"
+    )
+    p.add_argument(
+        "--state", choices=("pending", "executed", "withdrawn", "all"), default="pending"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=requests_cmd)
+    p = tsub.add_parser(
+        "sign-off",
+        parents=[common],
+        help="sign off a request as the owner matching its reason; executes it",
+    )
+    p.add_argument("request", metavar="ID", help="the request id (sreq_...)")
+    p.add_argument("--note", help="goes into the audit ledger")
+    p.set_defaults(handler=sign_off_cmd)
+    p = tsub.add_parser(
+        "withdraw", parents=[common], help="withdraw a pending request (requester or owner side)"
+    )
+    p.add_argument("request", metavar="ID", help="the request id (sreq_...)")
+    p.add_argument("--note", help="goes into the audit ledger")
+    p.set_defaults(handler=withdraw_cmd)
+
+
+def _describe(r: requests.SuspensionRequest) -> list[str]:
+    review = r.review_at.isoformat(timespec="seconds") if r.review_at else "default"
+    lines = [
+        f"{r.id}  {r.state:<9} {r.kind} of {r.tenant_name} ({r.tenant_id}, now {r.tenant_state})",
+        f"    reason {r.reason} (signed off by a {r.owner_role}); review {review}",
+        f"    requested by {r.requested_by['email']} at "
+        f"{r.requested_at.isoformat(timespec='seconds')}",
+        f"    note: {r.note}",
+    ]
+    if r.decided_by is not None and r.decided_at is not None:
+        lines.append(
+            f"    {r.state} by {r.decided_by['email']} at "
+            f"{r.decided_at.isoformat(timespec='seconds')}"
+            + (f": {r.decision_note}" if r.decision_note else "")
+        )
+    return lines
+
+
+def request_suspension_cmd(ctx: CliContext) -> int:
+    a = ctx.args
+    review_at = datetime.now(UTC) + a.review_in if a.review_in else None
+    with ctx.db.begin() as session:
+        r = requests.request_suspension(session, a.tenant, a.reason, a.note, review_at, ctx.actor)
+    print("\n".join(_describe(r)))
+    print(f"waiting for a {r.owner_role} to run: sekisho tenant sign-off {r.id}")
+    print(r.id)
+    return 0
+
+
+def request_reinstatement_cmd(ctx: CliContext) -> int:
+    with ctx.db.begin() as session:
+        r = requests.request_reinstatement(session, ctx.args.tenant, ctx.args.note, ctx.actor)
+    print("\n".join(_describe(r)))
+    print(f"waiting for a {r.owner_role} to run: sekisho tenant sign-off {r.id}")
+    print(r.id)
+    return 0
+
+
+def requests_cmd(ctx: CliContext) -> int:
+    state = None if ctx.args.state == "all" else ctx.args.state
+    with ctx.db.read() as session:
+        found = requests.list_requests(session, state=state)
+    if ctx.args.json:
+        print(json.dumps([r.as_dict() for r in found], indent=2))
+        return 0
+    if not found:
+        print(f"no {ctx.args.state} requests" if state else "no requests")
+    for r in found:
+        print("\n".join(_describe(r)))
+    return 0
+
+
+def sign_off_cmd(ctx: CliContext) -> int:
+    actor = ctx.actor
+    with ctx.db.begin() as session:
+        r = requests.sign_off(
+            session, ctx.args.request, actor, settings=ctx.settings, note=ctx.args.note
+        )
+    assert r.result is not None
+    _announce(ctx, r.result.event)
+    print("\n".join(_describe(r)))
+    if r.result.evidence_sha256:
+        print(f"evidence snapshot taken first: sha256 {r.result.evidence_sha256}")
+    print(f"tenant {r.tenant_name} ({r.tenant_id}) is now {r.result.state}")
+    print(r.result.suspension_id)
+    return 0
+
+
+def withdraw_cmd(ctx: CliContext) -> int:
+    with ctx.db.begin() as session:
+        r = requests.withdraw(session, ctx.args.request, ctx.actor, ctx.args.note)
+    print("\n".join(_describe(r)))
+    return 0
 
 
 def _announce(ctx: CliContext, event: Invalidation) -> None:
@@ -261,12 +393,16 @@ def key_list_cmd(ctx: CliContext) -> int:
     if ctx.args.json:
         print(json.dumps(keys, indent=2))
         return 0
+    if not keys:
+        print("no API keys")
     for k in keys:
         print(
             f"{k['id']}  {k['prefix']}  {k['status']:<8} created {k['created_at']}  "
             f"last used {k['last_used_at'] or 'never'}  expires {k['expires_at'] or 'never'}"
             f"  {k['name']}"
         )
+        if k["blocked_because"]:
+            print(f"    blocked: {k['blocked_because']}; the key works again on reinstatement")
     return 0
 
 

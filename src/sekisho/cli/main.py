@@ -20,7 +20,7 @@ from sekisho.cli import (
     observe_cmds,
     tenancy_cmds,
 )
-from sekisho.cli.context import CliContext, CommandError
+from sekisho.cli.context import CliContext, CommandError, add_operator_option
 from sekisho.tenancy.service import ControlPlaneError
 
 Handler = Callable[[CliContext], int | None]
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sekisho", description="Sekisho: sovereignty-aware LLM gateway")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="config file (default: $SEKISHO_CONFIG)")
+    add_operator_option(common)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for module in MODULES:

@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sekisho import audit
 from sekisho.actor import Actor
 from sekisho.bus import Invalidation, notify_in_transaction
 from sekisho.control.errors import ControlPlaneError
+from sekisho.ids import WrongKind, expect_kind
 from sekisho.matrix import Matrix
 from sekisho.settings import Settings
-from sekisho.store.models import ApiKey, Tenant
+from sekisho.store.models import ApiKey, Tenant, TenantSuspension
 from sekisho.tenancy.service import create_key, find_tenant
 
 MAX_OVERLAP = timedelta(days=30)
@@ -37,8 +38,26 @@ def key_status(key: ApiKey, now: datetime) -> str:
     return "active"
 
 
-def key_view(key: ApiKey, now: datetime) -> dict[str, Any]:
-    """A key as listed: never the secret, only its prefix."""
+def blocked_because(session: Session, tenant: Tenant) -> str | None:
+    """Why every key of `tenant` is refused although the key itself is fine, or None."""
+    if tenant.state == "active":
+        return None
+    why = f"tenant {tenant.name} is {tenant.state}"
+    suspension = session.scalars(
+        select(TenantSuspension)
+        .where(TenantSuspension.tenant_id == tenant.id)
+        .order_by(TenantSuspension.created_at.desc())
+    ).first()
+    if suspension is not None:
+        why += (
+            f" ({suspension.reason}, since {suspension.created_at.isoformat(timespec='seconds')})"
+        )
+    return why
+
+
+def key_view(key: ApiKey, now: datetime, blocked: str | None = None) -> dict[str, Any]:
+    """A key as listed: never the secret, only its prefix. `blocked`: why the tenant's state
+    refuses an otherwise usable key (shown as status `blocked`)."""
 
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
@@ -49,7 +68,10 @@ def key_view(key: ApiKey, now: datetime) -> dict[str, Any]:
         "name": key.name,
         "tenant_id": key.tenant_id,
         "aliases": key.aliases,
-        "status": key_status(key, now),
+        "status": "blocked"
+        if blocked and key_status(key, now) == "active"
+        else key_status(key, now),
+        "blocked_because": blocked if key_status(key, now) == "active" else None,
         "created_at": iso(key.created_at),
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
@@ -63,12 +85,21 @@ def list_keys(session: Session, tenant_ref: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at)
     ).all()
-    return [key_view(k, now) for k in rows]
+    blocked = blocked_because(session, tenant)
+    return [key_view(k, now, blocked) for k in rows]
 
 
 def find_key(session: Session, ref: str) -> ApiKey:
-    """A key by id or prefix."""
-    key = session.scalars(select(ApiKey).where(or_(ApiKey.id == ref, ApiKey.prefix == ref))).first()
+    """A key by id (`key_...`) or prefix (`sks_...`); never by anything else."""
+    ref = ref.strip()
+    try:
+        typed = expect_kind(ref, "key", "sks")
+    except WrongKind as exc:
+        raise ControlPlaneError(str(exc)) from exc
+    if not typed:
+        raise ControlPlaneError(f"{ref!r} is neither a key id (key_...) nor a prefix (sks_...)")
+    column = ApiKey.id if ref.startswith("key_") else ApiKey.prefix
+    key = session.scalars(select(ApiKey).where(column == ref)).first()
     if key is None:
         raise ControlPlaneError(f"no API key with id or prefix {ref!r}")
     return key

@@ -21,6 +21,7 @@ from sekisho.bus import Invalidation, notify_in_transaction
 from sekisho.evidence import EvidenceFilters, EvidenceWindow, collect_bundle, record_bundle
 from sekisho.ids import new_id
 from sekisho.lifecycle.policy import (
+    MIN_REVIEW,
     Person,
     Refused,
     check_note,
@@ -36,13 +37,24 @@ from sekisho.tenancy.service import find_tenant, find_user
 
 @dataclass(frozen=True, slots=True)
 class LifecycleRequest:
-    """Who asks, who authorizes, why; `via` says through what (cli:alice, admin-api)."""
+    """Who asks, who authorizes, why; `via` says through what (cli, admin-api:token).
+
+    `actor` is the principal that proved itself and is acting now (Rule 14):
+    the owner signing off a two-step request, or the CLI's operator identity.
+    With `statement` (the CLI's break-glass form) `requested_by` and
+    `authorized_by` are only what the actor states; they are recorded as such,
+    never as the ledger's actor or authorizer. Without an actor (service
+    callers and tests), the requester is recorded as the actor.
+    """
 
     tenant: str
     requested_by: str
     authorized_by: str
     note: str
-    via: str
+    via: str = ""
+    actor: Actor | None = None
+    statement: bool = False
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,39 @@ def _people(session: Session, req: LifecycleRequest) -> tuple[Person, Person]:
     return person(find_user(session, req.requested_by)), person(
         find_user(session, req.authorized_by)
     )
+
+
+def _recorded(
+    req: LifecycleRequest, requester: Person, authorizer: Person
+) -> tuple[Actor, Actor | None, dict[str, Any]]:
+    """(ledger actor, ledger authorizer, extra details) for a step (Rule 14)."""
+    via = req.via or (req.actor.via if req.actor else None) or ""
+    if req.actor is None:
+        return actor_of(requester), actor_of(authorizer), {"via": via}
+    if req.statement:
+        stated = {
+            "requested_by": actor_of(requester).as_dict(),
+            "authorized_by": actor_of(authorizer).as_dict(),
+        }
+        return req.actor, None, {"via": via, "break_glass": True, "statement": stated}
+    return (
+        req.actor,
+        actor_of(authorizer),
+        {"via": via, "requested_by": actor_of(requester).as_dict(), "request_id": req.request_id},
+    )
+
+
+def _review_at(
+    now: datetime, review_in: timedelta | None, review_at: datetime | None, default_days: int
+) -> datetime:
+    if review_at is None:
+        return review_date(now, review_in, default_days)
+    if review_at <= now:
+        raise Refused(
+            f"the requested review date {review_at.isoformat()} has passed; "
+            "withdraw the request and ask again"
+        )
+    return review_date(now, max(review_at - now, MIN_REVIEW), default_days)
 
 
 def open_suspension(session: Session, tenant_id: str) -> TenantSuspension | None:
@@ -123,16 +168,17 @@ def suspend_tenant(
     *,
     reason: str,
     review_in: timedelta | None = None,
+    review_at: datetime | None = None,
 ) -> LifecycleResult:
     """Suspend: authorized by the owner matching `reason`; evidence first for security events."""
     note = check_note(req.note)
     requester, authorizer = _people(session, req)
     check_people(reason, requester, authorizer)
     now = _now()
-    review_at = review_date(now, review_in, settings.lifecycle.review_default_days)
+    review_at = _review_at(now, review_in, review_at, settings.lifecycle.review_default_days)
     tenant = _locked_tenant(session, req.tenant)
     new_state = next_state(tenant.state, "suspend")
-    actor, approver = actor_of(requester), actor_of(authorizer)
+    actor, approver, recorded = _recorded(req, requester, authorizer)
 
     evidence_sha: str | None = None
     if reason == "security_event":  # Rule 9: preserve the evidence before anything changes
@@ -181,8 +227,8 @@ def suspend_tenant(
             "review_at": review_at.isoformat(),
             "evidence_sha256": evidence_sha,
             "sessions_revoked": revoked,
-            "via": req.via,
             "tenant_version": tenant.version,
+            **recorded,
         },
     )
     notify_people(
@@ -224,16 +270,17 @@ def _end_suspension(
     suspension.ended_authorized_by = authorizer.id
     suspension.end_note = note
     event = _set_state(session, settings, tenant, new_state, now)
+    actor, approver, recorded = _recorded(req, requester, authorizer)
     audit.record(
         session,
-        actor_of(requester),
+        actor,
         ledger_action,
         ("tenant", tenant.id),
         tenant_id=tenant.id,
         reason=suspension.reason,
         note=note,
-        authorized_by=actor_of(authorizer),
-        details={"suspension_id": suspension.id, "via": req.via, "tenant_version": tenant.version},
+        authorized_by=approver,
+        details={"suspension_id": suspension.id, "tenant_version": tenant.version, **recorded},
     )
     word = "reinstated" if action == "reinstate" else "being off-boarded"
     notify_people(
@@ -280,20 +327,21 @@ def offboard_tenant(
         raise Refused(f"tenant {tenant.name!r} has no suspension to off-board from")
     check_people(last.reason, requester, authorizer)
     event = _set_state(session, settings, tenant, new_state, _now())
+    actor, approver, recorded = _recorded(req, requester, authorizer)
     audit.record(
         session,
-        actor_of(requester),
+        actor,
         "tenant.offboard.complete",
         ("tenant", tenant.id),
         tenant_id=tenant.id,
         reason=last.reason,
         note=note,
-        authorized_by=actor_of(authorizer),
+        authorized_by=approver,
         details={
             "suspension_id": last.id,
-            "via": req.via,
             "tenant_version": tenant.version,
             "data_retained": True,
+            **recorded,
         },
     )
     return LifecycleResult(tenant.id, tenant.name, new_state, last.id, event)

@@ -240,4 +240,5 @@ class EvidenceBundleRecord(Base):
 # --- Observability and incidents (migration 0005_observability): declared next to their code,
 # imported here so that the metadata is complete wherever the models are imported.
 from sekisho.incidents import tables as _incident_tables  # noqa: E402,F401
+from sekisho.lifecycle import tables as _lifecycle_tables  # noqa: E402,F401
 from sekisho.observe import tables as _observe_tables  # noqa: E402,F401

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sekisho import audit
 from sekisho.actor import Actor
-from sekisho.ids import new_id
+from sekisho.ids import WrongKind, expect_kind, name_problem, new_id
 from sekisho.matrix import Matrix
 from sekisho.store.models import ROLES, ApiKey, Tenant, User
 from sekisho.tenancy.keys import generate_key, hash_key
@@ -36,20 +36,38 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _typed(ref: str, *prefixes: str) -> bool:
+    try:
+        return expect_kind(ref, *prefixes)
+    except WrongKind as exc:
+        raise ControlPlaneError(str(exc)) from exc
+
+
 def find_tenant(session: Session, ref: str) -> Tenant:
-    """A tenant by id or unique name."""
-    tenant = session.scalars(
-        select(Tenant).where(or_(Tenant.id == ref, Tenant.name == ref))
-    ).first()
+    """A tenant by id (`ten_...`: by id only) or by unique name (anything untyped)."""
+    ref = ref.strip()
+    if _typed(ref, "ten"):
+        tenant = session.get(Tenant, ref)
+        if tenant is None:
+            raise ControlPlaneError(f"no tenant with id {ref!r}")
+        return tenant
+    tenant = session.scalars(select(Tenant).where(Tenant.name == ref)).first()
     if tenant is None:
         raise ControlPlaneError(f"no tenant with id or name {ref!r}")
     return tenant
 
 
-def find_user(session: Session, email: str) -> User:
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+def find_user(session: Session, ref: str) -> User:
+    """A user by e-mail (anything with an '@') or by id (`usr_...`)."""
+    ref = ref.strip()
+    if "@" not in ref and _typed(ref, "usr"):
+        user = session.get(User, ref)
+        if user is None:
+            raise ControlPlaneError(f"no user with id {ref!r}")
+        return user
+    user = session.scalars(select(User).where(User.email == ref.lower())).first()
     if user is None:
-        raise ControlPlaneError(f"no user with e-mail {email!r}")
+        raise ControlPlaneError(f"no user with e-mail {ref!r}")
     return user
 
 
@@ -87,6 +105,9 @@ def create_tenant(session: Session, matrix: Matrix, spec: TenantSpec, actor: Act
         raise ControlPlaneError(
             "tenant name must be 1-100 characters of letters, digits, space, '.', '_' or '-'"
         )
+    problem = name_problem(name)
+    if problem is not None:
+        raise ControlPlaneError(f"tenant name {name!r} refused: {problem}")
     if spec.sovereignty is not None:
         if not _TAG_RE.match(spec.sovereignty):
             raise ControlPlaneError(f"sovereignty tag {spec.sovereignty!r} is not a valid tag name")
