@@ -33,6 +33,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "tenants": ("GET", "/tenants"),
     "tenant": ("GET", "/tenants/{ref}"),
     "overdue": ("GET", "/tenants/overdue"),
+    "tenant_usage": ("GET", "/tenants/{tenant_id}/series"),
     "keys": ("GET", "/tenants/{ref}/keys"),
     "key_revoke": ("POST", "/keys/{ref}/revoke"),
     "incidents": ("GET", "/incidents"),
@@ -49,14 +50,20 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "ledger_checkpoints": ("GET", "/ledger/{ledger}/checkpoints"),
     "ledger_proof": ("GET", "/ledger/{ledger}/proof/{seq}"),
 }
-# Actions of the two-step suspension (h-identity's admin API); present once it is mounted.
+# Actions of h-identity's routes (two-step lifecycle, tokens, users): used once mounted.
 OPTIONAL_ACTIONS: dict[str, tuple[str, str]] = {
-    "suspension_request": ("POST", "/tenants/{tenant}/suspension-requests"),
-    "reinstatement_request": ("POST", "/tenants/{tenant}/reinstatement-requests"),
+    "suspension_request": ("POST", "/tenants/{ref}/suspension-requests"),
+    "reinstatement_request": ("POST", "/tenants/{ref}/reinstatement-requests"),
+    "offboarding_request": ("POST", "/tenants/{ref}/offboarding-requests"),
     "suspension_requests": ("GET", "/suspension-requests"),
     "sign_off": ("POST", "/suspension-requests/{request_id}/sign-off"),
     "withdraw": ("POST", "/suspension-requests/{request_id}/withdraw"),
-    "offboard": ("POST", "/tenants/{ref}/offboard"),
+    "tokens": ("GET", "/tokens"),
+    "token_create": ("POST", "/tokens"),
+    "token_revoke": ("POST", "/tokens/{ref}/revoke"),
+    "users": ("GET", "/users"),
+    "user_disable": ("POST", "/users/{ref}/disable"),
+    "user_enable": ("POST", "/users/{ref}/enable"),
 }
 
 

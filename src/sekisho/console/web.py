@@ -37,6 +37,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("overview", "Overview", "/console/"),
     ("providers", "Providers", "/console/providers"),
     ("tenants", "Tenants", "/console/tenants"),
+    ("sign_off", "Sign-offs", "/console/sign-offs"),
     ("incidents", "Incidents", "/console/incidents"),
     ("evidence_export", "Evidence", "/console/evidence"),
     ("ledger", "Ledger", "/console/ledger"),
@@ -70,7 +71,7 @@ class AdminRefused(Exception):
 class Console:
     def __init__(self, gateway: Gateway, admin: FastAPI) -> None:
         self.gateway = gateway
-        self.admin = admin
+        self.admin_app = admin
         self.permissions = Permissions.from_admin(admin)
         self.env = Environment(
             loader=PackageLoader("sekisho.console", "templates"),

@@ -15,7 +15,6 @@ from starlette.routing import Route
 
 from sekisho.console import queries
 from sekisho.console.web import Console, Viewer
-from sekisho.lifecycle.policy import REASON_OWNER
 
 POLL_S = 5
 
@@ -68,15 +67,10 @@ async def overview_data(console: Console, viewer: Viewer) -> dict[str, Any]:
         overdue = (await console.api(viewer, "GET", "/tenants/overdue"))["overdue"]
     waiting: list[dict[str, Any]] = []
     if console.may(viewer, "suspension_requests"):
-        pending = await console.admin(
+        pending = await console.api(
             viewer, "GET", "/suspension-requests", params={"state": "pending"}
         )
-        waiting = [
-            r
-            for r in pending.get("requests", [])
-            if REASON_OWNER.get(r.get("reason", "")) == viewer.role
-            or (r.get("kind") == "reinstatement" and r.get("owner_role") == viewer.role)
-        ]
+        waiting = [r for r in pending["requests"] if r.get("can_sign_off")]
     return {
         "tiles": tiles,
         "alerts": alerts["alerts"],
@@ -92,7 +86,13 @@ def routes(console: Console) -> list[Route]:
     @console.page(None)
     async def overview(request: Request, viewer: Viewer) -> Response:
         if not console.may(viewer, "overview"):  # owners start at tenants, members at "me"
-            target = "/console/tenants" if console.may(viewer, "tenants") else "/console/me"
+            target = (
+                "/console/sign-offs"
+                if console.may(viewer, "sign_off")
+                else "/console/tenants"
+                if console.may(viewer, "tenants")
+                else "/console/me"
+            )
             return RedirectResponse(target, status_code=303)
         data = await overview_data(console, viewer)
         return console.render(request, "overview.html", viewer, **data)
