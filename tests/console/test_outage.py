@@ -73,11 +73,13 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         page.locator("#chart-codes .u-over").click(position={"x": x, "y": y})
         table = page.locator("#drill-table")
         expect(table).to_be_visible()
-        failed_over = table.locator('tbody tr[data-status="502"][data-attempts="2"]').first
-        expect(failed_over).to_be_visible()
+        expect(table.locator('tbody tr[data-status="502"]').first).to_be_visible()
         env.shot(page, "alias-drilldown")
 
-        failed_over.get_by_role("link").click()
+        # Every failed request of the window; one that was tried on both sovereign routes.
+        page.get_by_role("link", name="list recent failed requests").click()
+        failed_over = page.locator('#drill-table tbody tr[data-status="502"][data-attempts="2"]')
+        failed_over.first.get_by_role("link").click()
         expect(page.locator("#req-status")).to_contain_text("502 upstream_unavailable")
         attempts = page.locator("#attempts tbody tr")
         expect(attempts).to_have_count(2)
@@ -129,3 +131,49 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         expect(page.locator("#alias-chat-jp .overrides")).to_have_count(0)
     finally:
         env.sim.clear_faults()
+
+
+def test_incident_with_live_leak_check_and_resolution(console_env: ConsoleEnv) -> None:
+    env = console_env
+    page = env.sign_in("operator")
+    page.get_by_role("link", name="Incidents").click()
+    page.get_by_label("Title (customers see it)").fill("Errors on chat-jp")
+    page.get_by_label("Severity").select_option("SEV2")
+    page.get_by_label("chat-jp").check()
+    page.get_by_label("Internal note (may name providers)").fill("kumo-tokyo returns 503")
+    page.get_by_role("button", name="Open incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Incident opened")
+    incident_id = page.locator("dl.facts dd code").first.inner_text()
+
+    # While typing, the leak check refuses a provider's name, then accepts alias-only words.
+    update = page.get_by_role("textbox", name=re.compile("^Customer update"))
+    update.fill("Our Kumo Tokyo provider is down")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_contain_text("reveals provider")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_have_class("leak-bad")
+    env.shot(page, "incident-leak-refused")
+    update.fill("Requests to chat-jp fail more often than usual; we are working on it.")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_have_class("leak-ok")
+    page.get_by_role("button", name="Publish update").click()
+    expect(page.get_by_role("status")).to_contain_text("Customer update published")
+    expect(page.locator("#timeline li.public").last).to_contain_text("fail more often")
+    status_page = httpx.get(env.url + "/status", timeout=10).text
+    assert "fail more often than usual" in status_page and "kumo" not in status_page.lower()
+
+    # A provider name slipped past the live check is still refused on publish, in words.
+    page.get_by_role("textbox", name=re.compile("^Customer update")).fill("hoshi-osaka is fine")
+    page.get_by_role("button", name="Publish update").click()
+    expect(page.locator("#incident-error")).to_contain_text("reveals provider identity")
+
+    page.get_by_label("Internal note (posted to the ops channel)").fill("pinned to hoshi-osaka")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator("#timeline li.internal").last).to_contain_text("pinned to hoshi-osaka")
+
+    page.get_by_label("Final customer update").fill("chat-jp has recovered.")
+    page.get_by_role("button", name="Resolve incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Incident resolved")
+    impact = page.locator("#impact tbody tr")
+    expect(impact).to_have_count(3)
+    expect(impact.nth(1)).to_contain_text("during")
+    expect(page.locator("#timeline")).to_contain_text("evidence")
+    env.shot(page, "incident-resolved")
+    assert incident_id.startswith("inc")
