@@ -63,6 +63,7 @@ def fill(path: str, env: ConsoleEnv) -> str:
         "incident_id": "inc_00000000",
         "ledger": "platform",
         "seq": "0",
+        "record_id": "evb_00000000",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -141,3 +142,24 @@ def test_what_an_auditor_and_a_member_see(console_env: ConsoleEnv, role: str) ->
         page.goto("/console/ledger")
         page.get_by_role("link", name="Export (JSONL)").click()
     assert download.value.suggested_filename == "sekisho-ledger-export.jsonl"
+
+
+def test_evidence_window_taken_downloaded_and_verified(console_env: ConsoleEnv) -> None:
+    env = console_env
+    page = env.sign_in("auditor")
+    page.get_by_role("link", name="Evidence").click()
+    page.get_by_label("Window of").select_option(f"tenant:{env.tenants['acme']}")
+    page.get_by_label("over the last").select_option("24h")
+    with page.expect_download() as taken:
+        page.get_by_role("button", name="Take and download").click()
+    assert taken.value.suggested_filename.endswith(".tar")
+    page.reload()
+    row = page.locator("#bundles tbody tr[data-id]").first
+    expect(row).to_contain_text(env.tenants["acme"])
+    row.get_by_role("link", name=re.compile("^Verify")).click()
+    expect(row.locator(".verdict-line")).to_contain_text("Verified")
+    expect(row.locator(".verdict-line")).to_contain_text("its hash is in the ledger")
+    env.shot(page, "evidence")
+    with page.expect_download() as again:
+        row.get_by_role("link", name=re.compile("^Download")).click()
+    assert again.value.path().read_bytes() == taken.value.path().read_bytes()

@@ -21,14 +21,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sekisho.console.pages import aliases, incidents, ledger, overview, providers, session, tenants
+from sekisho.console.pages import aliases, evidence, incidents, ledger, overview, providers, session, tenants
 from sekisho.console.security import SecurityHeaders
 from sekisho.console.web import Console
 from sekisho.gateway import Gateway
 
 __all__ = ["Console", "console_routes"]
 
-PAGES = (session, overview, aliases, providers, tenants, incidents, ledger)
+PAGES = (session, overview, aliases, providers, tenants, incidents, evidence, ledger)
 
 
 def console_app(console: Console) -> Starlette:
