@@ -21,14 +21,24 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sekisho.console.pages import aliases, evidence, incidents, ledger, overview, providers, session, tenants
+from sekisho.console.pages import (
+    aliases,
+    evidence,
+    incidents,
+    ledger,
+    overview,
+    people,
+    providers,
+    session,
+    tenants,
+)
 from sekisho.console.security import SecurityHeaders
 from sekisho.console.web import Console
 from sekisho.gateway import Gateway
 
 __all__ = ["Console", "console_routes"]
 
-PAGES = (session, overview, aliases, providers, tenants, incidents, evidence, ledger)
+PAGES = (session, overview, aliases, providers, tenants, incidents, evidence, ledger, people)
 
 
 def console_app(console: Console) -> Starlette:

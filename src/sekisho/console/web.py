@@ -41,6 +41,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("incidents", "Incidents", "/console/incidents"),
     ("evidence_export", "Evidence", "/console/evidence"),
     ("ledger", "Ledger", "/console/ledger"),
+    ("tokens", "Tokens", "/console/people"),
 )
 
 
