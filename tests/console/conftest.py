@@ -21,7 +21,13 @@ from sekisho.store.db import Database
 from sekisho.tenancy import service
 from tests.lifecycle.support import PASSWORD, make_people
 from tests.support.databases import fresh_postgres_database
-from tests.support.gateway import RunningGateway, gateway_settings, make_tenant, migrated, start_gateway
+from tests.support.gateway import (
+    RunningGateway,
+    gateway_settings,
+    make_tenant,
+    migrated,
+    start_gateway,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("SEKISHO_ARTIFACTS", Path(__file__).parents[2] / "tmp/artifacts"))

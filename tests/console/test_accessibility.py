@@ -127,7 +127,9 @@ def test_every_page_is_accessible_and_keyboard_reachable(
         expect(page.locator("main h1")).to_be_visible()
         if name == "alias":
             expect(page.locator("#charts")).to_have_attribute("data-ready", "1")
-        problems = axe_problems(page) + [f"not reachable by Tab: {h}" for h in unreachable_by_tab(page)]
+        problems = axe_problems(page) + [
+            f"not reachable by Tab: {h}" for h in unreachable_by_tab(page)
+        ]
         if problems:
             failures[name] = problems
         env.shot(page, f"page-{name}")

@@ -53,7 +53,12 @@ def test_sign_in_overview_and_sign_out(console_env: ConsoleEnv) -> None:
 
 def test_every_console_answer_has_a_strict_csp(console_env: ConsoleEnv) -> None:
     with httpx.Client(base_url=console_env.url, timeout=10) as http:
-        for path in ("/console/sign-in", "/console/", "/console/nope", "/console/static/console.js"):
+        for path in (
+            "/console/sign-in",
+            "/console/",
+            "/console/nope",
+            "/console/static/console.js",
+        ):
             resp = http.get(path)
             csp = resp.headers["content-security-policy"]
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path

@@ -97,7 +97,7 @@ def route_roles(admin: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
         roles = _roles(route.dependant)
         if roles is None:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             out[(method, path)] = roles
     return out
 

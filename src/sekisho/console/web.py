@@ -12,9 +12,9 @@ ledger entries and refusals are the console's.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -167,7 +167,9 @@ class Console:
             request, "error.html", viewer, status=status, title=title, message=message
         )
 
-    def page(self, action: str | None) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    def page(
+        self, action: str | None
+    ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
         """Declare a console handler: signed in, allowed `action` (None: any signed-in user)."""
 
         def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -272,7 +274,7 @@ class Console:
 def _epoch(value: float | None) -> str:
     """Unix seconds -> '2026-12-01 09:40:00Z' (the console shows UTC everywhere)."""
     if value is None:
-        return "–"
+        return "\u2013"
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 

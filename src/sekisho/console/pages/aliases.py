@@ -145,7 +145,9 @@ def routes(console: Console) -> list[Route]:
                 return queries.requests_in(session, alias, start, end, errors_only=errors_only)
 
         rows = await asyncio.to_thread(read)
-        template = "partials/requests.html" if request.headers.get("hx-request") else "requests.html"
+        template = (
+            "partials/requests.html" if request.headers.get("hx-request") else "requests.html"
+        )
         return console.render(
             request,
             template,

@@ -101,7 +101,9 @@ def routes(console: Console) -> list[Route]:
             )
             for r in rows:
                 session.expunge(r)
-            tenants = [(t.id, t.name) for t in session.scalars(select(Tenant).order_by(Tenant.name))]
+            tenants = [
+                (t.id, t.name) for t in session.scalars(select(Tenant).order_by(Tenant.name))
+            ]
         return rows, tenants
 
     @console.page("evidence_export")
@@ -150,9 +152,7 @@ def routes(console: Console) -> list[Route]:
     @console.page("evidence_export")
     async def verify(request: Request, viewer: Viewer) -> Response:
         verdict, _ = await asyncio.to_thread(load, request.path_params["record_id"])
-        return console.render(
-            request, "partials/evidence_verdict.html", viewer, verdict=verdict
-        )
+        return console.render(request, "partials/evidence_verdict.html", viewer, verdict=verdict)
 
     @console.page("evidence_export")
     async def download(request: Request, viewer: Viewer) -> Response:
@@ -174,5 +174,3 @@ def routes(console: Console) -> list[Route]:
         Route("/evidence/{record_id}/verify", verify, methods=["GET"]),
         Route("/evidence/{record_id}/download", download, methods=["GET"]),
     ]
-
-

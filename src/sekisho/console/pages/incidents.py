@@ -119,9 +119,7 @@ def routes(console: Console) -> list[Route]:
         form = await request.form()
         text = str(form.get("text", ""))[:5000]
         ok, message = (None, "") if not text.strip() else leak_verdict(console, text)
-        return console.render(
-            request, "partials/leak.html", viewer, ok=ok, message=message
-        )
+        return console.render(request, "partials/leak.html", viewer, ok=ok, message=message)
 
     @console.page("incident_resolve")
     async def resolve(request: Request, viewer: Viewer) -> Response:

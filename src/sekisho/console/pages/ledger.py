@@ -45,9 +45,7 @@ def routes(console: Console) -> list[Route]:
         if ledger and ledger not in names:
             raise InvalidRequest(f"no ledger called {ledger!r}")
         size = next((s["size"] for s in summary["ledgers"] if s["name"] == ledger), 0)
-        anchored = next(
-            (s["anchored_size"] for s in summary["ledgers"] if s["name"] == ledger), 0
-        )
+        anchored = next((s["anchored_size"] for s in summary["ledgers"] if s["name"] == ledger), 0)
         try:
             start = int(q.get("start", max(0, size - PAGE)))
         except ValueError as exc:

@@ -76,13 +76,13 @@ def routes(console: Console) -> list[Route]:
 
     @console.page("token_revoke")
     async def revoke(request: Request, viewer: Viewer) -> Response:
-        return await act(
-            request, viewer, f"/tokens/{request.path_params['ref']}/revoke", "revoked"
-        )
+        return await act(request, viewer, f"/tokens/{request.path_params['ref']}/revoke", "revoked")
 
     @console.page("user_disable")
     async def disable(request: Request, viewer: Viewer) -> Response:
-        return await act(request, viewer, f"/users/{request.path_params['ref']}/disable", "disabled")
+        return await act(
+            request, viewer, f"/users/{request.path_params['ref']}/disable", "disabled"
+        )
 
     @console.page("user_enable")
     async def enable(request: Request, viewer: Viewer) -> Response:

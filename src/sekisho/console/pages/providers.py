@@ -125,9 +125,10 @@ def routes(console: Console) -> list[Route]:
             duration = int(str(form.get("duration_s", "")))
         except ValueError as exc:
             raise InvalidRequest("choose how long the override lasts") from exc
+        provider = str(form.get("provider", ""))
         body = {
             "kind": str(form.get("kind", "")),
-            "provider": str(form.get("provider", "")),
+            "provider": provider,
             "duration_s": duration,
             "reason": str(form.get("reason", "")).strip(),
             "incident_id": str(form.get("incident_id", "")).strip() or None,
@@ -137,7 +138,7 @@ def routes(console: Console) -> list[Route]:
         try:
             await console.api(viewer, "POST", f"/aliases/{alias}/overrides", body=body)
         except AdminRefused as exc:
-            return await refused(request, viewer, alias, body["provider"], exc)
+            return await refused(request, viewer, alias, provider, exc)
         return RedirectResponse(f"/console/providers?notice=override#alias-{alias}", 303)
 
     @console.page("override_revert")

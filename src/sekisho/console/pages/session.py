@@ -41,7 +41,9 @@ def routes(console: Console) -> list[Route]:
             nonce=nonce,
             next=_safe_next(request.query_params.get("next")),
         )
-        console.set_cookie(response, request, console.cookie_name(request, NONCE_COOKIE), nonce, 900)
+        console.set_cookie(
+            response, request, console.cookie_name(request, NONCE_COOKIE), nonce, 900
+        )
         return response
 
     async def sign_in_page(request: Request) -> Response:

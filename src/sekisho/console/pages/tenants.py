@@ -74,7 +74,9 @@ def routes(console: Console) -> list[Route]:
             console.api(viewer, "GET", "/tenants"), console.api(viewer, "GET", "/tenants/overdue")
         )
         overdue_ids = {o["tenant_id"] for o in overdue["overdue"]}
-        found = [t | {"overdue": t["id"] in overdue_ids} for t in tenants["tenants"] if _match(t, q)]
+        found = [
+            t | {"overdue": t["id"] in overdue_ids} for t in tenants["tenants"] if _match(t, q)
+        ]
         return console.render(
             request,
             "tenants.html",
