@@ -74,12 +74,17 @@ async def resolve_principal(request: Request) -> AdminPrincipal:
     raise InvalidApiKey("Sign in or send an operator token as 'Authorization: Bearer <token>'.")
 
 
+def allows(role: str, roles: tuple[str, ...]) -> bool:
+    """The one authorization decision (admin API and console): may `role` do what `roles` may?"""
+    return role in roles
+
+
 def require(*roles: str) -> Callable[[Request], Awaitable[AdminPrincipal]]:
     """A dependency admitting only the given platform roles."""
 
     async def dependency(request: Request) -> AdminPrincipal:
         principal = await resolve_principal(request)
-        if principal.role not in roles:
+        if not allows(principal.role, roles):
             raise PermissionDenied(f"Role {principal.role!r} may not do this.")
         request.state.principal = principal
         return principal

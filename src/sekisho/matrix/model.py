@@ -34,6 +34,7 @@ class Provider:
     client_cert: str = ""
     client_key: str = ""
     tls_server_name: str = ""
+    status_url: str = ""  # the provider's own status page (internal: console only)
 
     def satisfies(self, tags: frozenset[SovereigntyTag]) -> bool:
         return tags <= self.sovereignty

@@ -29,6 +29,7 @@ _PROVIDER_KEYS = {
     "connect_timeout_s",
     "name",
     *("proxy_url", "ca_bundle", "client_cert", "client_key", "tls_server_name"),
+    "status_url",
 }
 _EGRESS_KEYS = ("proxy_url", "ca_bundle", "client_cert", "client_key", "tls_server_name")
 _ALIAS_KEYS = {"name", "kind", "sovereignty", "route", "fallbacks", "description"}
@@ -145,6 +146,12 @@ def _parse_provider(
         c.error(f"{where}.proxy_url", "must be an http:// proxy URL (tunnelled with CONNECT)")
     if egress["client_key"] and not egress["client_cert"]:
         c.error(f"{where}.client_key", "needs client_cert")
+    status_url = raw.get("status_url", "")
+    if not isinstance(status_url, str) or (
+        status_url and not status_url.startswith(("https://", "http://"))
+    ):
+        c.error(f"{where}.status_url", f"must be an http(s) URL, got {status_url!r}")
+        status_url = ""
     if not pid or kind not in KINDS:
         return None
     return Provider(
@@ -159,6 +166,7 @@ def _parse_provider(
         connect_timeout_s=min(connect, timeout),
         name=name if isinstance(name, str) else "",
         **egress,
+        status_url=status_url,
     )
 
 

@@ -1,0 +1,125 @@
+"""A real gateway (create_app on port 0, PostgreSQL, the simulator) and one Chromium per module.
+
+Debian's Chromium (`/usr/bin/chromium`) is driven by Playwright; no browser is ever
+downloaded. Every page a test visits is saved as a screenshot under
+`tmp/artifacts/console/` (or `$SEKISHO_ARTIFACTS`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from sekisho.actor import Actor
+from sekisho.simulator import SimulatorServer
+from sekisho.store.db import Database
+from sekisho.tenancy import service
+from tests.lifecycle.support import PASSWORD, make_people
+from tests.support.databases import fresh_postgres_database
+from tests.support.gateway import (
+    RunningGateway,
+    gateway_settings,
+    make_tenant,
+    migrated,
+    start_gateway,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("SEKISHO_ARTIFACTS", Path(__file__).parents[2] / "tmp/artifacts"))
+MEMBER = "member@acme.test"
+FAST_OBSERVE = {
+    "rollup_bucket_s": 5,
+    "rollup_flush_s": 0.2,
+    "alert_window_s": 30,
+    "alert_baseline_s": 120,
+    "alert_threshold": 0.2,
+    "alert_min_requests": 5,
+    "alert_interval_s": 0.3,
+    "probes_enabled": True,
+    "probe_interval_s": 0.5,
+    "probe_timeout_s": 3,
+}
+
+
+@dataclass
+class ConsoleEnv:
+    gw: RunningGateway
+    db: Database
+    sim: SimulatorServer
+    people: dict[str, str]
+    tenants: dict[str, str]
+    keys: dict[str, str]
+    browser: Browser
+    artifacts: Path
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.gw.url
+
+    def context(self) -> BrowserContext:
+        ctx = self.browser.new_context(viewport={"width": 1280, "height": 900}, base_url=self.url)
+        ctx.set_default_timeout(15_000)
+        self.contexts.append(ctx)
+        return ctx
+
+    def sign_in(self, role: str, ctx: BrowserContext | None = None) -> Page:
+        """A page in a fresh browser context (its own cookies), signed in as `role`."""
+        page = (ctx or self.context()).new_page()
+        page.goto("/console/sign-in")
+        page.get_by_label("E-mail").fill(MEMBER if role == "member" else self.people[role])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/sign-in" not in url)
+        return page
+
+    def shot(self, page: Page, name: str) -> Path:
+        path = self.artifacts / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture(scope="module")
+def console_env(
+    simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsoleEnv]:
+    state = tmp_path_factory.mktemp("console")
+    artifacts = ARTIFACTS / "console"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    simulator.clear_faults()
+    with fresh_postgres_database() as url:
+        settings = gateway_settings(
+            simulator.url,
+            state,
+            url,
+            observe=FAST_OBSERVE,
+            circuit={"failure_threshold": 3, "cooldown_s": 0.5, "min_requests": 1000},
+        )
+        db = migrated(url)
+        people = make_people(db)
+        tenants: dict[str, str] = {}
+        keys: dict[str, str] = {}
+        for name, spec in (("acme", {}), ("sakura", {"sovereignty": "jp_sovereign"})):
+            tenants[name], keys[name] = make_tenant(db, settings, name, **spec)
+        with db.begin() as session:
+            service.create_user(
+                session, MEMBER, "member", PASSWORD, Actor.system("tests"), tenant_ref="acme"
+            )
+        gw = start_gateway(settings, db)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+            env = ConsoleEnv(gw, db, simulator, people, tenants, keys, browser, artifacts)
+            try:
+                yield env
+            finally:
+                for ctx in env.contexts:
+                    ctx.close()
+                browser.close()
+                gw.stop()
+                simulator.clear_faults()
+                db.dispose()

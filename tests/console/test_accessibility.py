@@ -1,0 +1,141 @@
+"""Every console page: axe-core finds no serious or critical violation, and every control is
+reachable with the keyboard. Screenshots of each page are saved as artifacts."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import ConsoleEnv
+
+INTERACTIVE = "a[href], button, input:not([type=hidden]), select, textarea"
+
+
+def axe_problems(page: Page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def unreachable_by_tab(page: Page) -> list[str]:
+    """Visible controls that pressing Tab from the top of the page never focuses."""
+    total = page.evaluate(
+        """(sel) => {
+          const els = [...document.querySelectorAll(sel)].filter(e => {
+            const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+            return !e.disabled && s.visibility !== 'hidden' && s.display !== 'none'
+              && (r.width > 0 || r.height > 0 || e.classList.contains('skip'));
+          });
+          els.forEach((e, i) => e.setAttribute('data-a11y', String(i)));
+          return els.length;
+        }""",
+        INTERACTIVE,
+    )
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    reached: set[str] = set()
+    for _ in range(total + 10):
+        page.keyboard.press("Tab")
+        mark = page.evaluate(
+            "() => document.activeElement && document.activeElement.getAttribute('data-a11y')"
+        )
+        if mark is not None:
+            reached.add(mark)
+        if len(reached) == total:
+            break
+    missing = sorted(set(map(str, range(total))) - reached, key=int)
+    return [
+        page.locator(f'[data-a11y="{m}"]').evaluate("e => e.outerHTML.slice(0, 120)")
+        for m in missing
+    ]
+
+
+@pytest.fixture(scope="module")
+def pages(console_env: ConsoleEnv) -> dict[str, str]:
+    """One of each page worth checking, with the data it needs."""
+    env = console_env
+    with httpx.Client(base_url=env.url, timeout=15) as http:
+        http.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {env.keys['acme']}"},
+            json={"model": "chat-large", "messages": [{"role": "user", "content": "hi"}]},
+        )
+    admin = env.sign_in("admin")
+    admin.goto("/console/incidents")
+    admin.get_by_label("Title (customers see it)").fill("Slow answers on chat-fast")
+    admin.get_by_label("chat-fast").check()
+    admin.get_by_role("button", name="Open incident").click()
+    expect(admin.get_by_role("status")).to_contain_text("Incident opened")
+    incident = admin.url.split("?")[0].removeprefix(env.url)
+    admin.goto("/console/aliases/chat-large")
+    admin.get_by_role("link", name="list recent failed requests").click()
+    admin.goto("/console/ledger")
+    proof = admin.get_by_role("link", name=re.compile("proof of")).first.get_attribute("href")
+    admin.context.close()
+    env.contexts.remove(admin.context)
+
+    def request_page() -> str:
+        from sqlalchemy import select
+
+        from sekisho.store.models import RequestLog
+
+        with env.db.read() as session:
+            rid = session.scalars(select(RequestLog.id).limit(1)).first()
+        assert rid is not None
+        return f"/console/requests/{rid}"
+
+    return {
+        "overview": "/console/",
+        "alias": "/console/aliases/chat-large",
+        "requests": "/console/aliases/chat-large/requests?from=0&to=600000",
+        "request": request_page(),
+        "providers": "/console/providers",
+        "tenants": "/console/tenants",
+        "tenant": f"/console/tenants/{env.tenants['acme']}",
+        "incidents": "/console/incidents",
+        "incident": incident,
+        "evidence": "/console/evidence",
+        "ledger": "/console/ledger",
+        "ledger-verify": "/console/ledger/verify",
+        "ledger-proof": proof or "/console/ledger",
+        "people": "/console/people",
+        "me": "/console/me",
+    }
+
+
+def test_sign_in_page_is_accessible(console_env: ConsoleEnv) -> None:
+    page = console_env.context().new_page()
+    page.goto("/console/sign-in")
+    assert axe_problems(page) == []
+    assert unreachable_by_tab(page) == []
+
+
+def test_every_page_is_accessible_and_keyboard_reachable(
+    console_env: ConsoleEnv, pages: dict[str, str]
+) -> None:
+    env = console_env
+    page = env.sign_in("admin")
+    failures: dict[str, list[str]] = {}
+    for name, path in pages.items():
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        if name == "alias":
+            expect(page.locator("#charts")).to_have_attribute("data-ready", "1")
+        problems = axe_problems(page) + [
+            f"not reachable by Tab: {h}" for h in unreachable_by_tab(page)
+        ]
+        if problems:
+            failures[name] = problems
+        env.shot(page, f"page-{name}")
+    owner = env.sign_in("billing_owner")
+    owner.goto("/console/sign-offs")
+    if problems := axe_problems(owner) + unreachable_by_tab(owner):
+        failures["sign-offs"] = problems
+    env.shot(owner, "page-sign-offs")
+    assert failures == {}

@@ -1,0 +1,179 @@
+"""An upstream outage seen from the console: spike, triage, drill-down, override within sovereignty."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from sekisho.store.models import RequestLog
+from tests.console.conftest import ConsoleEnv
+
+
+def chat(env: ConsoleEnv, tenant: str, alias: str, n: int) -> list[int]:
+    with httpx.Client(base_url=env.url, timeout=15) as http:
+        return [
+            http.post(
+                "/v1/chat/completions",
+                headers={"authorization": f"Bearer {env.keys[tenant]}"},
+                json={"model": alias, "messages": [{"role": "user", "content": "hi"}]},
+            ).status_code
+            for _ in range(n)
+        ]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+def triage_verdict(page: Page, alias: str) -> str:
+    return str(page.request.get(f"/admin/v1/aliases/{alias}/triage?window=5m").json()["verdict"])
+
+
+def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> None:
+    env = console_env
+    assert set(chat(env, "sakura", "chat-jp", 6) + chat(env, "acme", "chat-jp", 6)) == {200}
+    env.sim.set_fault("kumo-tokyo", status=503)
+    env.sim.set_fault("hoshi-osaka", status=503)
+    try:
+        assert set(chat(env, "sakura", "chat-jp", 12)) == {502}
+        page = env.sign_in("operator")
+        # The overview tile turns red on its own (htmx polling) once the spike alert fires.
+        tile = page.locator('.tile[data-alias="chat-jp"]')
+        expect(tile).to_have_class(re.compile("tile-alert"), timeout=25_000)
+        expect(tile.locator(".alert-line")).to_have_text("spike alert firing")
+        env.shot(page, "overview-outage")
+
+        wait_for("triage to say upstream", lambda: triage_verdict(page, "chat-jp") == "upstream")
+        tile.get_by_role("link", name="chat-jp").click()
+        expect(page.locator("#triage-verdict")).to_have_text("upstream")
+        charts = page.locator("#charts")
+        expect(charts).to_have_attribute("data-ready", "1")
+        expect(page.locator("#spikes")).to_contain_text("1 spike(s) in this window")
+        env.shot(page, "alias-dashboard")
+
+        # Click the bucket with the most 5xx: the requests behind it appear below the chart.
+        x, y = page.evaluate(
+            """() => {
+              const u = document.getElementById('charts')._charts[0];
+              const s = u.data[3]; let best = 0;
+              for (let i = 0; i < s.length; i++) { if ((s[i] || 0) > (s[best] || 0)) best = i; }
+              return [u.valToPos(u.data[0][best], 'x'), u.bbox.height / 2 / devicePixelRatio];
+            }"""
+        )
+        page.locator("#chart-codes .u-over").click(position={"x": x, "y": y})
+        table = page.locator("#drill-table")
+        expect(table).to_be_visible()
+        expect(table.locator('tbody tr[data-status="502"]').first).to_be_visible()
+        env.shot(page, "alias-drilldown")
+
+        # Every failed request of the window; one that was tried on both sovereign routes.
+        page.get_by_role("link", name="list recent failed requests").click()
+        failed_over = page.locator('#drill-table tbody tr[data-status="502"][data-attempts="2"]')
+        failed_over.first.get_by_role("link").click()
+        expect(page.locator("#req-status")).to_contain_text("502 upstream_unavailable")
+        attempts = page.locator("#attempts tbody tr")
+        expect(attempts).to_have_count(2)
+        expect(attempts.nth(0)).to_contain_text("kumo-tokyo")
+        expect(attempts.nth(1)).to_contain_text("hoshi-osaka")
+        expect(page.locator("#plan")).to_contain_text("kumo-tokyo")
+        env.shot(page, "request-detail")
+
+        # Hoshi recovers. Pinning the sovereign alias to a non-sovereign provider is refused
+        # with the rule in words; pinning it to the sovereign fallback is applied.
+        env.sim.clear_faults("hoshi-osaka")
+        page.get_by_role("link", name="Providers").click()
+        expect(page.locator('tr[data-provider="kumo-tokyo"]')).to_contain_text("jp_sovereign")
+        section = page.locator("#alias-chat-jp")
+        section.get_by_label("Override", exact=True).select_option("pin")
+        section.get_by_label("Provider for chat-jp").select_option("atlas-useast")
+        section.get_by_label("Reason").fill("kumo-tokyo outage")
+        section.get_by_role("button", name="Apply to chat-jp").click()
+        refusal = page.locator("#refusal")
+        expect(refusal).to_contain_text("Rule 2, sovereign failover only")
+        expect(refusal).to_contain_text("atlas-useast does not carry jp_sovereign")
+        env.shot(page, "providers-refusal")
+
+        section = page.locator("#alias-chat-jp")
+        section.get_by_label("Provider for chat-jp").select_option("hoshi-osaka")
+        section.get_by_label("Reason").fill("kumo-tokyo outage")
+        section.get_by_role("button", name="Apply to chat-jp").click()
+        expect(page.get_by_role("status")).to_contain_text("Override set")
+        expect(page.locator("#alias-chat-jp .overrides")).to_contain_text("pin")
+        env.shot(page, "providers-override")
+
+        # The pin holds for sovereign traffic: served by the fallback on the first attempt.
+        assert chat(env, "sakura", "chat-jp", 3) == [200, 200, 200]
+
+        def last_row() -> RequestLog | None:
+            with env.db.read() as session:
+                return session.scalars(
+                    select(RequestLog)
+                    .where(RequestLog.tenant_id == env.tenants["sakura"])
+                    .order_by(RequestLog.ts.desc())
+                    .limit(1)
+                ).first()
+
+        row = wait_for("the request log row", lambda: (r := last_row()) and r.status == 200 and r)
+        assert row.provider == "hoshi-osaka" and len(row.attempts) == 1
+
+        page.locator("#alias-chat-jp").get_by_role("button", name=re.compile("Revert pin")).click()
+        expect(page.get_by_role("status")).to_contain_text("Override reverted")
+        expect(page.locator("#alias-chat-jp .overrides")).to_have_count(0)
+    finally:
+        env.sim.clear_faults()
+
+
+def test_incident_with_live_leak_check_and_resolution(console_env: ConsoleEnv) -> None:
+    env = console_env
+    page = env.sign_in("operator")
+    page.get_by_role("link", name="Incidents").click()
+    page.get_by_label("Title (customers see it)").fill("Errors on chat-jp")
+    page.get_by_label("Severity").select_option("SEV2")
+    page.get_by_label("chat-jp").check()
+    page.get_by_label("Internal note (may name providers)").fill("kumo-tokyo returns 503")
+    page.get_by_role("button", name="Open incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Incident opened")
+    incident_id = page.locator("dl.facts dd code").first.inner_text()
+
+    # While typing, the leak check refuses a provider's name, then accepts alias-only words.
+    update = page.get_by_role("textbox", name=re.compile("^Customer update"))
+    update.fill("Our Kumo Tokyo provider is down")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_contain_text("reveals provider")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_have_class("leak-bad")
+    env.shot(page, "incident-leak-refused")
+    update.fill("Requests to chat-jp fail more often than usual; we are working on it.")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_have_class("leak-ok")
+    page.get_by_role("button", name="Publish update").click()
+    expect(page.get_by_role("status")).to_contain_text("Customer update published")
+    expect(page.locator("#timeline li.public").last).to_contain_text("fail more often")
+    status_page = httpx.get(env.url + "/status", timeout=10).text
+    assert "fail more often than usual" in status_page and "kumo" not in status_page.lower()
+
+    # A provider name slipped past the live check is still refused on publish, in words.
+    page.get_by_role("textbox", name=re.compile("^Customer update")).fill("hoshi-osaka is fine")
+    page.get_by_role("button", name="Publish update").click()
+    expect(page.locator("#incident-error")).to_contain_text("reveals provider identity")
+
+    page.get_by_label("Internal note (posted to the ops channel)").fill("pinned to hoshi-osaka")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator("#timeline li.internal").last).to_contain_text("pinned to hoshi-osaka")
+
+    page.get_by_label("Final customer update").fill("chat-jp has recovered.")
+    page.get_by_role("button", name="Resolve incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Incident resolved")
+    impact = page.locator("#impact tbody tr")
+    expect(impact).to_have_count(3)
+    expect(impact.nth(1)).to_contain_text("during")
+    expect(page.locator("#timeline")).to_contain_text("evidence")
+    env.shot(page, "incident-resolved")
+    assert incident_id.startswith("inc")
