@@ -135,6 +135,7 @@ class ChatService:
             source=principal.source,
             tenant_id=principal.tenant.id,
             key_id=principal.key.id if principal.key else None,
+            user_id=principal.user_id,
             alias=req.alias,
             stream=req.stream,
         )

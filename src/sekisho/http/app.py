@@ -23,6 +23,7 @@ from sekisho.admin import observe as admin_observe
 from sekisho.admin import session_routes as admin_session
 from sekisho.admin import tenants as admin_tenants
 from sekisho.admin.app import create_admin_app
+from sekisho.chatapp import chat_app
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
 from sekisho.http.ops import ops_routes
@@ -61,6 +62,7 @@ class GatewayApp:
                 *ops_routes(gateway),
                 *public_routes(gateway),
                 Mount("/admin/v1", app=self.admin),
+                Mount("/chat", app=chat_app(gateway, lifecycle)),
             ]
         )
         self._hot = {
