@@ -145,17 +145,14 @@ class MemberAuth:
         return Member(who, csrf_token(token))
 
     def _ended_by_suspension(self, token: str) -> bool:
-        """Was this (dead) session ended because its tenant is suspended? Only for the wording."""
+        """Is this (dead) session's tenant not active now? Only chooses the wording of the refusal."""
         with self._db.read() as db:
-            row = db.execute(
-                select(UserSession.revoked_reason, Tenant.state)
-                .outerjoin(Tenant, Tenant.id == UserSession.tenant_id)
+            state = db.scalar(
+                select(Tenant.state)
+                .join(UserSession, UserSession.tenant_id == Tenant.id)
                 .where(UserSession.token_hash == hash_key(token))
-            ).first()
-        if row is None:
-            return False
-        reason, state = row
-        return reason == "tenant_suspended" or (state is not None and state != "active")
+            )
+        return state is not None and state != "active"
 
     async def sign_in(
         self, request: Request, email: str, password: str, pre: str, presented: str | None

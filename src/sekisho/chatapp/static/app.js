@@ -206,6 +206,22 @@
     }
   }
 
+  function listConversation(id, text) {
+    const list = $("#conversations");
+    const empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    const li = document.createElement("li");
+    li.className = "current";
+    const a = document.createElement("a");
+    a.href = root + "/c/" + id;
+    a.dataset.id = id;
+    a.textContent = text.trim().split(/\s+/).join(" ").slice(0, 60);
+    li.appendChild(a);
+    list.prepend(li);
+    const title = $(".chat-head .title");
+    if (title) title.textContent = a.textContent;
+  }
+
   // --- the controls -------------------------------------------------------------------------
   composer.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -217,6 +233,7 @@
       conversation = made.id;
       body.dataset.conversation = made.id;
       history.replaceState(null, "", root + "/c/" + made.id);
+      listConversation(made.id, text);
     }
     input.value = "";
     if (editing) {
