@@ -11,11 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from sekisho.actor import Actor
-from sekisho.simulator import SimulatorServer
-from sekisho.store.db import Database
-from sekisho.tenancy.service import create_user
 from tests.lifecycle.support import PASSWORD, make_people
 from tests.support.databases import sqlite_url
 from tests.support.gateway import (
@@ -23,8 +18,14 @@ from tests.support.gateway import (
     gateway_settings,
     make_tenant,
     migrated,
+    reset_circuits,
     start_gateway,
 )
+
+from sekisho.actor import Actor
+from sekisho.simulator import SimulatorServer
+from sekisho.store.db import Database
+from sekisho.tenancy.service import create_user
 
 MEMBER_A = "ann@tenant-a.test"
 MEMBER_A2 = "abe@tenant-a.test"
@@ -83,10 +84,16 @@ def chat_env(
 
 
 @pytest.fixture(autouse=True)
-def _no_faults(chat_sim: SimulatorServer) -> Iterator[None]:
-    chat_sim.clear_faults()
+def _no_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each gateway test starts with a healthy simulator and no circuit memory of outages."""
+    if "chat_env" not in request.fixturenames:
+        yield
+        return
+    chat_env: ChatEnv = request.getfixturevalue("chat_env")
+    chat_env.sim.clear_faults()
+    reset_circuits(chat_env.gw)
     yield
-    chat_sim.clear_faults()
+    chat_env.sim.clear_faults()
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')

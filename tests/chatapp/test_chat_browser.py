@@ -14,6 +14,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
+from tests.chatapp.browser import browser_page, chromium
+from tests.chatapp.conftest import LARGE, MEMBER_A, ChatEnv, wait_until
+from tests.lifecycle.support import PASSWORD
+from tests.support.gateway import make_tenant
 
 from sekisho.actor import Actor
 from sekisho.chatapp import store
@@ -21,10 +25,6 @@ from sekisho.chatapp.tables import ChatMessage, Conversation
 from sekisho.lifecycle import service as lifecycle
 from sekisho.store.models import RequestLog, User
 from sekisho.tenancy.service import create_user
-from tests.chatapp.browser import browser_page, chromium
-from tests.chatapp.conftest import LARGE, MEMBER_A, ChatEnv, wait_until
-from tests.lifecycle.support import PASSWORD
-from tests.support.gateway import make_tenant
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -120,9 +120,9 @@ def test_stop_ends_the_answer_and_the_upstream_work(page: Page, chat_env: ChatEn
     expect(page.locator("#stop")).to_be_hidden()
     cid = current_conversation(page)
 
-    stopped = wait_until(
-        lambda: [t for t in stored_turns(chat_env, cid) if t.role == "assistant"]
-    )[0]
+    stopped = wait_until(lambda: [t for t in stored_turns(chat_env, cid) if t.role == "assistant"])[
+        0
+    ]
     assert stopped.state == "stopped"
     assert stopped.content.startswith("Simulated") and "nine" not in stopped.content
 
@@ -200,19 +200,24 @@ def _seed(env: ChatEnv, email: str, answer: str, guardrail: dict[str, str] | Non
         owner = store.Owner(user.tenant_id or "", user.id)
         conv = store.create_conversation(s, owner, "chat-large", "Seeded")
         store.append(s, owner, conv.id, "user", "show me code")
-        store.append(s, owner, conv.id, "assistant", answer, alias="chat-large", guardrail=guardrail)
+        store.append(
+            s, owner, conv.id, "assistant", answer, alias="chat-large", guardrail=guardrail
+        )
     return conv.id
 
 
-def test_code_blocks_copy_and_guardrail_notice(
-    browser: Browser, chat_env: ChatEnv
-) -> None:
+def test_code_blocks_copy_and_guardrail_notice(browser: Browser, chat_env: ChatEnv) -> None:
     answer = (
         "Here:\n\n```python\nprint('hi')\n```\n\n"
         "[docs](https://example.com/docs) and [bad](javascript:alert(1)) "
         '<img src=x onerror="window.pwned=9"> ![t](https://t.example/x.png)'
     )
-    cid = _seed(chat_env, MEMBER_A, answer, {"notice": "A content guardrail masked sensitive content in this exchange."})
+    cid = _seed(
+        chat_env,
+        MEMBER_A,
+        answer,
+        {"notice": "A content guardrail masked sensitive content in this exchange."},
+    )
     with browser_page(browser, chat_env.gw.url) as (context, page):
         context.grant_permissions(["clipboard-read", "clipboard-write"])
         sign_in(page)
