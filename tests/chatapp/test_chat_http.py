@@ -57,7 +57,7 @@ def test_a_member_chats_through_the_chat_core_with_a_logged_user(chat_env: ChatE
         resp = _say(chat_env, client, csrf, cid, "Hello there")
         assert resp.status_code == 200 and resp.headers["content-type"] == "application/x-ndjson"
         events = _events(resp)
-        assert [e["type"] for e in events][0] == "start" and events[-1]["type"] == "done"
+        assert events[0]["type"] == "start" and events[-1]["type"] == "done"
         text = "".join(str(e["text"]) for e in events if e["type"] == "delta")
         assert text == "Simulated answer to: Hello there"
         shown = client.get(f"{chat_env.url}/api/conversations/{cid}").json()

@@ -52,16 +52,17 @@ def test_nobody_else_reaches_a_conversation(any_db: Database, owners) -> None:  
         store.append(s, mine, conv.id, "user", "hello")
     for other in (neighbour, stranger, store.Owner(stranger.tenant_id, mine.user_id)):
         with any_db.begin() as s:
-            for attempt in (
-                lambda: store.get_conversation(s, other, conv.id),
-                lambda: store.turns(s, other, conv.id),
-                lambda: store.rename(s, other, conv.id, "x"),
-                lambda: store.delete_conversation(s, other, conv.id),
-                lambda: store.append(s, other, conv.id, "user", "x"),
-                lambda: store.drop_from(s, other, conv.id, 1),
-            ):
+            attempts = [
+                (store.get_conversation, ()),
+                (store.turns, ()),
+                (store.rename, ("x",)),
+                (store.delete_conversation, ()),
+                (store.append, ("user", "x")),
+                (store.drop_from, (1,)),
+            ]
+            for fn, extra in attempts:
                 with pytest.raises(store.ConversationNotFound):
-                    attempt()
+                    fn(s, other, conv.id, *extra)  # type: ignore[operator]
             assert store.list_conversations(s, other) == []
     with any_db.read() as s:
         assert store.get_conversation(s, mine, conv.id).title == "private"
