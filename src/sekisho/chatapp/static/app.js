@@ -145,7 +145,10 @@
         if (!pending) { pending = true; requestAnimationFrame(paint); }
       } else if (ev.type === "start") {
         if (userArt) userArt.dataset.turnId = ev.turn.id;
-        if (ev.dropped) art.dataset.dropped = ev.dropped;
+        if (ev.dropped) {
+          status(art, ev.dropped + " older messages were not sent: the conversation is longer than "
+            + ev.alias + " accepts.");
+        }
       } else if (ev.type === "error") {
         status(art, ev.message, "turn-error");
         art.dataset.state = "error";
