@@ -11,6 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from sekisho.actor import Actor
+from sekisho.simulator import SimulatorServer
+from sekisho.store.db import Database
+from sekisho.tenancy.service import create_user
 from tests.lifecycle.support import PASSWORD, make_people
 from tests.support.databases import sqlite_url
 from tests.support.gateway import (
@@ -21,11 +26,6 @@ from tests.support.gateway import (
     reset_circuits,
     start_gateway,
 )
-
-from sekisho.actor import Actor
-from sekisho.simulator import SimulatorServer
-from sekisho.store.db import Database
-from sekisho.tenancy.service import create_user
 
 MEMBER_A = "ann@tenant-a.test"
 MEMBER_A2 = "abe@tenant-a.test"

@@ -14,10 +14,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
-from tests.chatapp.browser import browser_page, chromium
-from tests.chatapp.conftest import LARGE, MEMBER_A, ChatEnv, wait_until
-from tests.lifecycle.support import PASSWORD
-from tests.support.gateway import make_tenant
 
 from sekisho.actor import Actor
 from sekisho.chatapp import store
@@ -25,6 +21,10 @@ from sekisho.chatapp.tables import ChatMessage, Conversation
 from sekisho.lifecycle import service as lifecycle
 from sekisho.store.models import RequestLog, User
 from sekisho.tenancy.service import create_user
+from tests.chatapp.browser import browser_page, chromium
+from tests.chatapp.conftest import LARGE, MEMBER_A, ChatEnv, wait_until
+from tests.lifecycle.support import PASSWORD
+from tests.support.gateway import make_tenant
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import orjson
 import pytest
+
+from sekisho.actor import Actor
+from sekisho.lifecycle import service as lifecycle
+from sekisho.store.models import RequestLog
+from sekisho.tenancy.service import create_user
 from tests.chatapp.conftest import (
     LARGE,
     MEMBER_A,
@@ -16,8 +23,7 @@ from tests.chatapp.conftest import (
     wait_until,
 )
 from tests.lifecycle.support import PASSWORD
-
-from sekisho.store.models import RequestLog
+from tests.support.gateway import make_tenant
 
 SAME = {"sec-fetch-site": "same-origin"}
 
@@ -303,3 +309,86 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(chat_env: ChatEnv) -> 
             assert resp.status_code == status, resp.text
             assert set(resp.json()["error"]) == {"message", "type", "code", "param"}
         assert client.get(url).json()["turns"] == []
+
+
+def test_the_forms_work_without_script(chat_env: ChatEnv) -> None:
+    with member_client(chat_env, MEMBER_A) as (client, csrf):
+        sent = client.post(
+            chat_env.url + "/send",
+            data={"content": "no script here", "alias": "chat-fast", "csrf_token": csrf},
+            headers=SAME,
+        )
+        assert sent.status_code == 303
+        page = client.get(chat_env.gw.url + sent.headers["location"])
+        assert "Simulated answer to: no script here" in page.text
+        cid = sent.headers["location"].rsplit("/", 1)[1]
+        renamed = client.post(
+            f"{chat_env.url}/c/{cid}/rename",
+            data={"title": "Renamed", "csrf_token": csrf},
+            headers=SAME,
+        )
+        assert renamed.status_code == 303
+        assert "Renamed" in client.get(f"{chat_env.url}/c/{cid}").text
+        deleted = client.post(
+            f"{chat_env.url}/c/{cid}/delete", data={"csrf_token": csrf}, headers=SAME
+        )
+        assert deleted.status_code == 303
+        assert client.get(f"{chat_env.url}/c/{cid}").status_code == 404
+        assert client.get(chat_env.url + "/no-such-page").status_code == 404
+        signed_out = client.post(
+            chat_env.url + "/sign-out", data={"csrf_token": csrf}, headers=SAME
+        )
+        assert signed_out.status_code == 303
+        assert client.get(chat_env.url + "/api/session").status_code == 401
+        assert client.get(chat_env.url + "/").headers["location"].endswith("/chat/sign-in")
+
+
+def test_a_suspended_tenants_open_sessions_get_the_notice_on_every_route(chat_env: ChatEnv) -> None:
+    settings = chat_env.gw.gateway.settings
+    tenant, _ = make_tenant(chat_env.db, settings, "chat-tenant-t")
+    email = "tim@tenant-t.test"
+    with chat_env.db.begin() as s:
+        create_user(s, email, "member", PASSWORD, Actor.system("t"), tenant_ref=tenant)
+    req = lifecycle.LifecycleRequest(
+        tenant=tenant,
+        requested_by=chat_env.people["operator"],
+        authorized_by=chat_env.people["security_owner"],
+        note="credential compromise",
+        via="tests",
+    )
+    with member_client(chat_env, email) as (client, csrf):
+        cid = _new(chat_env, client, csrf)
+        assert _say(chat_env, client, csrf, cid, "before").status_code == 200
+        with chat_env.db.begin() as s:
+            lifecycle.suspend_tenant(s, settings, req, reason="security_event")
+        h = {"x-csrf-token": csrf, **SAME}
+        for resp in (
+            client.get(chat_env.url + "/api/conversations"),
+            client.get(f"{chat_env.url}/api/conversations/{cid}"),
+            _say(chat_env, client, csrf, cid, "after"),
+            client.post(f"{chat_env.url}/api/conversations/{cid}/regenerate", json={}, headers=h),
+        ):
+            assert resp.status_code == 403 and resp.json()["error"]["code"] == "tenant_suspended"
+            assert "suspended" in resp.json()["error"]["message"]
+        page = client.get(f"{chat_env.url}/c/{cid}")
+        assert page.status_code == 403 and "Access suspended" in page.text
+        token = csrf_from(client.get(chat_env.url + "/sign-in").text)
+        refused = client.post(
+            chat_env.url + "/sign-in",
+            data={"email": email, "password": PASSWORD, "csrf_token": token},
+            headers=SAME,
+        )
+        assert refused.status_code == 403 and "suspended" in refused.text
+        with chat_env.db.begin() as s:
+            lifecycle.reinstate_tenant(s, settings, req)
+    with member_client(chat_env, email) as (client, _):
+        turns = client.get(f"{chat_env.url}/api/conversations/{cid}").json()["turns"]
+        assert [t["content"] for t in turns] == ["before", "Simulated answer to: before"]
+
+
+def test_the_demo_prints_a_member_login_and_the_chat_url() -> None:
+    from sekisho.demo import DEMO_PASSWORD, banner
+
+    text = banner(8080, "http://127.0.0.1:9100", "sks_x", Path("."))
+    assert "http://127.0.0.1:8080/chat" in text
+    assert "dev@acme.example" in text and DEMO_PASSWORD in text

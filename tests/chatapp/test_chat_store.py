@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.lifecycle.support import make_people, row_counts
-from tests.support.gateway import gateway_settings, make_tenant
 
 from sekisho.actor import Actor
 from sekisho.chatapp import store
@@ -12,6 +10,8 @@ from sekisho.lifecycle import service as lifecycle
 from sekisho.settings import Settings
 from sekisho.store.db import Database
 from sekisho.tenancy.service import create_user
+from tests.lifecycle.support import make_people, row_counts
+from tests.support.gateway import gateway_settings, make_tenant
 
 
 @pytest.fixture

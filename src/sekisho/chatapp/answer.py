@@ -340,16 +340,21 @@ class AnswerStream(Response):
         notice = guardrail_notice(info)
         if notice is not None:
             outcome.guardrail = {"notice": notice}
+        # Tell the page first (a suspension notice must not wait for the store), then store.
+        if not gone.is_set():
+            with contextlib.suppress(OSError):
+                if outcome.state == "error":
+                    code = outcome.error_code or "internal_error"
+                    words = plain_words(code, prepared.alias)
+                    await self._send(send, {"type": "error", "code": code, "message": words})
+                if notice is not None:
+                    await self._send(
+                        send, {"type": "notice", "kind": "guardrail", "message": notice}
+                    )
         turn = await self._answerer.finish(self._member, prepared, outcome)
         if gone.is_set():
             return
         with contextlib.suppress(OSError):
-            if outcome.state == "error":
-                code = outcome.error_code or "internal_error"
-                words = plain_words(code, prepared.alias)
-                await self._send(send, {"type": "error", "code": code, "message": words})
-            if notice is not None:
-                await self._send(send, {"type": "notice", "kind": "guardrail", "message": notice})
             await self._send(send, {"type": "done", "turn": turn.as_json()})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
