@@ -17,7 +17,6 @@ the session's CSRF token (`X-CSRF-Token`) and a same-origin browser.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -108,11 +107,7 @@ def member_route(auth: MemberAuth, handler: Handler) -> Callable[[Request], Awai
 
 def api_routes(db: Database, auth: MemberAuth, answerer: Answerer) -> list[Route]:
     async def in_db(fn: Callable[[Any], Any], *, write: bool = False) -> Any:
-        def run() -> Any:
-            with db.begin() if write else db.read() as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await store.in_db(db, fn, write=write)
 
     async def session_info(request: Request, member: Member) -> Response:
         return json_response(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from sekisho.chatapp.browser import cookie_names, own_origin, same_origin_ok
 from sekisho.chatapp.store import Owner
 from sekisho.chatapp.wording import SUSPENDED
 from sekisho.errors import InvalidApiKey, PermissionDenied, TenantSuspended
+from sekisho.identity import sessions
 from sekisho.identity.csrf import UNSAFE_METHODS, csrf_ok, csrf_token
 from sekisho.identity.resolver import SessionAuth
 from sekisho.identity.sessions import SignedIn
@@ -178,9 +180,5 @@ class MemberAuth:
         await asyncio.to_thread(self._revoke, token, "signed_out")
 
     def _revoke(self, token: str, reason: str) -> None:
-        from datetime import UTC, datetime
-
-        from sekisho.identity import sessions
-
         with self._db.begin() as db:
             sessions.revoke(db, token, reason, datetime.now(UTC))

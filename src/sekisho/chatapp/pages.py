@@ -8,7 +8,6 @@ answer stream in, and adds stop, regenerate, edit and Markdown.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from typing import Any
@@ -105,11 +104,7 @@ class Pages:
         return endpoint
 
     async def _in_db(self, fn: Callable[[Any], Any], *, write: bool = False) -> Any:
-        def run() -> Any:
-            with self._db.begin() if write else self._db.read() as session:
-                return fn(session)
-
-        return await asyncio.to_thread(run)
+        return await store.in_db(self._db, fn, write=write)
 
     # -- sign-in -----------------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ does not exist (`ConversationNotFound`, 404), so ids cannot be probed.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -17,10 +19,24 @@ from sqlalchemy.orm import Session
 from sekisho.chatapp.tables import ChatMessage, Conversation
 from sekisho.errors import InvalidRequest, NotFound
 from sekisho.ids import new_id
+from sekisho.store.db import Database
 
 TITLE_MAX = 200
 DEFAULT_TITLE = "New chat"
 LIST_LIMIT = 200
+
+
+_T = TypeVar("_T")
+
+
+async def in_db(db: Database, fn: Callable[[Session], _T], *, write: bool = False) -> _T:
+    """Run `fn` in one store transaction (a write transaction if `write`) off the event loop."""
+
+    def run() -> _T:
+        with db.begin() if write else db.read() as session:
+            return fn(session)
+
+    return await asyncio.to_thread(run)
 
 
 class ConversationNotFound(NotFound):
