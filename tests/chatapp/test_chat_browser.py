@@ -87,10 +87,10 @@ def test_answers_stream_in_then_regenerate_replaces_them(page: Page, chat_env: C
     expect(answer).to_have_attribute("data-state", "streaming")
     expect(body).to_contain_text("Simulated")
     partial = body.inner_text()
-    assert answer.get_attribute("data-state") == "streaming", "the whole answer came at once"
     expect(answer).to_have_attribute("data-state", "complete", timeout=15_000)
     final = body.inner_text()
-    assert len(final) > len(partial) and final.startswith(partial.rstrip("▍").strip()[:10])
+    assert len(final) > len(partial), "the whole answer came at once"
+    assert final.startswith(partial)
     assert final == "Simulated answer to: Tell me about checkpoints on old roads"
 
     cid = current_conversation(page)
@@ -302,6 +302,7 @@ def test_suspension_mid_answer_blocks_at_once_and_keeps_the_history(
         blocked = page.locator("#blocked")
         expect(blocked).to_be_visible(timeout=5_000)
         elapsed = time.monotonic() - suspended_at
+        print(f"suspension to notice: {elapsed:.3f} s")
         assert elapsed < 1.0, f"the stream took {elapsed:.2f} s to stop"
         expect(blocked).to_contain_text("suspended")
         expect(answer).to_have_attribute("data-state", "error")
