@@ -332,3 +332,32 @@ def test_suspension_mid_answer_blocks_at_once_and_keeps_the_history(
     assert turns[1].error_code == "tenant_suspended" and turns[1].content.startswith("Simulated")
     with chat_env.db.read() as s:
         assert s.get(Conversation, cid) is not None
+
+
+def test_a_cross_site_page_cannot_act_for_the_member(browser: Browser, chat_env: ChatEnv) -> None:
+    with browser_page(browser, chat_env.gw.url) as (context, page):
+        sign_in(page)
+        ask(page, "keep this conversation", "chat-fast")
+        expect(last_answer(page)).to_have_attribute("data-state", "complete")
+        cid = current_conversation(page)
+        csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        target = f"{chat_env.gw.url}/chat/c/{cid}/delete"
+        # An attacker's page on another site, even one that somehow knows the CSRF token.
+        evil = (
+            f'<form id="f" method="post" action="{target}">'
+            f'<input name="csrf_token" value="{csrf}"></form>'
+            "<script>"
+            "document.getElementById('f').submit();"
+            "</script>"
+        )
+        context.route(
+            "http://evil.test/**",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=evil),
+        )
+        with page.expect_response(lambda r: r.url == target) as answer:
+            page.goto("http://evil.test/")
+        assert answer.value.status in (403, 303)  # refused, or bounced to sign-in without cookie
+        with chat_env.db.read() as s:
+            assert s.get(Conversation, cid) is not None
+        page.goto(f"/chat/c/{cid}")
+        expect(page.locator(".turn-user .turn-body")).to_have_text("keep this conversation")
