@@ -130,6 +130,12 @@ class MemberAuth:
         ):
             raise CrossOriginRefused()
 
+    def check_form(self, request: Request, pre: str, presented: str | None) -> None:
+        """A form posted before sign-in: same origin, and its token bound to the pre-cookie."""
+        self.check_origin(request)
+        if not pre or not csrf_ok(pre, presented):
+            raise PermissionDenied("The form expired; reload the page and try again.")
+
     async def member(self, request: Request) -> Member:
         """The signed-in member of this request, or the error that says why not. Fails closed."""
         self.check_origin(request)
@@ -160,9 +166,7 @@ class MemberAuth:
         self, request: Request, email: str, password: str, pre: str, presented: str | None
     ) -> SignInResult:
         """Sign a member in (throttled, rotated); the form's CSRF token binds the pre-cookie."""
-        self.check_origin(request)
-        if not pre or not csrf_ok(pre, presented):
-            raise PermissionDenied("The sign-in form expired; reload the page and try again.")
+        self.check_form(request, pre, presented)
         result = await self._signin.sign_in(
             email,
             password,

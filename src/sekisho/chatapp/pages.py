@@ -9,6 +9,7 @@ answer stream in, and adds stop, regenerate, edit and Markdown.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
@@ -17,11 +18,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sekisho.chatapp import store
+from sekisho.chatapp import invitations, store
 from sekisho.chatapp.answer import Answerer
 from sekisho.chatapp.members import Member, MemberAuth
 from sekisho.chatapp.wording import SUSPENDED, plain_words
-from sekisho.errors import InvalidApiKey, RateLimited, SekishoError, TenantSuspended
+from sekisho.errors import (
+    InvalidApiKey,
+    InvalidRequest,
+    RateLimited,
+    SekishoError,
+    TenantSuspended,
+)
 from sekisho.identity.csrf import CSRF_FIELD, csrf_token
 from sekisho.store.db import Database
 
@@ -164,6 +171,70 @@ class Pages:
         self._auth.clear_session_cookie(request, response)
         return response
 
+    # -- first password (invitation) ------------------------------------------------------------
+
+    async def welcome_form(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            _, user = await self._in_db(lambda s: invitations.pending(s, token, datetime.now(UTC)))
+        except SekishoError as err:
+            return self._invitation_refused(err)
+        return self._welcome_page(request, token, user.email)
+
+    def _welcome_page(
+        self, request: Request, token: str, email: str, status: int = 200, notice: str | None = None
+    ) -> Response:
+        pre, fresh = self._auth.pre_token(request)
+        response = self.render(
+            "welcome.html",
+            status,
+            token=token,
+            email=email,
+            csrf_token=csrf_token(pre),
+            notice=notice,
+            notice_kind="error",
+        )
+        if fresh:
+            self._auth.set_pre_cookie(request, response, pre)
+        return response
+
+    def _invitation_refused(self, err: SekishoError) -> Response:
+        if isinstance(err, TenantSuspended):
+            return self.error_page(err)
+        return self.render(
+            "error.html",
+            err.status if err.status != 401 else 400,
+            heading="Invitation not valid",
+            kind="error",
+            message=err.message,
+            next_href=ROOT + "/sign-in",
+            next_label="Go to sign-in",
+        )
+
+    async def welcome_submit(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        pre, fresh = self._auth.pre_token(request)
+        try:
+            form = await self._form(request)
+            self._auth.check_form(request, "" if fresh else pre, form.get(CSRF_FIELD))
+            password = form.get("password", "")[:1000]
+            if password != form.get("confirm", ""):
+                _, user = await self._in_db(
+                    lambda s: invitations.pending(s, token, datetime.now(UTC))
+                )
+                return self._welcome_page(
+                    request, token, user.email, 400, "The two passwords differ."
+                )
+            await self._in_db(
+                lambda s: invitations.accept(s, token, password, datetime.now(UTC)), write=True
+            )
+        except InvalidRequest as err:
+            _, user = await self._in_db(lambda s: invitations.pending(s, token, datetime.now(UTC)))
+            return self._welcome_page(request, token, user.email, 400, err.message)
+        except SekishoError as err:
+            return self._invitation_refused(err)
+        return self._signin_page(request, 200, "Your password is set. Sign in.", "ok")
+
     # -- chat --------------------------------------------------------------------------------
 
     def _chat(
@@ -247,6 +318,8 @@ class Pages:
             Route("/sign-in", self.signin_form, methods=["GET"]),
             Route("/sign-in", self.signin_submit, methods=["POST"]),
             Route("/sign-out", self.page(self.sign_out), methods=["POST"]),
+            Route("/welcome/{token}", self.welcome_form, methods=["GET"]),
+            Route("/welcome/{token}", self.welcome_submit, methods=["POST"]),
             Route("/send", self.page(self.send), methods=["POST"]),
             Route("/c/{conversation_id}", self.page(self.conversation), methods=["GET"]),
             Route("/c/{conversation_id}/send", self.page(self.send), methods=["POST"]),

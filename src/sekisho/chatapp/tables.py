@@ -53,3 +53,19 @@ class ChatMessage(Base):
     __table_args__ = (
         Index("ix_chat_messages_conversation_seq", "conversation_id", "seq", unique=True),
     )
+
+
+class ChatInvitation(Base):
+    """A one-time link for a member to set their first password; stored hashed."""
+
+    __tablename__ = "chat_invitations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_reason: Mapped[str | None] = mapped_column(String(16))  # used | replaced

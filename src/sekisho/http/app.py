@@ -23,6 +23,7 @@ from sekisho.admin import observe as admin_observe
 from sekisho.admin import session_routes as admin_session
 from sekisho.admin import tenants as admin_tenants
 from sekisho.admin.app import create_admin_app
+from sekisho.chatapp import admin_routes as chat_admin
 from sekisho.chatapp import chat_app
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
@@ -54,6 +55,7 @@ class GatewayApp:
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,
+                chat_admin.router,
             ],
         )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal

@@ -1,4 +1,4 @@
-"""The chat app: conversations and messages per tenant and user; the user id on request-log rows.
+"""The chat app: conversations, messages and invitations; the user id on request-log rows.
 
 Revision ID: c1_chat_conversations
 Revises: 0004_lifecycle, 0005_observability
@@ -65,6 +65,23 @@ def upgrade() -> None:
         ["conversation_id", "seq"],
         unique=True,
     )
+    op.create_table(
+        "chat_invitations",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("user_id", sa.String(40), nullable=False),
+        sa.Column("tenant_id", sa.String(40), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False),
+        sa.Column("created_by", sa.String(320), nullable=False),
+        _ts("created_at"),
+        _ts("expires_at"),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
+        sa.Column("ended_reason", sa.String(16)),
+        sa.PrimaryKeyConstraint("id", name="pk_chat_invitations"),
+        sa.UniqueConstraint("token_hash", name="uq_chat_invitations_token_hash"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_chat_invitations_user_id_users"
+        ),
+    )
     with op.batch_alter_table("request_log") as batch:
         batch.add_column(sa.Column("user_id", sa.String(40)))
 
@@ -72,6 +89,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("request_log") as batch:
         batch.drop_column("user_id")
+    op.drop_table("chat_invitations")
     op.drop_index("ix_chat_messages_conversation_seq", table_name="chat_messages")
     op.drop_table("chat_messages")
     op.drop_index("ix_chat_conversations_owner", table_name="chat_conversations")
