@@ -345,6 +345,8 @@ def test_the_forms_work_without_script(chat_env: ChatEnv) -> None:
         assert signed_out.status_code == 303
         assert client.get(chat_env.url + "/api/session").status_code == 401
         assert client.get(chat_env.url + "/").headers["location"].endswith("/chat/sign-in")
+        landing = client.get(chat_env.gw.url + "/chat", follow_redirects=True)  # the demo's URL
+        assert landing.status_code == 200 and str(landing.url).endswith("/chat/sign-in")
 
 
 def test_a_suspended_tenants_open_sessions_get_the_notice_on_every_route(chat_env: ChatEnv) -> None:
