@@ -326,7 +326,11 @@ class AnswerStream(Response):
                 outcome.state = "stopped"
             try:
                 await pumping
-            except (asyncio.CancelledError, OSError):
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # we are being cancelled ourselves (shutdown), not just the pump
+            except OSError:
                 pass
             except Exception:
                 log.exception("chat answer %s failed", prepared.request_id)
