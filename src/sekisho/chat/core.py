@@ -265,6 +265,7 @@ class ChatService:
             source=principal.source,
             tenant_id=principal.tenant.id,
             key_id=principal.key.id if principal.key else None,
+            user_id=principal.user_id,
             alias=bounded_text(req.alias, ALIAS_MAX),  # the caller's words, cleaned at the edge
             stream=req.stream,
         )

@@ -85,6 +85,7 @@ Sekisho demo is running.
 
   Gateway (OpenAI-compatible):  {base}/v1
   Operator console:             {base}/console
+  Chat app (tenant members):    {base}/chat   (sign in as dev@acme.example)
   Public status page:           {base}/status
   Health / readiness:           {base}/healthz  {base}/readyz
   Provider simulator (internal, fault injection): {simulator_url}/_sim/stats

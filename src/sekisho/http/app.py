@@ -27,6 +27,8 @@ from sekisho.admin import suspension_requests as admin_requests
 from sekisho.admin import tenants as admin_tenants
 from sekisho.admin import tokens as admin_tokens
 from sekisho.admin.app import create_admin_app
+from sekisho.chatapp import admin_routes as chat_admin
+from sekisho.chatapp import chat_app
 from sekisho.console import console_routes
 from sekisho.gateway import Gateway, build_gateway
 from sekisho.http.asgi import Receive, Scope, Send
@@ -70,6 +72,7 @@ class GatewayApp:
                 admin_guardrails.router,
                 admin_requests.router,
                 admin_tokens.router,
+                chat_admin.router,
             ],
         )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal
@@ -79,6 +82,7 @@ class GatewayApp:
                 *public_routes(gateway),
                 Mount("/admin/v1", app=self.admin),
                 *console_routes(gateway, self.admin),
+                Mount("/chat", app=chat_app(gateway, lifecycle)),
             ],
             exception_handlers=envelope_handlers(),
         )

@@ -30,6 +30,7 @@ class RequestRecord:
     source: str = "api"  # api | chat | probe
     tenant_id: str | None = None
     key_id: str | None = None
+    user_id: str | None = None  # the member, for requests from the chat app
     alias: str | None = None
     stream: bool = False
     status: int = 0
@@ -58,6 +59,7 @@ class RequestRecord:
             "source": self.source,
             "tenant_id": self.tenant_id,
             "key_id": self.key_id,
+            "user_id": self.user_id,
             "alias": self.alias,
             "stream": self.stream,
             "status": self.status,

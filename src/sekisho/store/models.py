@@ -74,6 +74,7 @@ class RequestLog(Base):
     source: Mapped[str] = mapped_column(String(16), default="api")
     tenant_id: Mapped[str | None] = mapped_column(String(40))
     key_id: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40))  # chat member (migration c1)
     alias: Mapped[str | None] = mapped_column(String(200))
     stream: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[int] = mapped_column(Integer)
