@@ -36,6 +36,7 @@ from sekisho.errors import (
 )
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix, Provider
+from sekisho.quotas.service import QuotaService
 from sekisho.requestlog.record import Attempt, RequestRecord
 from sekisho.routing.circuit import CircuitBook
 from sekisho.routing.outcome import (
@@ -58,6 +59,7 @@ class ChatResult:
     body: dict[str, Any] | None = None
     stream: AsyncIterator[bytes] | None = None
     record: RequestRecord | None = None
+    headers: dict[str, str] | None = None  # besides our own: x-ratelimit-* of the tenant
 
 
 @dataclass(slots=True)
@@ -120,6 +122,8 @@ class ChatService:
         self._deadline_s = request_deadline_s
         self._clock = clock
         self._wall = wall_clock
+        # Tenant/key quotas (sekisho.quotas.QuotaService), set by the gateway when configured.
+        self.quotas: QuotaService | None = None
 
     def usable_aliases(self, principal: Principal) -> list[str]:
         from sekisho.routing.availability import usable_aliases
@@ -140,6 +144,8 @@ class ChatService:
         )
         try:
             result = await self._execute(principal, req, record, started)
+            if self.quotas is not None:
+                result.headers = self.quotas.headers_of(request_id)
         except SekishoError as err:
             self._finish(record, started, err.status, err.code)
             raise
@@ -168,6 +174,10 @@ class ChatService:
         access = plan.access  # the planner decides availability once, for both uses
         if not access.usable:
             raise error_for_code(access.error_code or "permission_denied", access.customer_message)
+        if self.quotas is not None:  # reserved here; settled when the request-log row is written
+            await self.quotas.admit_request(
+                principal.tenant.id, record.key_id, req.body, record.id
+            )
         record.plan = plan.to_log()
         ctx = ResponseContext(
             completion_id=completion_id(),

@@ -76,15 +76,12 @@ class DataPlane:
             await send_error(send, InternalError("Internal error. Quote the request id."), rid)
             return
         if result.stream is None:
-            await send_bytes(send, result.status, orjson.dumps(result.body), rid)
+            await send_bytes(send, result.status, orjson.dumps(result.body), rid, extra=result.headers)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())],
-            }
-        )
+        headers = [*SSE_HEADERS, (b"x-request-id", rid.encode())]
+        if result.headers:
+            headers.extend((k.encode(), v.encode()) for k, v in result.headers.items())
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         stream = result.stream
         try:
             async for frame in stream:

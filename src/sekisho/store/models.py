@@ -241,3 +241,5 @@ class EvidenceBundleRecord(Base):
 # imported here so that the metadata is complete wherever the models are imported.
 from sekisho.incidents import tables as _incident_tables  # noqa: E402,F401
 from sekisho.observe import tables as _observe_tables  # noqa: E402,F401
+from sekisho.quotas import tables as _quota_tables  # noqa: E402,F401
+from sekisho.usage import tables as _usage_tables  # noqa: E402,F401
