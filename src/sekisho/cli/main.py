@@ -19,6 +19,7 @@ from sekisho.cli import (
     lifecycle_cmds,
     observe_cmds,
     tenancy_cmds,
+    usage_cmds,
 )
 from sekisho.cli.context import CliContext, CommandError
 from sekisho.tenancy.service import ControlPlaneError
@@ -32,6 +33,7 @@ MODULES = (
     ledger_cmds,
     observe_cmds,
     incident_cmds,
+    usage_cmds,
 )
 
 

@@ -20,6 +20,7 @@ from sekisho.admin import incidents as admin_incidents
 from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
 from sekisho.admin import observe as admin_observe
+from sekisho.admin import quotas as admin_quotas
 from sekisho.admin import session_routes as admin_session
 from sekisho.admin import tenants as admin_tenants
 from sekisho.admin.app import create_admin_app
@@ -53,6 +54,7 @@ class GatewayApp:
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,
+                admin_quotas.router,
             ],
         )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal

@@ -92,10 +92,17 @@ class Counters(Protocol):
 class RedisCounters:
     """Counters in Redis, shared by every replica; every call is one round trip."""
 
-    def __init__(self, url: str, *, timeout_s: float = 0.25) -> None:
-        self._client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    def __init__(self, url: str, *, timeout_s: float = 1.0, max_connections: int = 32) -> None:
+        # A bounded pool: a burst of requests queues for a connection instead of opening
+        # hundreds at once (which times out and would look like Redis being down).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s * 2,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
         )
+        self._client = aioredis.Redis(connection_pool=pool)
         self._admit = self._client.register_script(_ADMIT)
         self._adjust = self._client.register_script(_ADJUST)
 
@@ -130,6 +137,7 @@ class RedisCounters:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._client.connection_pool.disconnect()
 
 
 @dataclass

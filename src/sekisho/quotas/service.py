@@ -98,6 +98,7 @@ class QuotaService:
         self._degraded_until = 0.0
         self._on_budget = on_budget
         self._tasks: set[asyncio.Task[None]] = set()
+        self._alerted: set[tuple[str, int]] = set()
         self._open: dict[str, Reservation] = {}  # request id -> reservation, until its row
         self.stats = QuotaStats()
 
@@ -191,9 +192,10 @@ class QuotaService:
             try:
                 return await self._shared.admit(plan, now), "redis", plan
             except (RedisError, OSError, TimeoutError) as exc:
-                self._degraded_until = now + self._retry_s
-                self.stats.degraded_switches += 1
-                log.warning("quota counters unreachable (%s); using this replica's share", exc)
+                if now >= self._degraded_until:  # concurrent failures switch (and log) once
+                    self.stats.degraded_switches += 1
+                    log.warning("quota counters unreachable (%s); using this replica's share", exc)
+                self._degraded_until = max(self._degraded_until, self._clock() + self._retry_s)
         if self._shared is not None:
             plan = _share(plan, max(1, self._replicas()))
         return await self._local.admit(plan, now), "local", plan
@@ -242,7 +244,11 @@ class QuotaService:
         if reservation.backend == "redis" and self._shared is not None:
             counters = self._shared
         try:
-            moved = await counters.adjust({k: delta for k in reservation.token_keys} if delta else {})
+            monthly_key = reservation.monthly.key if reservation.monthly else None
+            # The month's counter is read back even unchanged: budget alerts need its value.
+            moved = await counters.adjust(
+                {k: delta for k in reservation.token_keys if delta or k == monthly_key}
+            )
             await counters.release(reservation.leases)
         except (RedisError, OSError, TimeoutError):
             self.stats.settle_failures += 1
@@ -250,13 +256,15 @@ class QuotaService:
         monthly = reservation.monthly
         if monthly is not None and self._on_budget is not None:
             used = moved.get(monthly.key)
-            if used is None and not delta:
-                return
-            used = used if used is not None else 0
-            before = used - actual
+            if used is None:
+                return  # the month's counter expired meanwhile: nothing to judge
             for percent in (80, 100):
-                threshold = monthly.limit * percent / 100
-                if before < threshold <= used:
+                mark = (monthly.key, percent)
+                # The counter holds used plus in-flight reservations: an alert may come a little
+                # early, never late. Each (month, threshold) alerts once per replica; the outbox
+                # de-duplicates across replicas.
+                if used >= monthly.limit * percent / 100 and mark not in self._alerted:
+                    self._alerted.add(mark)
                     self.stats.budget_alerts += 1
                     self._on_budget(reservation.tenant_id, percent, used, monthly.limit)
 
