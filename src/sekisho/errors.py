@@ -28,8 +28,8 @@ import orjson
 __all__ = [
     "ERROR_TABLE",
     "ContentPolicyViolation",
-    "InternalError",
     "InsufficientQuota",
+    "InternalError",
     "InvalidApiKey",
     "InvalidRequest",
     "ModelNotFound",

@@ -282,7 +282,9 @@ class QuotaSettings(BaseModel):
     )
     concurrent_streams: int | None = Field(None, gt=0, description="Open streams, per tenant.")
     monthly_tokens: int | None = Field(
-        None, gt=0, description="Token budget per calendar month (UTC); 429 insufficient_quota when spent."
+        None,
+        gt=0,
+        description="Token budget per calendar month (UTC); 429 insufficient_quota when spent.",
     )
     key_rpm: int | None = Field(None, gt=0, description="Requests per minute, per API key.")
     key_tpm: int | None = Field(None, gt=0, description="Tokens per minute, per API key.")
@@ -294,7 +296,9 @@ class QuotaSettings(BaseModel):
         300, gt=0, description="Longest a stream holds its concurrency slot if its replica dies."
     )
     redis_retry_s: float = Field(
-        1.0, gt=0, description="After Redis fails, how long to use this replica's share before retrying."
+        1.0,
+        gt=0,
+        description="After Redis fails, how long to use this replica's share before retrying.",
     )
     refresh_s: float = Field(
         2.0, gt=0, description="How often each replica re-reads per-tenant quota overrides."

@@ -17,10 +17,25 @@ from sekisho.quotas.plan import month_of, plan_quota, refusal_message, retry_aft
 NOW = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC).timestamp()
 
 
-def _plan(limits: QuotaLimits, rid: str = "r1", tokens: int = 10, stream: bool = False,
-          key: str | None = "key_a", now: float = NOW):
-    return plan_quota(limits, prefix="t:", tenant_id="ten_a", key_id=key, request_id=rid,
-                      tokens=tokens, stream=stream, now=now, lease_s=60)
+def _plan(
+    limits: QuotaLimits,
+    rid: str = "r1",
+    tokens: int = 10,
+    stream: bool = False,
+    key: str | None = "key_a",
+    now: float = NOW,
+):
+    return plan_quota(
+        limits,
+        prefix="t:",
+        tenant_id="ten_a",
+        key_id=key,
+        request_id=rid,
+        tokens=tokens,
+        stream=stream,
+        now=now,
+        lease_s=60,
+    )
 
 
 def test_unlimited_plans_nothing() -> None:
@@ -50,8 +65,9 @@ def test_override_names_only_what_it_changes() -> None:
     assert overlay(defaults, None) is defaults
 
 
-@pytest.mark.parametrize("bad", [{"rpm": 0}, {"rpm": -1}, {"rpm": "5"}, {"rpm": True},
-                                 {"rpm": 1.5}, {"nope": 3}])
+@pytest.mark.parametrize(
+    "bad", [{"rpm": 0}, {"rpm": -1}, {"rpm": "5"}, {"rpm": True}, {"rpm": 1.5}, {"nope": 3}]
+)
 def test_bad_limits_are_refused_by_name(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         check_limits(bad)

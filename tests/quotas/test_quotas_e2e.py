@@ -52,19 +52,28 @@ def _fresh_minute(margin: float = 8.0) -> None:
 
 
 def _post(url: str, key: str, body: dict[str, Any] | None = None) -> httpx.Response:
-    return httpx.post(f"{url}/v1/chat/completions", json=body or BODY,
-                      headers={"authorization": f"Bearer {key}"}, timeout=30)
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        json=body or BODY,
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )
 
 
 def _settings(sim: SimulatorServer, tmp: Path, db_url: str, **quotas: Any) -> Any:
     return gateway_settings(
-        sim.url, tmp, db_url, redis_url=REDIS_URL,
+        sim.url,
+        tmp,
+        db_url,
+        redis_url=REDIS_URL,
         quotas={"refresh_s": 0.2, **quotas},
         observe={"rollup_flush_s": 0.2},
     )
 
 
-def test_rpm_refusal_has_retry_after_and_ratelimit_headers(sim: SimulatorServer, tmp_path: Path) -> None:
+def test_rpm_refusal_has_retry_after_and_ratelimit_headers(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
     settings = _settings(sim, tmp_path, sqlite_url(tmp_path), rpm=3)
     db = migrated(settings.database_url)
     tenant_id, key = make_tenant(db, settings, f"q{secrets.token_hex(3)}")
@@ -89,11 +98,19 @@ def test_rpm_refusal_has_retry_after_and_ratelimit_headers(sim: SimulatorServer,
         client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0)
         with pytest.raises(openai.RateLimitError):
             client.chat.completions.create(**BODY)
+
         # The refusals are in the request log, so "watch its traffic" shows them.
         def refusals() -> int:
             with db.read() as s:
-                return s.scalar(select(func.count()).select_from(RequestLog).where(
-                    RequestLog.tenant_id == tenant_id, RequestLog.status == 429)) or 0
+                return (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(RequestLog)
+                        .where(RequestLog.tenant_id == tenant_id, RequestLog.status == 429)
+                    )
+                    or 0
+                )
+
         _wait(lambda: refusals() == 2, what="two refusal rows")
     finally:
         gw.stop()
@@ -164,8 +181,13 @@ def test_concurrent_stream_limit_holds_until_the_stream_ends(
         done: list[int] = []
 
         def first_stream() -> None:
-            with httpx.stream("POST", f"{gw.url}/v1/chat/completions", json=body,
-                              headers={"authorization": f"Bearer {key}"}, timeout=30) as r:
+            with httpx.stream(
+                "POST",
+                f"{gw.url}/v1/chat/completions",
+                json=body,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=30,
+            ) as r:
                 done.append(r.status_code)
                 for _ in r.iter_bytes():
                     pass
@@ -211,21 +233,32 @@ def _usage_round(sim: SimulatorServer, tmp_path: Path, url: str) -> None:
         _fresh_minute()
         statuses = [_post(gw.url, key).status_code for _ in range(7)]
         assert statuses.count(200) == 5 and statuses.count(429) == 2
+
         def logged() -> int:
             with db.read() as s:
-                return s.scalar(select(func.count()).select_from(RequestLog).where(
-                    RequestLog.tenant_id == tenant_id)) or 0
+                return (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(RequestLog)
+                        .where(RequestLog.tenant_id == tenant_id)
+                    )
+                    or 0
+                )
+
         _wait(lambda: logged() == 7, what="seven request-log rows")
+
         def metered() -> list[dict[str, Any]]:
             proc = run("usage", "--tenant", name, "--json", config=config)
             assert proc.returncode == 0, proc.stderr
             return json.loads(proc.stdout)
+
         _wait(lambda: sum(r["requests"] for r in metered()) == 7, what="usage flushed")
         rows = metered()
         with db.read() as s:
             prompt, completion = s.execute(
-                select(func.sum(RequestLog.prompt_tokens), func.sum(RequestLog.completion_tokens))
-                .where(RequestLog.tenant_id == tenant_id)
+                select(
+                    func.sum(RequestLog.prompt_tokens), func.sum(RequestLog.completion_tokens)
+                ).where(RequestLog.tenant_id == tenant_id)
             ).one()
         assert sum(r["prompt_tokens"] for r in rows) == prompt
         assert sum(r["completion_tokens"] for r in rows) == completion

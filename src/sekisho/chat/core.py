@@ -175,9 +175,7 @@ class ChatService:
         if not access.usable:
             raise error_for_code(access.error_code or "permission_denied", access.customer_message)
         if self.quotas is not None:  # reserved here; settled when the request-log row is written
-            await self.quotas.admit_request(
-                principal.tenant.id, record.key_id, req.body, record.id
-            )
+            await self.quotas.admit_request(principal.tenant.id, record.key_id, req.body, record.id)
         record.plan = plan.to_log()
         ctx = ResponseContext(
             completion_id=completion_id(),

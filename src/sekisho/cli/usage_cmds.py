@@ -24,7 +24,12 @@ def _limit(text: str) -> int | None:
 
 
 def _days(text: str) -> int:
-    if len(text) < 2 or text[-1] != "d" or not text[:-1].isdigit() or not 0 < int(text[:-1]) <= 3660:
+    if (
+        len(text) < 2
+        or text[-1] != "d"
+        or not text[:-1].isdigit()
+        or not 0 < int(text[:-1]) <= 3660
+    ):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days like 7d or 30d")
     return int(text[:-1])
 
@@ -40,8 +45,13 @@ def register_tenant_actions(tsub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("tenant", metavar="TENANT")
     for name in LIMIT_NAMES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=_limit, metavar="N", dest=name,
-                       default=argparse.SUPPRESS)
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_limit,
+            metavar="N",
+            dest=name,
+            default=argparse.SUPPRESS,
+        )
     p.add_argument("--clear", action="store_true", help="drop the override: defaults apply")
     p.add_argument("--note", default=None, help="why (goes into the ledger)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -53,8 +63,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "usage", parents=[common], help="metered requests and tokens per tenant, key, alias, day"
     )
     p.add_argument("--tenant", metavar="TENANT", help="one tenant (id or name)")
-    p.add_argument("--since", type=_days, default=30, metavar="DAYS",
-                   help="how many days back, e.g. 7d (default 30d)")
+    p.add_argument(
+        "--since",
+        type=_days,
+        default=30,
+        metavar="DAYS",
+        help="how many days back, e.g. 7d (default 30d)",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON")
     fmt.add_argument("--csv", action="store_true", help="print CSV")
@@ -79,8 +94,10 @@ def tenant_quota_cmd(ctx: CliContext) -> int:
         print(json.dumps(view, indent=2))
         return 0
     if changes or a.clear:
-        print(f"quotas of tenant {view['tenant']} changed (version {view['version']}); "
-              "every replica applies them within quotas.refresh_s")
+        print(
+            f"quotas of tenant {view['tenant']} changed (version {view['version']}); "
+            "every replica applies them within quotas.refresh_s"
+        )
     print(f"tenant {view['tenant']} ({view['tenant_id']})")
     for name in LIMIT_NAMES:
         value = view["effective"][name]

@@ -76,7 +76,9 @@ class DataPlane:
             await send_error(send, InternalError("Internal error. Quote the request id."), rid)
             return
         if result.stream is None:
-            await send_bytes(send, result.status, orjson.dumps(result.body), rid, extra=result.headers)
+            await send_bytes(
+                send, result.status, orjson.dumps(result.body), rid, extra=result.headers
+            )
             return
         headers = [*SSE_HEADERS, (b"x-request-id", rid.encode())]
         if result.headers:

@@ -26,7 +26,9 @@ def _text_of(content: Any) -> int:
         for part in content:
             if isinstance(part, Mapping):
                 text = part.get("text")
-                total += len(text) if isinstance(text, str) else 64  # images and others: a flat cost
+                total += (
+                    len(text) if isinstance(text, str) else 64
+                )  # images and others: a flat cost
             elif isinstance(part, str):
                 total += len(part)
         return total

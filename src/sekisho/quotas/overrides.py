@@ -42,7 +42,10 @@ def set_tenant_quota(
     now = datetime.now(UTC)
     if row is None:
         row = TenantQuota(
-            tenant_id=tenant.id, limits=after, version=1, updated_at=now,
+            tenant_id=tenant.id,
+            limits=after,
+            version=1,
+            updated_at=now,
             updated_by=actor.email or actor.id,
         )
         session.add(row)

@@ -107,13 +107,23 @@ def plan_quota(
         expires = int((now + lease_s) * 1000)
         if limits.concurrent_streams is not None:
             leases.append(
-                LeaseCheck("concurrent_streams", f"{t}:streams", limits.concurrent_streams,
-                           request_id, expires)
+                LeaseCheck(
+                    "concurrent_streams",
+                    f"{t}:streams",
+                    limits.concurrent_streams,
+                    request_id,
+                    expires,
+                )
             )
         if key_id is not None and limits.key_concurrent_streams is not None:
             leases.append(
-                LeaseCheck("key_concurrent_streams", f"{t}:{key_id}:streams",
-                           limits.key_concurrent_streams, request_id, expires)
+                LeaseCheck(
+                    "key_concurrent_streams",
+                    f"{t}:{key_id}:streams",
+                    limits.key_concurrent_streams,
+                    request_id,
+                    expires,
+                )
             )
     return QuotaPlan(tuple(windows), tuple(leases))
 

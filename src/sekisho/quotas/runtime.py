@@ -1,8 +1,8 @@
 """The quota and metering parts of a running gateway, built from settings.
 
-    QuotaRuntime.service   admission on the chat path (ChatService.quotas)
-    QuotaRuntime.meter     request-log listener writing daily usage
-    QuotaRuntime.jobs()    background loops: override refresh, usage flush + budget seeding
+QuotaRuntime.service   admission on the chat path (ChatService.quotas)
+QuotaRuntime.meter     request-log listener writing daily usage
+QuotaRuntime.jobs()    background loops: override refresh, usage flush + budget seeding
 """
 
 from __future__ import annotations
@@ -112,8 +112,13 @@ class QuotaRuntime:
                     self.settings,
                     event="tenant.budget",
                     subject=f"{tenant.name} has used {percent}% of its monthly token budget",
-                    payload={"tenant_id": tenant_id, "percent": percent, "used": used,
-                             "limit": limit, "month": month},
+                    payload={
+                        "tenant_id": tenant_id,
+                        "percent": percent,
+                        "used": used,
+                        "limit": limit,
+                        "month": month,
+                    },
                     emails=[tenant.account_owner_email],
                     tenant_id=tenant_id,
                     dedupe_key=f"budget:{tenant_id}:{month}:{percent}",

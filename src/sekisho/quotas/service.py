@@ -27,7 +27,6 @@ from sekisho.errors import InsufficientQuota, RateLimited, SekishoError
 from sekisho.quotas.counters import Admission, Counters, LocalCounters, RedisCounters
 from sekisho.quotas.estimate import reserve_tokens
 from sekisho.quotas.limits import QuotaLimits, overlay
-from sekisho.requestlog.record import RequestRecord
 from sekisho.quotas.plan import (
     LeaseCheck,
     QuotaPlan,
@@ -36,6 +35,7 @@ from sekisho.quotas.plan import (
     refusal_message,
     retry_after_s,
 )
+from sekisho.requestlog.record import RequestRecord
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,14 @@ class QuotaService:
         now = self._clock()
         plan = plan_quota(
             QuotaLimits(monthly_tokens=limits.monthly_tokens),
-            prefix=self._prefix, tenant_id=tenant_id, key_id=None, request_id="seed",
-            tokens=0, stream=False, now=now, lease_s=0,
+            prefix=self._prefix,
+            tenant_id=tenant_id,
+            key_id=None,
+            request_id="seed",
+            tokens=0,
+            stream=False,
+            now=now,
+            lease_s=0,
         )
         window = plan.windows[0]
         counters: Counters = self._local

@@ -58,8 +58,15 @@ def write_usage(db: Database, replica: str, cells: dict[CellKey, Cell]) -> int:
             row = existing.get(ident)
             if row is None:
                 row = UsageDaily(
-                    day=ident[0], tenant_id=ident[1], key_id=ident[2], alias=ident[3],
-                    replica=replica, requests=0, errors=0, prompt_tokens=0, completion_tokens=0,
+                    day=ident[0],
+                    tenant_id=ident[1],
+                    key_id=ident[2],
+                    alias=ident[3],
+                    replica=replica,
+                    requests=0,
+                    errors=0,
+                    prompt_tokens=0,
+                    completion_tokens=0,
                 )
                 session.add(row)
             row.requests += cell.requests
@@ -69,9 +76,7 @@ def write_usage(db: Database, replica: str, cells: dict[CellKey, Cell]) -> int:
     return len(cells)
 
 
-def _existing(
-    session: Session, replica: str, idents: list[CellKey]
-) -> dict[CellKey, UsageDaily]:
+def _existing(session: Session, replica: str, idents: list[CellKey]) -> dict[CellKey, UsageDaily]:
     found: dict[CellKey, UsageDaily] = {}
     for i in range(0, len(idents), 200):
         chunk = idents[i : i + 200]

@@ -14,8 +14,16 @@ from sekisho.store.models import Tenant
 from sekisho.usage.tables import UsageDaily
 
 COLUMNS = (
-    "day", "tenant_id", "tenant", "key_id", "alias", "requests", "errors",
-    "prompt_tokens", "completion_tokens", "total_tokens",
+    "day",
+    "tenant_id",
+    "tenant",
+    "key_id",
+    "alias",
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
 )
 
 
@@ -64,9 +72,16 @@ def usage_rows(
     for day, tid, name, key, alias, req, err, pt, ct in session.execute(q).all():
         out.append(
             UsageRow(
-                day=day.isoformat(), tenant_id=tid, tenant=name or "", key_id=key, alias=alias,
-                requests=int(req), errors=int(err), prompt_tokens=int(pt),
-                completion_tokens=int(ct), total_tokens=int(pt) + int(ct),
+                day=day.isoformat(),
+                tenant_id=tid,
+                tenant=name or "",
+                key_id=key,
+                alias=alias,
+                requests=int(req),
+                errors=int(err),
+                prompt_tokens=int(pt),
+                completion_tokens=int(ct),
+                total_tokens=int(pt) + int(ct),
             )
         )
     return out
@@ -91,7 +106,10 @@ def as_table(rows: list[UsageRow]) -> str:
     shown = ("day", "tenant", "key_id", "alias", "requests", "errors", "total_tokens")
     cells = [[str(getattr(r, c)) or "-" for c in shown] for r in rows]
     totals = [
-        "total", "", "", "",
+        "total",
+        "",
+        "",
+        "",
         str(sum(r.requests for r in rows)),
         str(sum(r.errors for r in rows)),
         str(sum(r.total_tokens for r in rows)),
