@@ -267,9 +267,15 @@ def drop_pg_database(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def sekisho_target(kind: str, mock_port: int, workdir: Path) -> Target:
-    """Start `sekisho serve` on a fresh SQLite file or a fresh PostgreSQL database."""
-    state = workdir / f"sekisho-{kind}"
+def sekisho_target(
+    kind: str, mock_port: int, workdir: Path, *, workers: int = 1, core: str | None = GATEWAY_CORE
+) -> Target:
+    """Start `sekisho serve` on a fresh SQLite file or a fresh PostgreSQL database.
+
+    `workers` > 1 runs `serve --workers N`; `core` None leaves the processes unpinned.
+    """
+    suffix = "" if workers == 1 else f"-w{workers}"
+    state = workdir / f"sekisho-{kind}{suffix}"
     state.mkdir(parents=True, exist_ok=True)
     cleanup: list[object] = []
     if kind == "pg":
@@ -305,11 +311,12 @@ def sekisho_target(kind: str, mock_port: int, workdir: Path) -> Target:
             commands,
         )
         key = _cli([exe, "key", "create", "bench", *cfg], env, commands)
-        argv = pinned(GATEWAY_CORE, [exe, "serve", *cfg])
+        serve = [exe, "serve", *cfg, *(["--workers", str(workers)] if workers > 1 else [])]
+        argv = pinned(core, serve) if core is not None else serve
         server = start_process(f"sekisho-{kind}", argv, state / "serve.log", env=env)
         commands.append(" ".join(argv))
         target = Target(
-            f"sekisho-{kind}",
+            f"sekisho-{kind}{suffix}",
             port,
             key,
             server,

@@ -196,8 +196,8 @@ class QuotaService:
                     self.stats.degraded_switches += 1
                     log.warning("quota counters unreachable (%s); using this replica's share", exc)
                 self._degraded_until = max(self._degraded_until, self._clock() + self._retry_s)
-        if self._shared is not None:
-            plan = _share(plan, max(1, self._replicas()))
+        # In-process counters see one replica's traffic: hold this replica's share.
+        plan = _share(plan, max(1, self._replicas()))
         return await self._local.admit(plan, now), "local", plan
 
     def _refusal(self, plan: QuotaPlan, admission: Admission) -> SekishoError:
