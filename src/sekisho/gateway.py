@@ -30,6 +30,7 @@ from sekisho.control.matrix_versions import record_matrix_load
 from sekisho.control.replicas import heartbeat, live_replicas
 from sekisho.matrix import Matrix, MatrixCheck
 from sekisho.quotas.runtime import QuotaRuntime
+from sekisho.requestlog.partitions import PartitionKeeper
 from sekisho.requestlog.sink import StoreSink
 from sekisho.requestlog.writer import RequestLogWriter
 from sekisho.routing.circuit import CircuitBook
@@ -197,6 +198,9 @@ def build_gateway(
     _attach_observability(gateway)
     _attach_quotas(gateway)
     _attach_ledger_checkpoints(gateway)
+    if db.is_postgres:  # daily request-log partitions and their retention
+        keeper = PartitionKeeper(db, settings.request_log.retention_days)
+        gateway.background.append(keeper.run)
     return gateway
 
 

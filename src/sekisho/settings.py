@@ -41,6 +41,11 @@ class RequestLogSettings(BaseModel):
     queue_max: int = Field(
         100_000, ge=100, description="Rows buffered before new rows are dropped and counted."
     )
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="PostgreSQL: drop request-log partitions older than this many days (default: keep all).",
+    )
 
 
 class AuthSettings(BaseModel):
