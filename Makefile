@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint typecheck check bench bench-quick clean
+.PHONY: install demo test test-fast lint typecheck check bench bench-quick drill soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+## Scale-out drills (nginx + 3 replicas + PostgreSQL + Redis) at five times the CI scale.
+drill: $(STAMP)
+	SEKISHO_DRILL_SCALE=5 $(BIN)/python -m pytest -p no:cacheprovider -s -n 0 tests/drills
+
+## 30 minutes of steady load; memory must stay flat (not in CI).
+soak: $(STAMP)
+	$(BIN)/python -m tests.drills.soak 1800
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

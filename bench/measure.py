@@ -267,6 +267,8 @@ def wrk_script(target: Target, scenario: str, path: Path) -> Path:
     raw = target.request(scenario)
     body = raw.split(b"\r\n\r\n", 1)[1].decode()
     auth = f'wrk.headers["Authorization"] = "Bearer {target.auth}"' if target.auth else ""
+    for name, value in target.headers(scenario).items():
+        auth += f'\nwrk.headers["{name}"] = "{value}"'
     path.write_text(WRK_SCRIPT.format(body=json.dumps(body), auth=auth))
     return path
 

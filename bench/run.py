@@ -64,7 +64,7 @@ QUICK = Plan(
 )
 FULL = Plan(
     "full",
-    ("sekisho-sqlite", "sekisho-pg", "litellm"),
+    ("sekisho-sqlite", "sekisho-pg", "litellm", "portkey"),
     ("small", "large", "slow"),
     5,
     3.0,
@@ -187,11 +187,13 @@ def start_targets(
         try:
             if name == "litellm":
                 target = targets.litellm_target(mock_port, workdir)
+            elif name == "portkey":
+                target = targets.portkey_target(mock_port, workdir)
             else:
                 target = targets.sekisho_target(name.split("-", 1)[1], mock_port, workdir)
         except Exception as exc:
-            if name == "litellm":
-                notes.append(f"LiteLLM could not be started and is left out: {exc}")
+            if name in ("litellm", "portkey"):
+                notes.append(f"{name} could not be started and is left out: {exc}")
                 log(f"  ! {notes[-1]}")
                 continue
             raise
@@ -217,6 +219,14 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
             notes.append(f"LiteLLM could not be installed and is left out: {exc}")
             plan = Plan(
                 **{**plan.__dict__, "gateways": tuple(g for g in plan.gateways if g != "litellm")}
+            )
+    if "portkey" in plan.gateways:
+        try:
+            tools.ensure_portkey()
+        except tools.ToolMissing as exc:
+            notes.append(f"Portkey could not be installed and is left out: {exc}")
+            plan = Plan(
+                **{**plan.__dict__, "gateways": tuple(g for g in plan.gateways if g != "portkey")}
             )
     doc: dict[str, Any] = {"environment": environment(plan, wrk, litellm_version), "notes": notes}
     started = time.monotonic()

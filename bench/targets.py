@@ -176,7 +176,12 @@ class Target:
         ]
         if self.auth:
             head.append(f"Authorization: Bearer {self.auth}")
+        head += [f"{k}: {v}" for k, v in self.headers(scenario).items()]
         return ("\r\n".join(head) + "\r\n\r\n").encode() + raw
+
+    def headers(self, scenario: str) -> dict[str, str]:
+        """Headers besides Authorization that this target needs (Portkey's routing)."""
+        return {}
 
     def rss_kb(self) -> int | None:
         return process_rss_kb(self.server.proc.pid) if self.server else None
@@ -267,9 +272,15 @@ def drop_pg_database(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def sekisho_target(kind: str, mock_port: int, workdir: Path) -> Target:
-    """Start `sekisho serve` on a fresh SQLite file or a fresh PostgreSQL database."""
-    state = workdir / f"sekisho-{kind}"
+def sekisho_target(
+    kind: str, mock_port: int, workdir: Path, *, workers: int = 1, core: str | None = GATEWAY_CORE
+) -> Target:
+    """Start `sekisho serve` on a fresh SQLite file or a fresh PostgreSQL database.
+
+    `workers` > 1 runs `serve --workers N`; `core` None leaves the processes unpinned.
+    """
+    suffix = "" if workers == 1 else f"-w{workers}"
+    state = workdir / f"sekisho-{kind}{suffix}"
     state.mkdir(parents=True, exist_ok=True)
     cleanup: list[object] = []
     if kind == "pg":
@@ -305,11 +316,12 @@ def sekisho_target(kind: str, mock_port: int, workdir: Path) -> Target:
             commands,
         )
         key = _cli([exe, "key", "create", "bench", *cfg], env, commands)
-        argv = pinned(GATEWAY_CORE, [exe, "serve", *cfg])
+        serve = [exe, "serve", *cfg, *(["--workers", str(workers)] if workers > 1 else [])]
+        argv = pinned(core, serve) if core is not None else serve
         server = start_process(f"sekisho-{kind}", argv, state / "serve.log", env=env)
         commands.append(" ".join(argv))
         target = Target(
-            f"sekisho-{kind}",
+            f"sekisho-{kind}{suffix}",
             port,
             key,
             server,
@@ -327,6 +339,53 @@ def sekisho_target(kind: str, mock_port: int, workdir: Path) -> Target:
         for fn in reversed(cleanup):
             fn()  # type: ignore[operator]
         raise
+
+
+# --- Portkey ---------------------------------------------------------------
+
+PORTKEY_VERSION = "1.15.2"
+PORTKEY_DIR = BENCH_DIR / ".portkey"
+
+
+@dataclass
+class PortkeyTarget(Target):
+    """Portkey's open-source gateway, routed by headers to the mock (OpenAI wire format)."""
+
+    mock_port: int = 0
+
+    def model(self, scenario: str) -> str:
+        return "mock-model"
+
+    def headers(self, scenario: str) -> dict[str, str]:
+        return {
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": f"http://127.0.0.1:{self.mock_port}/{scenario}/v1",
+        }
+
+
+def portkey_target(mock_port: int, workdir: Path) -> Target:
+    """`node build/start-server.js --port=P --headless` of @portkey-ai/gateway (npm)."""
+    state = workdir / "portkey"
+    state.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    script = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    argv = pinned(GATEWAY_CORE, ["node", str(script), f"--port={port}", "--headless"])
+    server = start_process("portkey", argv, state / "portkey.log", cwd=state)
+    target = PortkeyTarget(
+        "portkey",
+        port,
+        UPSTREAM_KEY,
+        server,
+        [" ".join(argv)],
+        info={"version": PORTKEY_VERSION},
+        mock_port=mock_port,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", 60, server.proc)
+    except Exception:
+        target.stop()
+        raise
+    return target
 
 
 # --- LiteLLM ---------------------------------------------------------------

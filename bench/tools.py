@@ -88,6 +88,35 @@ def ensure_litellm() -> str:
     return version
 
 
+def ensure_portkey() -> str:
+    """Portkey's gateway from npm into bench/.portkey; returns its version."""
+    from bench.targets import PORTKEY_DIR, PORTKEY_VERSION
+
+    script = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    if not script.exists():
+        if shutil.which("npm") is None:
+            raise ToolMissing("npm is not installed: apt-get install npm, then re-run")
+        PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+        print(
+            f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {PORTKEY_DIR} ...", flush=True
+        )
+        done = _run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(PORTKEY_DIR),
+                "--no-audit",
+                "--no-fund",
+                f"@portkey-ai/gateway@{PORTKEY_VERSION}",
+            ],
+            900,
+        )
+        if done.returncode != 0 or not script.exists():
+            raise ToolMissing(f"npm install @portkey-ai/gateway failed: {done.stderr[-1500:]}")
+    return PORTKEY_VERSION
+
+
 def wrk_version(wrk: str) -> str:
     done = _run([wrk, "--version"], 10)
     return (

@@ -15,6 +15,7 @@
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── HeadersTooLarge           431 headers_too_large     (header bytes or count)
     ├── RateLimited               429 rate_limited          (Retry-After)
+    ├── InsufficientQuota         429 insufficient_quota    (the month's token budget is spent)
     ├── InternalError             500 internal_error
     ├── UpstreamUnavailable       502 upstream_unavailable
     └── ServiceUnavailable        503 service_unavailable
@@ -34,6 +35,7 @@ __all__ = [
     "ContentPolicyViolation",
     "ContextLengthExceeded",
     "HeadersTooLarge",
+    "InsufficientQuota",
     "InternalError",
     "InvalidApiKey",
     "InvalidRequest",
@@ -66,9 +68,14 @@ class SekishoError(Exception):
         self.message = message
         self.param = param
         self.retry_after = retry_after
+        # Headers the answer carries besides Retry-After (quota refusals: x-ratelimit-*).
+        self.extra_headers: dict[str, str] = {}
 
     def headers(self) -> dict[str, str]:
-        return {"retry-after": str(self.retry_after)} if self.retry_after is not None else {}
+        out = dict(self.extra_headers)
+        if self.retry_after is not None:
+            out["retry-after"] = str(self.retry_after)
+        return out
 
 
 class InvalidRequest(SekishoError):
@@ -134,6 +141,10 @@ class RateLimited(SekishoError):
     code, status, type = "rate_limited", 429, "rate_limit_error"
 
 
+class InsufficientQuota(SekishoError):
+    code, status, type = "insufficient_quota", 429, "insufficient_quota"
+
+
 class InternalError(SekishoError):
     code, status, type = "internal_error", 500, "server_error"
 
@@ -163,6 +174,7 @@ ERROR_TABLE: dict[str, type[SekishoError]] = {
         UnsupportedMediaType,
         HeadersTooLarge,
         RateLimited,
+        InsufficientQuota,
         InternalError,
         UpstreamUnavailable,
         ServiceUnavailable,

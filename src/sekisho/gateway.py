@@ -28,9 +28,11 @@ from sekisho.chat.inflight import InflightRequests
 from sekisho.chat.upstream import UpstreamClient
 from sekisho.control import overrides as override_service
 from sekisho.control.matrix_versions import record_matrix_load
-from sekisho.control.replicas import heartbeat
+from sekisho.control.replicas import heartbeat, live_replicas
 from sekisho.matrix import Matrix, MatrixCheck
 from sekisho.matrix.validate import Problem
+from sekisho.quotas.runtime import QuotaRuntime
+from sekisho.requestlog.partitions import PartitionKeeper
 from sekisho.requestlog.sink import StoreSink
 from sekisho.requestlog.writer import RequestLogWriter
 from sekisho.routing.circuit import CircuitBook
@@ -74,8 +76,13 @@ class Gateway:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Rollups, metrics, probes and alerts (sekisho.observe.runtime.Observability).
     observability: Any = None
+    # Quotas and usage metering (sekisho.quotas.runtime.QuotaRuntime).
+    quotas: QuotaRuntime | None = None
+    live_replicas: int = 1  # replicas with a fresh heartbeat (quota shares while Redis is down)
 
     async def start(self) -> None:
+        if self.quotas is not None:
+            await asyncio.to_thread(self.quotas.load)  # overrides in force before any request
         self.writer.start()
         await asyncio.to_thread(self._record_matrix, self.routing.matrix, "start-up")
         await self.refresh_routing()
@@ -94,6 +101,8 @@ class Gateway:
         # Requests still in flight end now (503 / error event) and hand over their rows.
         await self.chat.inflight.drain(self.settings.chat.shutdown_drain_s)
         await self.writer.stop()
+        if self.quotas is not None:
+            await self.quotas.stop()  # settlements and the last usage, after the last records
         if self.observability is not None:
             await self.observability.flush()  # the last rollup deltas, after the last records
         await self.upstream.close()
@@ -110,6 +119,7 @@ class Gateway:
             heartbeat(
                 session, self.replica_id, self.started_at, self.routing.matrix.content_hash, views
             )
+            self.live_replicas = max(1, len(live_replicas(session)))
             return override_service.load_active(session, datetime.now(UTC))
 
     async def refresh_routing(self) -> None:
@@ -204,8 +214,12 @@ def build_gateway(
     )
     holder.append(gateway)
     _attach_observability(gateway)
+    _attach_quotas(gateway)
     _attach_ledger_checkpoints(gateway)
     _attach_guardrails(gateway)
+    if db.is_postgres:  # daily request-log partitions and their retention
+        keeper = PartitionKeeper(db, settings.request_log.retention_days)
+        gateway.background.append(keeper.run)
     return gateway
 
 
@@ -214,6 +228,20 @@ def _attach_guardrails(gateway: Gateway) -> None:
     from sekisho.guardrails.runtime import attach
 
     attach(gateway)
+
+
+def _attach_quotas(gateway: Gateway) -> None:
+    """Quota admission on the chat path; settlement and usage metering from the request log."""
+    runtime = QuotaRuntime(
+        gateway.settings,
+        gateway.db,
+        replica_id=gateway.replica_id,
+        replicas=lambda: gateway.live_replicas,
+    )
+    gateway.quotas = runtime
+    gateway.chat.quotas = runtime.service
+    gateway.writer.listeners.extend([runtime.service.on_record, runtime.meter.on_record])
+    gateway.background.extend(runtime.jobs())
 
 
 def _attach_observability(gateway: Gateway) -> None:

@@ -19,6 +19,7 @@ from sekisho.http.protocol import edge_protocol
 from sekisho.settings import Settings
 from sekisho.store.db import Database
 from sekisho.store.migrate import current_revision, head_revisions, is_current
+from sekisho.workers import supervise
 
 GRACEFUL_SHUTDOWN_S = 10
 
@@ -88,9 +89,11 @@ class _Server(uvicorn.Server):  # type: ignore[misc]
             print(self._banner, flush=True)
 
 
-def run_server(settings: Settings, *, host: str, port: int, db: Database | None = None) -> None:
+def run_server(
+    settings: Settings, *, host: str, port: int, db: Database | None = None, workers: int = 1
+) -> int:
+    """Serve until stopped; `workers` > 1 forks that many replicas onto the one socket."""
     from sekisho.cli.context import CommandError
-    from sekisho.http.app import create_app
 
     db = db or Database(settings.database_url)
     try:
@@ -102,18 +105,32 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        app = create_app(settings, db=db)
-        shown = f"[{host}]" if ":" in host else host
-        server = _Server(
-            server_config(app, settings),
-            f"Sekisho gateway listening on http://{shown}:{sock.getsockname()[1]}",
+        if workers == 1:
+            _serve_one(settings, db, sock, host)
+            return 0
+        db.dispose()  # no connection crosses the fork: each worker opens its own pool
+        return supervise(
+            sock, workers, lambda s: _serve_one(settings, Database(settings.database_url), s, host)
         )
-        try:
-            server.run(sockets=[sock])
-        except SystemExit as exc:  # uvicorn exits this way when the lifespan start-up fails
-            reason = app.startup_error or f"exit status {exc.code}"
-            raise CommandError(f"start-up failed: {reason}") from None
-        if not server.started and app.startup_error:
-            raise CommandError(f"start-up failed: {app.startup_error}")
     finally:
         sock.close()
+
+
+def _serve_one(settings: Settings, db: Database, sock: socket.socket, host: str) -> None:
+    """One replica: the app on `sock` until SIGTERM/SIGINT."""
+    from sekisho.cli.context import CommandError
+    from sekisho.http.app import create_app
+
+    app = create_app(settings, db=db)
+    shown = f"[{host}]" if ":" in host else host
+    server = _Server(
+        server_config(app, settings),
+        f"Sekisho gateway listening on http://{shown}:{sock.getsockname()[1]}",
+    )
+    try:
+        server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits this way when the lifespan start-up fails
+        reason = app.startup_error or f"exit status {exc.code}"
+        raise CommandError(f"start-up failed: {reason}") from None
+    if not server.started and app.startup_error:
+        raise CommandError(f"start-up failed: {app.startup_error}")

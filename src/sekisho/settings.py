@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sekisho.chat.egress import PROXY_VARIABLES
 from sekisho.guardrails.config import GuardrailSettings
 from sekisho.matrix import Matrix, MatrixCheck, load_matrix_file, validate_matrix
+from sekisho.quotas.limits import QuotaLimits
 from sekisho.routing.circuit import CircuitSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./.sekisho/sekisho.db"
@@ -41,6 +42,11 @@ class RequestLogSettings(BaseModel):
     )
     queue_max: int = Field(
         100_000, ge=100, description="Rows buffered before new rows are dropped and counted."
+    )
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        description="PostgreSQL: drop request-log partitions older than this many days (default: keep all).",
     )
 
 
@@ -380,6 +386,51 @@ class NotifySettings(BaseModel):
     )
 
 
+class QuotaSettings(BaseModel):
+    """Defaults for every tenant (absent = unlimited); tenants override them one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rpm: int | None = Field(None, gt=0, description="Requests per minute, per tenant.")
+    tpm: int | None = Field(
+        None, gt=0, description="Tokens per minute, per tenant (reserved before, reconciled after)."
+    )
+    concurrent_streams: int | None = Field(None, gt=0, description="Open streams, per tenant.")
+    monthly_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="Token budget per calendar month (UTC); 429 insufficient_quota when spent.",
+    )
+    key_rpm: int | None = Field(None, gt=0, description="Requests per minute, per API key.")
+    key_tpm: int | None = Field(None, gt=0, description="Tokens per minute, per API key.")
+    key_concurrent_streams: int | None = Field(None, gt=0, description="Open streams, per API key.")
+    default_completion_tokens: int = Field(
+        1024, gt=0, description="Completion tokens reserved for a request that sets no max_tokens."
+    )
+    stream_lease_s: float = Field(
+        300, gt=0, description="Longest a stream holds its concurrency slot if its replica dies."
+    )
+    redis_retry_s: float = Field(
+        1.0,
+        gt=0,
+        description="After Redis fails, how long to use this replica's share before retrying.",
+    )
+    refresh_s: float = Field(
+        2.0, gt=0, description="How often each replica re-reads per-tenant quota overrides."
+    )
+
+    def limits(self) -> QuotaLimits:
+        return QuotaLimits(
+            rpm=self.rpm,
+            tpm=self.tpm,
+            concurrent_streams=self.concurrent_streams,
+            monthly_tokens=self.monthly_tokens,
+            key_rpm=self.key_rpm,
+            key_tpm=self.key_tpm,
+            key_concurrent_streams=self.key_concurrent_streams,
+        )
+
+
 _TOP_LEVEL = {
     "circuit",
     "database_url",
@@ -402,6 +453,7 @@ _TOP_LEVEL = {
     "notify",
     "chat",
     "guardrails",
+    "quotas",
 }
 
 
@@ -431,6 +483,7 @@ class Settings(BaseModel):
     notify: NotifySettings = NotifySettings()
     chat: ChatSettings = ChatSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
+    quotas: QuotaSettings = QuotaSettings()
     state_dir: str = Field(".sekisho", description="Where local state lives (demo database, keys).")
     circuit: dict[str, float] = Field(
         default_factory=dict,

@@ -159,6 +159,20 @@ class PostgresListener(_Listener):
                 self._apply(notice.payload)
 
 
+def backup_listener(
+    settings: Settings, db: Database, invalidator: Invalidator
+) -> PostgresListener | None:
+    """With Redis *and* PostgreSQL, also LISTEN on PostgreSQL.
+
+    Every change already NOTIFYs in its own transaction; listening there too keeps
+    suspensions and revocations arriving in milliseconds while Redis is down (an
+    invalidation applied twice changes nothing).
+    """
+    if settings.redis_url and db.is_postgres:
+        return PostgresListener(db, settings.bus.channel, invalidator)
+    return None
+
+
 def listeners_for(
     settings: Settings,
     db: Database,

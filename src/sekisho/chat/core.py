@@ -65,6 +65,7 @@ from sekisho.errors import (
 from sekisho.guardrails.guard import ChatGuard
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix
+from sekisho.quotas.service import QuotaService
 from sekisho.requestlog.clean import bounded_text
 from sekisho.requestlog.record import Attempt, RequestRecord
 from sekisho.routing.circuit import CircuitBook
@@ -148,6 +149,7 @@ class ChatResult:
     body: dict[str, Any] | None = None
     stream: AsyncIterator[bytes] | None = None
     record: RequestRecord | None = None
+    headers: dict[str, str] | None = None  # besides our own: the tenant's x-ratelimit-*
     _owner: InflightRequest | None = None
     _relay: AsyncIterator[bytes] | None = None
 
@@ -250,6 +252,8 @@ class ChatService:
         self._clock = clock
         self._wall = wall_clock
         self.guard = ChatGuard.disabled()  # guardrails: the gateway sets the real one
+        # Tenant/key quotas (sekisho.quotas.QuotaService), set by the gateway when configured.
+        self.quotas: QuotaService | None = None
 
     def usable_aliases(self, principal: Principal) -> list[str]:
         from sekisho.routing.availability import usable_aliases
@@ -317,6 +321,11 @@ class ChatService:
             raise error_for_code(access.error_code or "permission_denied", access.customer_message)
         if alias is not None and alias.kind != "chat":
             raise wrong_kind(req.alias, alias.kind)  # embedding aliases: /v1/embeddings
+        quota_headers = None
+        if self.quotas is not None:  # reserved here; settled when the request-log row is written
+            quota_headers = await self.quotas.admit_request(
+                principal.tenant.id, call.record.key_id, req.body, call.record.id
+            )
         call.record.plan = plan.to_log()
         outcomes: list[Outcome] = []
         for candidate in plan.candidates:
@@ -338,6 +347,7 @@ class ChatService:
             attempt = RouteAttempt(candidate, adapter_for(candidate.provider.kind), self._clock())
             result = await self._attempt(call, attempt)
             if result is not None:
+                result.headers = quota_headers
                 return result
             if attempt.outcome is None:
                 continue  # this route's wire format cannot carry the request: skipped

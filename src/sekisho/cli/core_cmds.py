@@ -15,6 +15,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common], help="run the gateway")
     p.add_argument("--host", help="bind address (default: listen.host of the config)")
     p.add_argument("--port", type=int, help="bind port (default: listen.port of the config)")
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes on the one port, each a replica (default 1; at most 64)",
+    )
     p.set_defaults(handler=serve)
 
     p = sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
@@ -70,12 +77,18 @@ def serve(ctx: CliContext) -> int:
     from sekisho.serve import run_server
 
     settings = ctx.settings
-    run_server(
+    return run_server(
         settings,
         host=ctx.args.host or settings.listen.host,
         port=ctx.args.port if ctx.args.port is not None else settings.listen.port,
+        workers=ctx.args.workers,
     )
-    return 0
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers from 1 to 64")
+    return int(text)
 
 
 def simulator(ctx: CliContext) -> int:

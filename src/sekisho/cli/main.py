@@ -37,10 +37,11 @@ MODULE_NAMES = (
     "observe_cmds",
     "incident_cmds",
     "guardrail_cmds",
+    "usage_cmds",
 )
 
 # Top-level command -> (help line, the modules that register or extend it).
-_TENANCY = ("tenancy_cmds", "lifecycle_cmds", "guardrail_cmds")
+_TENANCY = ("tenancy_cmds", "lifecycle_cmds", "guardrail_cmds", "usage_cmds")
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": ("run the gateway", ("core_cmds",)),
     "migrate": ("bring the database schema up to date", ("core_cmds",)),
@@ -63,6 +64,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "probes": ("synthetic probe results (last hour)", ("observe_cmds",)),
     "rollup": ("the request-log rollup behind dashboards", ("observe_cmds",)),
     "incident": ("incidents: timeline, customer updates, resolution", ("incident_cmds",)),
+    "usage": ("metered requests and tokens per tenant, key, alias, day", ("usage_cmds",)),
 }
 
 

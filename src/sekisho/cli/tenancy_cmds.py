@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sekisho.cli import usage_cmds
 from sekisho.cli.context import CliContext, CommandError
 from sekisho.settings import password_from_env
 from sekisho.store.models import ROLES
@@ -90,6 +91,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--account-owner-email", metavar="EMAIL")
     p.add_argument("--cs-email", metavar="EMAIL")
     p.set_defaults(handler=tenant_create)
+    usage_cmds.register_tenant_actions(tsub, common)
 
     user = sub.add_parser("user", help="users")
     usub = user.add_subparsers(dest="user_command", metavar="ACTION")

@@ -22,6 +22,7 @@ from sekisho.admin import incidents as admin_incidents
 from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
 from sekisho.admin import observe as admin_observe
+from sekisho.admin import quotas as admin_quotas
 from sekisho.admin import session_routes as admin_session
 from sekisho.admin import suspension_requests as admin_requests
 from sekisho.admin import tenants as admin_tenants
@@ -73,6 +74,7 @@ class GatewayApp:
                 admin_requests.router,
                 admin_tokens.router,
                 chat_admin.router,
+                admin_quotas.router,
             ],
         )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal
@@ -92,7 +94,9 @@ class GatewayApp:
                 "/v1/chat/completions": Endpoint(("POST",), self.data_plane.chat_completions),
                 "/v1/models": Endpoint(("GET",), self.data_plane.models),
                 "/v1/embeddings": Endpoint(("POST",), EmbeddingsEndpoint(gateway).__call__),
-                "/v1/messages": Endpoint(("POST",), (messages := MessagesEndpoint(gateway)).messages),
+                "/v1/messages": Endpoint(
+                    ("POST",), (messages := MessagesEndpoint(gateway)).messages
+                ),
                 "/v1/messages/count_tokens": Endpoint(("POST",), messages.count_tokens),
                 "/v1/responses": Endpoint(("POST",), ResponsesEndpoint(gateway).__call__),
             },

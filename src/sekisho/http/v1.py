@@ -74,18 +74,17 @@ class DataPlane:
             await send_error(send, InternalError("Internal error. Quote the request id."), rid)
             return
         if result.stream is None:
-            await send_bytes(send, result.status, orjson.dumps(result.body), rid)
+            await send_bytes(
+                send, result.status, orjson.dumps(result.body), rid, extra=result.headers
+            )
             return
         stream = result.stream
+        headers = [*SSE_HEADERS, (b"x-request-id", rid.encode())]
+        if result.headers:  # the tenant's x-ratelimit-*
+            headers.extend((k.encode(), v.encode()) for k, v in result.headers.items())
         async with result:  # closes the stream and logs the request on every path
             try:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())],
-                    }
-                )
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
                 async for frame in stream:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})

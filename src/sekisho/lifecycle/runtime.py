@@ -11,6 +11,7 @@ from sekisho.bus.subscribe import (
     PostgresListener,
     RedisListener,
     VersionPoller,
+    backup_listener,
     listeners_for,
 )
 from sekisho.gateway import Gateway
@@ -62,6 +63,9 @@ def install(gateway: Gateway) -> LifecycleRuntime:
     )
     if push is not None:
         gateway.background.append(push.run)
+    backup = backup_listener(settings, db, invalidator)
+    if backup is not None:  # Redis down: suspensions still arrive over PostgreSQL
+        gateway.background.append(backup.run)
     gateway.background.extend([poller.run, runtime.notifier.run, runtime.overdue.run])
     gateway.lifecycle = runtime
     return runtime

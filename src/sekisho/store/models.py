@@ -244,3 +244,5 @@ class EvidenceBundleRecord(Base):
 from sekisho.incidents import tables as _incident_tables  # noqa: E402,F401
 from sekisho.lifecycle import tables as _lifecycle_tables  # noqa: E402,F401
 from sekisho.observe import tables as _observe_tables  # noqa: E402,F401
+from sekisho.quotas import tables as _quota_tables  # noqa: E402,F401
+from sekisho.usage import tables as _usage_tables  # noqa: E402,F401
