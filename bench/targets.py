@@ -299,6 +299,14 @@ def sekisho_target(
         commands: list[str] = []
         cfg = ["--config", str(config)]
         _cli([exe, "migrate", *cfg], env, commands)
+        # The first platform admin needs no operator identity; every later command acts as it.
+        admin = "bench-admin@example.com"
+        _cli(
+            [exe, "user", "create", admin, "--role", "admin", *cfg],
+            {**env, "SEKISHO_PASSWORD": secrets.token_urlsafe(16)},
+            commands,
+        )
+        env["SEKISHO_OPERATOR"] = admin
         aliases = ",".join(f"bench-{s}" for s in SCENARIOS)
         _cli(
             [

@@ -78,6 +78,17 @@ def cli_reference() -> str:
         "something prints its id or secret as the last line of standard output; a failure",
         "exits non-zero with a one-line reason on standard error.",
         "",
+        "## Environment variables",
+        "",
+        "| variable | what |",
+        "|---|---|",
+        "| `SEKISHO_CONFIG` | the config file, when `--config` is not given |",
+        "| `SEKISHO_OPERATOR` | the platform user's e-mail a command acts as, when `--as` is not given |",
+        "| `SEKISHO_PASSWORD` | the password of `sekisho user create` (else it prompts; without a terminal it fails) |",
+        "| the matrix's `api_key_env` names | each provider's API key (only ever read by name from the config) |",
+        "| `notify.webhook_secret_env`, `notify.smtp_password_env`, `guardrails.hash_salt_env` | secrets the config names by variable |",
+        "| `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` | egress to providers without a per-provider `proxy_url` |",
+        "",
     ]
     for action in _sub_actions(parser):
         helps = {c.dest: c.help for c in action._choices_actions}

@@ -8,6 +8,8 @@ serves the gateway.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -80,6 +82,7 @@ def seed(db: Database, settings: Settings) -> str:
 
 def banner(port: int, simulator_url: str, api_key: str, state_dir: Path) -> str:
     base = f"http://127.0.0.1:{port}"
+    python = shlex.quote(sys.executable)  # the interpreter that has the openai package
     return f"""
 Sekisho demo is running.
 
@@ -96,14 +99,16 @@ Logins (password: {DEMO_PASSWORD}):
   legal@sekisho.example, security@sekisho.example, auditor@sekisho.example,
   dev@acme.example (member of tenant acme)
 
-Aliases: chat-large, chat-fast, chat-jp (jp_sovereign), chat-cn (China-gated)
+Aliases: chat-large, chat-fast, chat-jp (jp_sovereign), chat-cn (China-gated).
+The key below (tenant acme) may use chat-large, chat-fast and chat-jp; chat-cn is
+only for tenants granted the China gate (dragon-trade), so acme gets 403 there.
 
 Try it:
   curl -s {base}/v1/chat/completions \\
     -H "Authorization: Bearer {api_key}" -H "Content-Type: application/json" \\
     -d '{{"model": "chat-large", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
 
-  python -c 'from openai import OpenAI; c = OpenAI(base_url="{base}/v1", api_key="{api_key}"); print(c.chat.completions.create(model="chat-jp", messages=[{{"role": "user", "content": "Konnichiwa"}}]).choices[0].message.content)'
+  {python} -c 'from openai import OpenAI; c = OpenAI(base_url="{base}/v1", api_key="{api_key}"); print(c.chat.completions.create(model="chat-jp", messages=[{{"role": "user", "content": "Konnichiwa"}}]).choices[0].message.content)'
 
 API key for tenant acme (shown once):
 {api_key}"""
