@@ -67,7 +67,7 @@ def chat_env(
         state,
         sqlite_url(state),
         observe={"probes_enabled": False},
-        identity={"signin_max_failures": 50, "session_touch_interval_s": 0},
+        identity={"signin_max_failures": 5, "session_touch_interval_s": 0},
         request_log={"flush_interval_s": 0.05},
         bus={"poll_interval_s": 0.2},
     )

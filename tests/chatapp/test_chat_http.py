@@ -398,3 +398,13 @@ def test_the_demo_prints_a_member_login_and_the_chat_url() -> None:
     text = banner(8080, "http://127.0.0.1:9100", "sks_x", Path("."))
     assert "http://127.0.0.1:8080/chat" in text
     assert "dev@acme.example" in text and DEMO_PASSWORD in text
+
+
+def test_sign_in_is_throttled_after_repeated_failures(chat_env: ChatEnv) -> None:
+    with httpx.Client() as client:
+        token = csrf_from(client.get(chat_env.url + "/sign-in").text)
+        form = {"email": "guesser@nowhere.test", "password": "wrong-guess", "csrf_token": token}
+        codes = [client.post(chat_env.url + "/sign-in", data=form).status_code for _ in range(6)]
+        assert codes == [401] * 5 + [429]
+        throttled = client.post(chat_env.url + "/sign-in", data=form)
+        assert "Too many failed sign-ins" in throttled.text

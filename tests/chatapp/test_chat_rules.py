@@ -83,6 +83,37 @@ def test_errors_in_plain_words(code: str, expected: str) -> None:
         ({"actions": ["flag"]}, "flagged"),
         ({"action": "block"}, "blocked"),
         ({"acted": True}, "acted"),
+        # The shape the guardrails write on the request record.
+        (
+            {
+                "policy": "standard",
+                "mode": "enforce",
+                "blocked": None,
+                "input": {"checks": {}, "findings": 0},
+                "output": {"checks": {}, "findings": 0},
+            },
+            None,
+        ),
+        (
+            {
+                "policy": "standard",
+                "mode": "enforce",
+                "blocked": None,
+                "output": {"checks": {"payment_card": "mask"}, "findings": 1},
+            },
+            "masked",
+        ),
+        (
+            {
+                "policy": "standard",
+                "mode": "enforce",
+                "blocked": None,
+                "input": {"checks": {"prompt_injection": "flag"}, "findings": 1},
+            },
+            "flagged",
+        ),
+        ({"mode": "enforce", "blocked": "output:secrets"}, "blocked"),
+        ({"mode": "monitor", "output": {"checks": {"secrets": "mask"}, "findings": 1}}, None),
     ],
 )
 def test_guardrail_notice_seam(info: dict[str, object] | None, expected: str | None) -> None:

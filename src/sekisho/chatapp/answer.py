@@ -337,6 +337,8 @@ class AnswerStream(Response):
                 outcome.state, outcome.error_code = "error", "internal_error"
         finally:
             watching.cancel()
+            if not pumping.done():
+                pumping.cancel()
             with contextlib.suppress(Exception):
                 await stream.aclose()  # type: ignore[attr-defined]
         record = result.record

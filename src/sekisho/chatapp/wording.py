@@ -47,15 +47,22 @@ def plain_words(code: str, alias: str | None, retry_after: int | None = None) ->
 def guardrail_notice(info: dict[str, Any] | None) -> str | None:
     """A visible notice when a guardrail acted on an exchange, or None.
 
-    The seam for the guardrails (issue 15): the chat core's request record
-    carries `guardrail` (a dict); any entry naming an action `mask`, `flag` or
-    `block` (as `action`, in `actions`, or in a list of `events`) makes a
-    notice, and so does `acted: true`; a record of checks that found nothing
-    makes none.
+    Reads the chat core's request record (`record.guardrail`, issue 15): per
+    stage (`input`, `output`) the checks that found something and the action
+    each took (`{"checks": {name: action}, "findings": n}`), `blocked` when a
+    check blocked, and the policy `mode` (`monitor` records but changes
+    nothing, so it makes no notice). An `action` / `actions` / `events` list
+    naming `mask`, `flag` or `block`, or `acted: true`, is understood too.
     """
-    if not info:
+    if not info or info.get("mode") == "monitor":
         return None
     actions: set[str] = set()
+    for stage in ("input", "output"):
+        found = info.get(stage)
+        if isinstance(found, dict) and found.get("findings"):
+            checks = found.get("checks")
+            if isinstance(checks, dict):
+                actions.update(a for a in checks.values() if isinstance(a, str))
     for listed in (info.get("actions"), info.get("events")):
         if not isinstance(listed, list):
             continue
@@ -66,7 +73,7 @@ def guardrail_notice(info: dict[str, Any] | None) -> str | None:
                 actions.add(item["action"])
     if isinstance(info.get("action"), str):
         actions.add(info["action"])
-    if "block" in actions:
+    if info.get("blocked") or "block" in actions:
         return "A content guardrail blocked part of this exchange."
     if "mask" in actions:
         return "A content guardrail masked sensitive content in this exchange."
