@@ -11,7 +11,10 @@
    guard wrapped around it (the exact work the chat core adds before the
    first byte reaches the client), median over N streams.
 
-3. With --quality: per-detector precision and recall over the labelled corpus
+3. With --e2e: the same through the real gateway (uvicorn, simulator upstream,
+   SQLite), guardrails on (default policy) and off, interleaved: median time
+   from sending a streaming request to its first content chunk.
+4. With --quality: per-detector precision and recall over the labelled corpus
    of tests/guardrails/corpus.py (the benign corpus counts as negatives).
 
 Prints Markdown tables (and writes JSON with --json).
@@ -163,11 +166,61 @@ def quality() -> list[dict[str, object]]:
     return rows
 
 
+def end_to_end(rounds: int) -> dict[str, float]:
+    """One gateway, one keep-alive client; the guard is switched off and on between requests."""
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+    from tests.support.gateway import gateway_settings, make_tenant, migrated, start_gateway
+
+    from sekisho.simulator import SimulatorServer
+
+    body = {
+        "model": "chat-large",
+        "stream": True,
+        "messages": [{"role": "user", "content": "hello there, how is the weather today"}],
+    }
+    samples: dict[bool, list[float]] = {False: [], True: []}
+    with SimulatorServer() as sim, tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        settings = gateway_settings(sim.url, state, f"sqlite:///{state / 'db.sqlite'}")
+        db = migrated(settings.database_url)
+        _, key = make_tenant(db, settings, "bench")
+        gw = start_gateway(settings, db)
+        guard = gw.gateway.chat.guard
+        headers = {"authorization": f"Bearer {key}"}
+        try:
+            with httpx.Client(timeout=30) as client:
+
+                def ttfc() -> float:
+                    first = 0.0
+                    t0 = time.perf_counter()
+                    with client.stream(
+                        "POST", gw.url + "/v1/chat/completions", json=body, headers=headers
+                    ) as r:
+                        for line in r.iter_lines():
+                            if not first and '"content"' in line:
+                                first = time.perf_counter() - t0
+                    return first * 1e6
+
+                for i in range(20 + 2 * rounds):
+                    guard.enabled = i % 2 == 1
+                    sample = ttfc()
+                    if i >= 20:
+                        samples[guard.enabled].append(sample)
+        finally:
+            gw.stop()
+    off, on = statistics.median(samples[False]), statistics.median(samples[True])
+    return {"off_us": round(off, 1), "on_us": round(on, 1), "added_us": round(on - off, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--quality", action="store_true", help="also precision and recall")
+    parser.add_argument("--e2e", type=int, metavar="N", help="also N streams through the gateway")
     args = parser.parse_args()
     costs = cost_per_kb(args.rounds)
     ttfc = first_chunk(args.rounds)
@@ -186,6 +239,13 @@ def main() -> None:
         f"| first SSE event of a completion | {ttfc['off_us']} µs | {ttfc['on_us']} µs | {ttfc['added_us']} µs |"
     )
     report: dict[str, object] = {"cost_per_kb": costs, "first_chunk": ttfc}
+    if args.e2e:
+        e2e = end_to_end(args.e2e)
+        report["first_chunk_e2e"] = e2e
+        print(
+            f"| first content chunk through the gateway (median of {args.e2e}) "
+            f"| {e2e['off_us']} µs | {e2e['on_us']} µs | {e2e['added_us']} µs |"
+        )
     if args.quality:
         rows = quality()
         report["quality"] = rows
