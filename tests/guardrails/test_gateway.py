@@ -188,3 +188,28 @@ def test_blocked_terms_and_the_error_names_the_category_only(env: GuardEnv) -> N
     assert r.status_code == 400
     msg = r.json()["error"]["message"]
     assert "blocked terms" in msg and "falcon" not in msg.lower()
+
+
+def test_streamed_tool_call_arguments_are_masked(env: GuardEnv) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+        }
+    ]
+    with client(env, "out").chat.completions.create(
+        model="chat-large",
+        messages=[{"role": "user", "content": f"use the tool for {CARD}"}],
+        tools=tools,  # type: ignore[arg-type]
+        stream=True,
+    ) as stream:
+        chunks = list(stream)
+    args = "".join(
+        (call.function.arguments or "")
+        for c in chunks
+        if c.choices
+        for call in (c.choices[0].delta.tool_calls or ())
+        if call.function
+    )
+    assert "[REDACTED:payment_card]" in args and "4111" not in args
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"

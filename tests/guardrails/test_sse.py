@@ -88,3 +88,37 @@ def test_a_block_ends_with_content_filter_and_done() -> None:
     assert frames[-1] == b"data: [DONE]\n\n" and out2.done
     assert blocked == ["secrets"]
     assert tr.feed(upstream("more")).frames == []
+
+
+def tool_delta(args: str | None, finish: str | None = None, first: bool = False) -> bytes:
+    call: dict[str, object] = {"index": 0, "function": {"arguments": args or ""}}
+    if first:
+        call.update({"id": "call_1", "type": "function"})
+        call["function"] = {"name": "lookup", "arguments": args or ""}
+    delta = {} if args is None else {"tool_calls": [call]}
+    chunk = {
+        "id": "up",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "up-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def test_tool_call_arguments_split_over_chunks_are_masked() -> None:
+    tr, found, _ = guarded()
+    frames: list[bytes] = []
+    frames += tr.feed(tool_delta('{"card": "4111 11', first=True)).frames
+    frames += tr.feed(tool_delta('11 1111 1111"}')).frames
+    frames += tr.feed(tool_delta(None, "tool_calls")).frames
+    frames += tr.feed(b"data: [DONE]\n\n").frames
+    args = ""
+    for frame in frames:
+        if frame.startswith(b"data: {"):
+            for choice in orjson.loads(frame[6:])["choices"]:
+                for call in choice["delta"].get("tool_calls") or ():
+                    args += call["function"].get("arguments") or ""
+    assert args == '{"card": "[REDACTED:payment_card]"}'
+    assert b"4111" not in b"".join(frames)
+    assert [d.finding.kind for d in found] == ["visa"]

@@ -196,13 +196,12 @@ class ChatGuard:
         summary = self._summary(record, policy, assigned)
         stage: dict[str, Any] = summary.setdefault("output", {"checks": {}, "findings": 0})
 
-        def on_detect(index: int, d: StreamDetection) -> None:
+        def on_detect(where: str, d: StreamDetection) -> None:
             stage["findings"] += 1
             stage["checks"][d.check.name] = d.check.spec.action
             self._event(
-                "output", policy, principal, record, d.check, d.finding.kind,
-                f"choices[{index}].delta.content", d.finding.start, d.finding.end,
-                d.finding.score, d.value, 0.0,
+                "output", policy, principal, record, d.check, d.finding.kind, where,
+                d.finding.start, d.finding.end, d.finding.score, d.value, 0.0,
             )  # fmt: skip
 
         def on_block(check: Check) -> None:

@@ -8,6 +8,7 @@ as "order" or "注文" is an order number, not personal data.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,13 +92,9 @@ class DigitRun:
         return self.groups[-1][1]
 
 
-_cache: list[tuple[str, list[DigitRun]]] = []
-
-
-def digit_runs(text: str) -> list[DigitRun]:
+@functools.lru_cache(maxsize=1)  # the card, My Number and corporate checks share one scan
+def digit_runs(text: str) -> tuple[DigitRun, ...]:
     """Runs of at least 12 digits' worth of characters (the shortest number detected here)."""
-    if _cache and _cache[0][0] is text:
-        return _cache[0][1]
     runs = []
     for m in _DIGITS.finditer(text):
         if m.end() - m.start() < 12:
@@ -116,8 +113,7 @@ def digit_runs(text: str) -> list[DigitRun]:
             first = groups[0]
             groups[0] = (first[0], first[1], "")
             runs.append(DigitRun(groups, t_prefix))
-    _cache[:] = [(text, runs)]
-    return runs
+    return tuple(runs)
 
 
 def _tail_hold(text: str) -> int:
