@@ -20,6 +20,7 @@ from sekisho.admin import evidence as admin_evidence
 from sekisho.admin import incidents as admin_incidents
 from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
+from sekisho.admin import notifications as admin_notifications
 from sekisho.admin import observe as admin_observe
 from sekisho.admin import session_routes as admin_session
 from sekisho.admin import tenants as admin_tenants
@@ -30,6 +31,7 @@ from sekisho.http.ops import ops_routes
 from sekisho.http.v1 import DataPlane
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
+from sekisho.observe.refusals import RefusalLog
 from sekisho.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,10 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.data_plane = DataPlane(
-            gateway.chat, gateway.keys, max_body_bytes=gateway.settings.limits.max_body_bytes
+            gateway.chat,
+            gateway.keys,
+            max_body_bytes=gateway.settings.limits.max_body_bytes,
+            refusals=RefusalLog(gateway.writer.submit),  # refused at auth: still counted
         )
         lifecycle = install_lifecycle(gateway)
         self.admin = create_admin_app(
@@ -52,6 +57,7 @@ class GatewayApp:
                 admin_incidents.router,
                 admin_ledger.router,
                 admin_evidence.router,
+                admin_notifications.router,
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,
