@@ -103,3 +103,52 @@ def test_cli_verify_names_the_first_bad_entry(tmp_path: Path, tamper: str) -> No
         "ledger", "verify", "--export", str(export), "--public-key", key, env={"SEKISHO_CONFIG": ""}
     )
     assert offline.returncode == 0, offline.stdout + offline.stderr
+
+
+def test_cli_catches_an_entry_inserted_with_database_access_only(tmp_path: Path) -> None:
+    """A well-formed, well-linked row INSERTed (triggers intact) fails verify, online and offline."""
+    import sqlite3
+
+    from sekisho.ledger.entry import build_entry, entry_from_body
+    from tests.support.cli import last_line, run, write_config
+
+    config = write_config(tmp_path, sqlite_url(tmp_path))
+    assert run("migrate", config=config).returncode == 0
+    last_line(run("tenant", "create", "acme", config=config))
+    assert run("ledger", "checkpoint", config=config).returncode == 0
+    con = sqlite3.connect(tmp_path / "sekisho.db")
+    size, body = con.execute(
+        "SELECT h.size, e.body FROM ledger_heads h JOIN ledger_entries e "
+        "ON e.ledger = h.ledger AND e.seq = h.size - 1 WHERE h.ledger = 'platform'"
+    ).fetchone()
+    last = entry_from_body(bytes(body))
+    forged = build_entry(
+        ledger="platform", seq=size, time=last.time, prev=last.leaf_hash,
+        actor={"type": "user", "id": "usr_x", "email": "admin@sekisho.example", "role": "admin"},
+        action="tenant.reinstate", target=("tenant", "ten_x"),
+    )  # fmt: skip
+    con.execute(
+        "INSERT INTO ledger_entries (ledger, seq, time, body, leaf_hash, prev) "
+        "VALUES ('platform', ?, ?, ?, ?, ?)",
+        (size, forged.time.isoformat(), forged.body, forged.leaf_hash, forged.prev),
+    )
+    con.execute(
+        "UPDATE ledger_heads SET size = ?, last_hash = ? WHERE ledger = 'platform'",
+        (size + 1, forged.leaf_hash),
+    )
+    con.commit()
+    con.close()
+    online = run("ledger", "verify", config=config)
+    assert online.returncode == 1
+    assert f"ledger platform, seq {size}: entry carries no signature" in online.stdout
+    refused = run("ledger", "checkpoint", config=config)
+    assert refused.returncode == 1 and "REFUSED" in refused.stdout
+    export = tmp_path / "forged.jsonl"
+    exported = run("ledger", "export", "--out", str(export), config=config)
+    assert exported.returncode == 1 and "REFUSED final checkpoint" in exported.stdout
+    key = last_line(run("ledger", "public-key", config=config))
+    offline = run(
+        "ledger", "verify", "--export", str(export), "--public-key", key, env={"SEKISHO_CONFIG": ""}
+    )
+    assert offline.returncode == 1
+    assert f"seq {size}: entry carries no signature" in offline.stdout

@@ -108,7 +108,9 @@ def test_status_times_are_human_readable(setup: tuple[Database, Settings]) -> No
     now = datetime.now(UTC) + timedelta(hours=1, minutes=5)
     doc = _status(db, settings, now)
     [update] = doc["incidents"][0]["updates"]
-    assert re.fullmatch(r"1 h 5 min ago \((\d+ \w+ )?\d\d:\d\d UTC\)", update["when"]), update["when"]
+    assert re.fullmatch(r"1 h 5 min ago \((\d+ \w+ )?\d\d:\d\d UTC\)", update["when"]), update[
+        "when"
+    ]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", update["ts"])  # no microseconds
     page = render_html(doc)
     assert "1 h 5 min ago (" in page and ">just now (" in page

@@ -118,14 +118,18 @@ async def triage_alias(
     request: Request,
     alias: str,
     _: Reader,
-    window: Annotated[str, Query(description="e.g. 15m")] = "15m",
+    window: Annotated[
+        str | None, Query(description="e.g. 15m (default: the spike alert's window)")
+    ] = None,
 ) -> dict[str, Any]:
     gw = gateway_of(request)
     matrix = gw.routing.matrix
     if alias not in matrix.aliases:
         raise NotFound(f"unknown alias {alias!r}")
     try:
-        window_s = parse_duration(window).total_seconds()
+        window_s = (
+            parse_duration(window).total_seconds() if window else gw.settings.observe.alert_window_s
+        )
     except WindowError as exc:
         raise InvalidRequest(str(exc)) from exc
     evidence = await asyncio.to_thread(triage.gather, gw.db, matrix, alias, window_s)

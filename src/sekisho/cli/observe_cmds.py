@@ -13,6 +13,7 @@ from sekisho.observe.probes import summaries
 from sekisho.observe.rollup_store import rebuild
 from sekisho.observe.series import series, series_document
 from sekisho.observe.window import WindowError, parse_duration, resolve_window
+from sekisho.status.humantime import human_time
 
 
 def _window_args(p: argparse.ArgumentParser, default: str = "1h") -> None:
@@ -41,7 +42,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--alias", help="a model alias")
-    who.add_argument("--tenant", metavar="TENANT_ID", help="a tenant id")
+    who.add_argument("--tenant", metavar="TENANT", help="a tenant id or name")
     who.add_argument("--provider", help="a provider id (internal: upstream attempts)")
     _window_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -51,7 +52,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "triage", parents=[common], help="upstream or us? probes and live traffic for one alias"
     )
     p.add_argument("alias")
-    p.add_argument("--window", default="15m", metavar="DURATION", help="how far back (default 15m)")
+    p.add_argument(
+        "--window",
+        metavar="DURATION",
+        help="how far back (default: the spike alert's window, observe.alert_window_s)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=triage_cmd)
 
@@ -63,6 +68,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("probes", parents=[common], help="synthetic probe results (last hour)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=probes_cmd)
+
+    p = sub.add_parser("notify", help="the notification outbox (e-mail and webhook)")
+    nsub = p.add_subparsers(dest="notify_command", metavar="ACTION")
+    nsub.required = True
+    n = nsub.add_parser(
+        "list", parents=[common], help="notifications, newest first, with delivery state"
+    )
+    n.add_argument("--tenant", metavar="TENANT", help="a tenant id or name")
+    n.add_argument("--state", choices=("pending", "retrying", "delivered", "failed"))
+    n.add_argument("--json", action="store_true", help="machine-readable output")
+    n.set_defaults(handler=notify_list_cmd)
+    n = nsub.add_parser("show", parents=[common], help="one notification with its payload")
+    n.add_argument("notification", metavar="ID")
+    n.set_defaults(handler=notify_show_cmd)
 
     p = sub.add_parser("rollup", help="the request-log rollup behind dashboards")
     rsub = p.add_subparsers(dest="rollup_command", metavar="ACTION")
@@ -110,6 +129,12 @@ def format_series(doc: dict[str, Any], dim: str) -> str:
     codes = doc["totals"]["codes"]
     if codes:
         out.append("codes: " + ", ".join(f"{k} {v}" for k, v in codes.items()))
+    refused = doc["totals"].get("refused") or {}
+    if refused:
+        out.append(
+            "refused by the gateway (no upstream called): "
+            + ", ".join(f"{k} {v}" for k, v in refused.items())
+        )
     return "\n".join(out)
 
 
@@ -129,6 +154,13 @@ def report_cmd(ctx: CliContext) -> int:
         raise CommandError(f"unknown provider {key!r}")
     start, end = _window(ctx)
     with ctx.db.read() as session:
+        if dim == "tenant":
+            from sekisho.tenancy.service import ControlPlaneError, find_tenant
+
+            try:
+                key = find_tenant(session, key).id
+            except ControlPlaneError as exc:
+                raise CommandError(str(exc)) from exc
         points = series(session, dim, key, start, end)
     doc = series_document(dim, key, start, end, ctx.settings.observe.rollup_bucket_s, points)
     print(json.dumps(doc, indent=2) if a.json else format_series(doc, dim))
@@ -142,7 +174,14 @@ def format_triage(doc: dict[str, Any]) -> str:
         "healthy": "HEALTHY — no failure seen",
         "unknown": "UNKNOWN — no data",
     }
-    out = [f"alias {doc['alias']} (last {doc['window_s']:.0f}s): {answer[doc['verdict']]}"]
+    out = [f"alias {doc['alias']}: {answer[doc['verdict']]}"]
+    window = doc.get("window") or {}
+    if window.get("from") and window.get("to"):
+        start, end = (datetime.fromisoformat(window[k]) for k in ("from", "to"))
+        out.append(
+            f"  judged over the last {_span(doc['window_s'])}: "
+            f"{start.strftime('%H:%M:%S')}-{end.strftime('%H:%M:%S')} UTC"
+        )
     out += [f"  - {r}" for r in doc["reasons"]]
     out.append(f"{'provider':<24} {'probes failed':>14} {'attempts failed':>16}  outcomes")
     for p in doc["providers"]:
@@ -161,13 +200,25 @@ def format_triage(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _span(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f} h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
 def triage_cmd(ctx: CliContext) -> int:
     a = ctx.args
     matrix = ctx.settings.matrix
     if a.alias not in matrix.aliases:
         raise CommandError(f"unknown alias {a.alias!r}")
     try:
-        window_s = parse_duration(a.window).total_seconds()
+        window_s = (
+            parse_duration(a.window).total_seconds()
+            if a.window
+            else ctx.settings.observe.alert_window_s
+        )
     except WindowError as exc:
         raise CommandError(str(exc), 2) from exc
     doc = triage.report(triage.gather(ctx.db, matrix, a.alias, window_s))
@@ -183,13 +234,25 @@ def alerts_cmd(ctx: CliContext) -> int:
         return 0
     if not rows:
         print("no alerts" if ctx.args.all else "no firing alerts")
+    now = datetime.now(UTC)
     for r in rows:
-        print(
-            f"{r['id']}  {r['state']:<8} {r['alias']:<20} rate {_pct(r['rate'])} "
-            f"(peak {_pct(r['peak_rate'])}, baseline {_pct(r['baseline_rate'])}) "
-            f"fired {r['fired_at']}" + (f" resolved {r['resolved_at']}" if r["resolved_at"] else "")
+        fired, resolved = r["at_firing"], r["at_resolution"]
+        line = (
+            f"{r['id']}  {r['state']:<8} {r['alias']:<20} "
+            f"fired {human_time(datetime.fromisoformat(r['fired_at']), now)} at "
+            f"{_figures(fired)}; peak {_pct(r['peak_rate'])}"
         )
+        if r["resolved_at"]:
+            line += f"; resolved {human_time(datetime.fromisoformat(r['resolved_at']), now)}"
+            line += f" at {_figures(resolved)}" if resolved else ""
+        else:
+            line += f"; now {_pct(r['rate'])}"
+        print(line)
     return 0
+
+
+def _figures(f: dict[str, Any]) -> str:
+    return f"{_pct(f['rate'])} of {f['requests']} requests (baseline {_pct(f['baseline_rate'])})"
 
 
 def probes_cmd(ctx: CliContext) -> int:
@@ -219,4 +282,52 @@ def rebuild_cmd(ctx: CliContext) -> int:
     start, end = _window(ctx, timedelta(hours=24))
     rows = rebuild(ctx.db, start, end, ctx.settings.observe.rollup_bucket_s)
     print(f"rebuilt {rows} rollup rows for {start.isoformat()} .. {end.isoformat()}")
+    return 0
+
+
+def notify_list_cmd(ctx: CliContext) -> int:
+    from sekisho.notify.inspect import list_notifications
+    from sekisho.tenancy.service import ControlPlaneError, find_tenant
+
+    a = ctx.args
+    with ctx.db.read() as session:
+        tenant_id = None
+        if a.tenant:
+            try:
+                tenant_id = find_tenant(session, a.tenant).id
+            except ControlPlaneError as exc:
+                raise CommandError(str(exc)) from exc
+        rows = list_notifications(session, tenant_id=tenant_id, state=a.state)
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no notifications" + (f" for {a.tenant}" if a.tenant else ""))
+        return 0
+    now = datetime.now(UTC)
+    for r in rows:
+        created = human_time(datetime.fromisoformat(r["created_at"]), now)
+        line = (
+            f"{r['id']}  {r['state']:<9} {r['channel']:<7} {r['event']:<24} "
+            f"to {r['destination']}  {r['attempts']} attempt(s), queued {created}"
+        )
+        if r["state"] == "delivered":
+            line += f", delivered {human_time(datetime.fromisoformat(r['delivered_at']), now)}"
+        elif r["state"] == "retrying":
+            line += f", next try {human_time(datetime.fromisoformat(r['next_attempt_at']), now)}"
+        if r["last_error"] and r["state"] != "delivered":
+            line += f"; last error: {r['last_error']}"
+        print(line)
+    return 0
+
+
+def notify_show_cmd(ctx: CliContext) -> int:
+    from sekisho.notify.inspect import NotificationNotFound, get_notification
+
+    with ctx.db.read() as session:
+        try:
+            doc = get_notification(session, ctx.args.notification)
+        except NotificationNotFound as exc:
+            raise CommandError(str(exc)) from exc
+    print(json.dumps(doc, indent=2))
     return 0

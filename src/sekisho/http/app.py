@@ -21,6 +21,7 @@ from sekisho.admin import guardrails as admin_guardrails
 from sekisho.admin import incidents as admin_incidents
 from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
+from sekisho.admin import notifications as admin_notifications
 from sekisho.admin import observe as admin_observe
 from sekisho.admin import quotas as admin_quotas
 from sekisho.admin import session_routes as admin_session
@@ -45,6 +46,7 @@ from sekisho.inbound.embeddings import EmbeddingsEndpoint
 from sekisho.inbound.responses import ResponsesEndpoint
 from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
+from sekisho.observe.refusals import RefusalLog
 from sekisho.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,10 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.data_plane = DataPlane(
-            gateway.chat, gateway.keys, max_body_bytes=gateway.settings.limits.max_body_bytes
+            gateway.chat,
+            gateway.keys,
+            max_body_bytes=gateway.settings.limits.max_body_bytes,
+            refusals=RefusalLog(gateway.writer.submit),  # refused at auth: still counted
         )
         lifecycle = install_lifecycle(gateway)
         self.admin = create_admin_app(
@@ -67,6 +72,7 @@ class GatewayApp:
                 admin_incidents.router,
                 admin_ledger.router,
                 admin_evidence.router,
+                admin_notifications.router,
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,

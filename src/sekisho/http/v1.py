@@ -8,6 +8,7 @@ fields (400), alias (404/403); only then is an upstream called.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
@@ -27,6 +28,7 @@ from sekisho.http.asgi import (
     send_error,
 )
 from sekisho.ids import request_id as new_request_id
+from sekisho.observe.refusals import RefusalLog
 from sekisho.tenancy.authcache import KeyCache
 from sekisho.tenancy.keys import key_matches, key_prefix
 from sekisho.tenancy.snapshot import may_act
@@ -34,8 +36,16 @@ from sekisho.tenancy.snapshot import may_act
 log = logging.getLogger(__name__)
 
 
-async def authenticate(scope: Scope, keys: KeyCache) -> Principal:
-    """The caller's principal from `Authorization: Bearer <key>`; fails closed."""
+async def authenticate(
+    scope: Scope,
+    keys: KeyCache,
+    on_refusal: Callable[[str, str, SekishoError], None] | None = None,
+) -> Principal:
+    """The caller's principal from `Authorization: Bearer <key>`; fails closed.
+
+    ``on_refusal(tenant_id, key_id, error)`` hears a valid key refused for its
+    tenant's state (e.g. suspended), so the refusal is counted.
+    """
     raw = header(scope, b"authorization")
     if raw is None:
         raise InvalidApiKey("Missing API key. Send it as 'Authorization: Bearer <key>'.")
@@ -48,20 +58,39 @@ async def authenticate(scope: Scope, keys: KeyCache) -> Principal:
     if found is None or not key_matches(token, found[0].secret_hash):
         raise InvalidApiKey("Invalid API key.")
     key, tenant = found
-    may_act(tenant, key, datetime.now(UTC))
+    try:
+        may_act(tenant, key, datetime.now(UTC))
+    except SekishoError as err:
+        if on_refusal is not None:
+            on_refusal(tenant.id, key.id, err)
+        raise
     return Principal(tenant=tenant, key=key, source="api")
 
 
 class DataPlane:
-    def __init__(self, chat: ChatService, keys: KeyCache, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        keys: KeyCache,
+        *,
+        max_body_bytes: int,
+        refusals: RefusalLog | None = None,
+    ) -> None:
         self._chat = chat
         self._keys = keys
         self._limit = max_body_bytes
+        self._refusals = refusals
+
+    def _refusal_hook(self, rid: str) -> Callable[[str, str, SekishoError], None] | None:
+        refusals = self._refusals
+        if refusals is None:
+            return None
+        return lambda tenant_id, key_id, err: refusals.refused(rid, tenant_id, key_id, err)
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
         try:
-            principal = await authenticate(scope, self._keys)
+            principal = await authenticate(scope, self._keys, self._refusal_hook(rid))
             req = parse_chat_request(await read_body(scope, receive, self._limit))
             result = await self._chat.complete(principal, req, rid)
         except SekishoError as err:
@@ -94,7 +123,7 @@ class DataPlane:
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
         try:
-            principal = await authenticate(scope, self._keys)
+            principal = await authenticate(scope, self._keys, self._refusal_hook(rid))
         except SekishoError as err:
             await send_error(send, err, rid)
             return

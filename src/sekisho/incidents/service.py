@@ -244,38 +244,39 @@ def correct_update(
     actor: Actor,
 ) -> IncidentEvent:
     """Replace what /status shows for a published update (leak-checked); the ledger keeps both."""
-    incident = get(session, incident_id, for_update=True)
-    original = _published_update(session, incident, update_id)
     text = check_customer_text(matrix, text, "the corrected update")
-    details = {"corrects": original.id}
-    event = _event(session, incident, "correction", actor, text, details=details)
-    audit.record(
-        session,
-        actor,
-        "incident.update.correct",
-        ("incident", incident.id),
-        note=text,
-        details={"update_id": original.id, "original": original.text},
-    )
-    return event
+    return _supersede(session, incident_id, update_id, actor, "correction", text)
 
 
 def withdraw_update(
     session: Session, incident_id: str, update_id: int, actor: Actor, note: str
 ) -> IncidentEvent:
     """Take a published update off /status (it stays in the timeline and the ledger)."""
-    incident = get(session, incident_id, for_update=True)
-    original = _published_update(session, incident, update_id)
     note = note.strip()
     if not note:
         raise ControlPlaneError("say why the update is withdrawn (--note)")
-    event = _event(session, incident, "withdrawal", actor, note, details={"withdraws": original.id})
+    return _supersede(session, incident_id, update_id, actor, "withdrawal", note)
+
+
+_SUPERSEDE = {
+    "correction": ("corrects", "incident.update.correct"),
+    "withdrawal": ("withdraws", "incident.update.withdraw"),
+}
+
+
+def _supersede(
+    session: Session, incident_id: str, update_id: int, actor: Actor, kind: str, text: str
+) -> IncidentEvent:
+    incident = get(session, incident_id, for_update=True)
+    original = _published_update(session, incident, update_id)
+    link, action = _SUPERSEDE[kind]
+    event = _event(session, incident, kind, actor, text, details={link: original.id})
     audit.record(
         session,
         actor,
-        "incident.update.withdraw",
+        action,
         ("incident", incident.id),
-        note=note,
+        note=text,
         details={"update_id": original.id, "original": original.text},
     )
     return event

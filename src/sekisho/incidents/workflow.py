@@ -3,6 +3,7 @@ transaction, then a post to the ops channel (best effort, after the commit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,26 +116,40 @@ def correct_update(
     text: str,
 ) -> Outcome:
     """Correct a published customer update (shown on /status in its place)."""
-    with db.begin() as session:
+
+    def change(session: Session) -> None:
         service.correct_update(session, matrix, incident_id, update_id, text, actor)
-        doc = service.incident_document(session, service.get(session, incident_id))
-    posted = _ops(settings).post(
-        f"[{doc['severity']} {incident_id}] customer update #{update_id} corrected by "
-        f"{_who(actor)}: {text}"
-    )
-    return Outcome(incident_id, doc, posted)
+
+    return _superseded(db, settings, actor, incident_id, update_id, "corrected", text, change)
 
 
 def withdraw_update(
     db: Database, settings: Settings, actor: Actor, incident_id: str, update_id: int, note: str
 ) -> Outcome:
     """Withdraw a published customer update from /status."""
-    with db.begin() as session:
+
+    def change(session: Session) -> None:
         service.withdraw_update(session, incident_id, update_id, actor, note)
+
+    return _superseded(db, settings, actor, incident_id, update_id, "withdrawn", note, change)
+
+
+def _superseded(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    incident_id: str,
+    update_id: int,
+    verb: str,
+    text: str,
+    change: Callable[[Session], None],
+) -> Outcome:
+    with db.begin() as session:
+        change(session)
         doc = service.incident_document(session, service.get(session, incident_id))
     posted = _ops(settings).post(
-        f"[{doc['severity']} {incident_id}] customer update #{update_id} withdrawn by "
-        f"{_who(actor)}: {note}"
+        f"[{doc['severity']} {incident_id}] customer update #{update_id} {verb} by "
+        f"{_who(actor)}: {text}"
     )
     return Outcome(incident_id, doc, posted)
 

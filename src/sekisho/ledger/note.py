@@ -15,6 +15,7 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -59,6 +60,12 @@ def _b64decode(text: str, what: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise NoteError(f"{what} is not valid base64") from exc
+
+
+@lru_cache(maxsize=64)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    # Loading a key costs more than checking one signature; a ledger has one key.
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def _raw_public(public_key: Ed25519PublicKey) -> bytes:
@@ -106,7 +113,7 @@ class NoteVerifier:
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+            _public_key(self.public_key).verify(signature, message)
         except InvalidSignature:
             return False
         return True

@@ -140,18 +140,41 @@ def list_alerts(
     stmt = select(ObserveAlert).order_by(ObserveAlert.fired_at.desc()).limit(limit)
     if not include_resolved:
         stmt = stmt.where(ObserveAlert.state == "firing")
-    return [
-        {
-            "id": a.id,
-            "alias": a.alias,
-            "rule": a.rule,
-            "state": a.state,
-            "fired_at": a.fired_at.isoformat(),
-            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
-            "rate": round(a.rate, 4),
-            "peak_rate": round(a.peak_rate, 4),
-            "baseline_rate": round(a.baseline_rate, 4),
-            "details": a.details,
-        }
-        for a in session.scalars(stmt).all()
-    ]
+    out = []
+    for a in session.scalars(stmt).all():
+        details = dict(a.details or {})
+        resolved_with = details.pop("resolved_with", None)
+        out.append(
+            {
+                "id": a.id,
+                "alias": a.alias,
+                "rule": a.rule,
+                "state": a.state,
+                "fired_at": a.fired_at.isoformat(),
+                "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+                "rate": round(a.rate, 4),
+                "peak_rate": round(a.peak_rate, 4),
+                "baseline_rate": round(a.baseline_rate, 4),
+                "details": a.details,
+                "at_firing": _figures(details),
+                "at_resolution": _figures(resolved_with) if resolved_with else None,
+            }
+        )
+    return out
+
+
+def _figures(details: dict[str, Any]) -> dict[str, Any]:
+    """The window's numbers an alert recorded (at firing or at resolution)."""
+
+    def rate(errors: Any, requests: Any) -> float | None:
+        return round(errors / requests, 4) if requests else None
+
+    return {
+        "window_s": details.get("window_s"),
+        "requests": details.get("requests", 0),
+        "errors": details.get("errors", 0),
+        "rate": rate(details.get("errors", 0), details.get("requests", 0)),
+        "baseline_rate": rate(
+            details.get("baseline_errors", 0), details.get("baseline_requests", 0)
+        ),
+    }

@@ -133,6 +133,16 @@ def render(live: LiveMetrics, gauges: Gauges, *, internal: bool) -> str:
             for (a, s, c), n in sorted(live.requests.items())
         ],
     )
+    refused: dict[str, int] = defaultdict(int)
+    for (_, status, code), n in live.requests.items():
+        if code and status.startswith("4"):
+            refused[code] += n
+    out.family(
+        "sekisho_refused_requests_total",
+        "counter",
+        "Requests refused by the gateway itself (suspended tenant, quota, guardrail, ...) by code.",
+        [({"code": c}, n) for c, n in sorted(refused.items())],
+    )
     out.histogram(
         "sekisho_request_duration_seconds", "Chat request latency by alias.", live.latency, "alias"
     )

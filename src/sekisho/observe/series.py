@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Text, cast, select
 from sqlalchemy.orm import Session
 
 from sekisho.observe import histogram
+from sekisho.observe.refusals import refusals_of
 from sekisho.observe.rollup import Cell
 from sekisho.observe.tables import RequestRollup
 
@@ -51,6 +52,7 @@ class Totals:
             "502": c.s502,
             "error_rate": round(rate, 4) if rate is not None else None,
             "codes": dict(sorted(c.codes.items())),
+            "refused": refusals_of(c.codes),
             "latency_ms": _latency(c.latency_hist, c.latency_sum, sum(c.latency_hist)),
             "ttfb_ms": _latency(c.ttfb_hist, c.ttfb_sum, c.ttfb_count),
             "tokens": {"prompt": c.prompt_tokens, "completion": c.completion_tokens},

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from sekisho.control.overrides import active_rows
 from sekisho.matrix import Matrix
 from sekisho.observe.probes import ProbeSummary, summaries
 from sekisho.observe.series import Totals, window_totals
@@ -50,6 +51,26 @@ class ProviderEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveOverride:
+    """An operator's drain or pin of the alias, in force during the window."""
+
+    id: str
+    kind: str  # drain | pin
+    provider: str
+    expires_at: datetime
+    incident_id: str | None = None
+
+    def describe(self) -> str:
+        what = (
+            f"pin to {self.provider} (all traffic goes there)"
+            if self.kind == "pin"
+            else f"drain of {self.provider} (its traffic goes to the other routes)"
+        )
+        until = self.expires_at.astimezone(UTC).strftime("%H:%M UTC")
+        return f"active override {self.id}: {what}, until {until}"
+
+
+@dataclass(frozen=True, slots=True)
 class TriageInput:
     alias: str
     window_s: float
@@ -58,10 +79,32 @@ class TriageInput:
     traffic: Totals
     other_aliases_failing: list[str]
     other_aliases_probed: int
+    since: datetime | None = None
+    until: datetime | None = None
+    overrides: tuple[ActiveOverride, ...] = ()
 
 
 def verdict(t: TriageInput) -> tuple[Verdict, list[str]]:
-    """The answer and the reasons behind it, most important first."""
+    """The answer and the reasons behind it, most important first.
+
+    An active override is named in every verdict: a pin to a failing route or
+    a drain of the only healthy one is the likeliest cause of a "US" verdict.
+    """
+    answer, reasons = _verdict(t)
+    if not t.overrides:
+        return answer, reasons
+    notes = [o.describe() for o in t.overrides]
+    if answer == "gateway":
+        notes = [
+            f"{n} - it may explain the failures: revert it with "
+            f"`sekisho alias revert {t.alias}` if the routes it avoids are healthy"
+            for n in notes
+        ]
+        return answer, [*notes, *reasons]
+    return answer, [*reasons, *notes]
+
+
+def _verdict(t: TriageInput) -> tuple[Verdict, list[str]]:
     reasons: list[str] = []
     failing = [p for p in t.providers if p.failing]
     rate = t.traffic.error_rate
@@ -122,6 +165,11 @@ def gather(
     providers = list(dict.fromkeys(r.provider for r in matrix.aliases[alias].routes))
     others = sorted(a for a in matrix.aliases if a != alias)
     with db.read() as session:
+        overrides = tuple(
+            ActiveOverride(o.id, o.kind, o.provider, o.expires_at, o.incident_id)
+            for o in active_rows(session, now)
+            if o.alias == alias
+        )
         provider_probes = summaries(session, "provider", providers, since)
         alias_probes = summaries(session, "alias", [alias, *others], since)
         attempts = window_totals(session, "provider", providers, since, until)
@@ -145,6 +193,9 @@ def gather(
         traffic,
         [a for a in probed if alias_probes[a].failing],
         len(probed),
+        since,
+        now,
+        overrides,
     )
 
 
@@ -155,6 +206,20 @@ def report(t: TriageInput) -> dict[str, Any]:
         "alias": t.alias,
         "verdict": answer,
         "window_s": t.window_s,
+        "window": {
+            "from": t.since.isoformat() if t.since else None,
+            "to": t.until.isoformat() if t.until else None,
+        },
+        "overrides": [
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "provider": o.provider,
+                "expires_at": o.expires_at.isoformat(),
+                "incident_id": o.incident_id,
+            }
+            for o in t.overrides
+        ],
         "reasons": reasons,
         "alias_traffic": t.traffic.to_dict(),
         "alias_probe": t.alias_probe.to_dict(),
