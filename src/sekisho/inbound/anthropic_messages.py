@@ -79,7 +79,7 @@ class MessagesEndpoint:
             await send_bytes(send, result.status, body, rid, extra={"request-id": rid})
             return
         events = shape.MessageStream()
-        await relay_stream(send, rid, result.stream, events.feed, ((b"request-id", rid.encode()),))
+        await relay_stream(send, rid, result, events.feed, ((b"request-id", rid.encode()),))
 
     async def _complete(self, scope: Scope, receive: Receive, rid: str) -> ChatResult:
         principal = await self._principal(scope, "/v1/messages")

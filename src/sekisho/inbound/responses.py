@@ -39,7 +39,7 @@ class ResponsesEndpoint:
             out = orjson.dumps(shape.response_object(result.body or {}, req))
             await send_bytes(send, result.status, out, rid)
             return
-        await relay_stream(send, rid, result.stream, shape.ResponseEvents(req).feed)
+        await relay_stream(send, rid, result, shape.ResponseEvents(req).feed)
 
     async def _complete(
         self, scope: Scope, receive: Receive, rid: str

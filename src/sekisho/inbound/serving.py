@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
+from sekisho.chat.core import ChatResult
 from sekisho.errors import InternalError, SekishoError
 from sekisho.http.asgi import SSE_HEADERS, Send, send_error
 
@@ -41,11 +42,28 @@ async def answer_or_fail(
 async def relay_stream(
     send: Send,
     rid: str,
-    stream: AsyncIterator[bytes],
+    result: ChatResult,
     translate: Callable[[bytes], bytes],
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    """Send the core's SSE frames as `translate` renders them; close the stream in any case."""
+    """Send the core's SSE frames as `translate` renders them; close the result in any case."""
+    stream = result.stream
+    assert stream is not None
+    try:
+        await _relay(send, rid, stream, translate, headers)
+    finally:
+        # A chat result that owns its request closes it (stream, relay, log row) itself.
+        closer = getattr(result, "aclose", None)
+        await (closer() if closer is not None else stream.aclose())  # type: ignore[attr-defined]
+
+
+async def _relay(
+    send: Send,
+    rid: str,
+    stream: AsyncIterator[bytes],
+    translate: Callable[[bytes], bytes],
+    headers: tuple[tuple[bytes, bytes], ...],
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -60,5 +78,3 @@ async def relay_stream(
         await send({"type": "http.response.body", "body": b""})
     except OSError:
         pass  # the client went away; the relay's finally logs it
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
