@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sekisho.adapters.upstream_errors import error_detail
-from sekisho.chat.core import RoutingState
+from sekisho.chat.core import RETRY_AFTER_S, RoutingState
 from sekisho.chat.principal import Principal
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure
 from sekisho.embeddings import wire
@@ -33,7 +33,6 @@ from sekisho.routing.outcome import Outcome, classify_failure, classify_status, 
 from sekisho.routing.plan import Candidate, plan_routes
 
 MAX_ERROR_BODY = 64 * 1024
-RETRY_AFTER_S = 5  # when every route was rate limited upstream
 
 __all__ = ["EmbeddingService"]
 
