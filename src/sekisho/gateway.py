@@ -156,7 +156,7 @@ class Gateway:
             matrix=matrix, circuits=current.circuits, overrides=current.overrides
         )
         self.settings.apply_matrix(matrix)
-        self.upstream.egress = egress
+        self.upstream.set_egress(egress)
         self.keys.invalidate_all()
         log.info("provider matrix reloaded: sha256 %s", matrix.content_hash)
         return matrix

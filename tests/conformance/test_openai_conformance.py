@@ -131,24 +131,27 @@ def test_embeddings_and_models(env: Env, sim: SimulatorServer) -> None:
 def _errors(env: Env, sim: SimulatorServer) -> list[httpx.Response]:
     sim.set_fault("kumo-tokyo", status=503)
     sim.set_fault("hoshi-osaka", status=503)
-    with httpx.Client(timeout=10) as http:
-        url = env.url + "/v1/chat/completions"
-        auth = {"authorization": f"Bearer {env.keys['acme']}"}
-        return [
-            http.post(url, content=b"{not json", headers=auth),  # 400
-            http.post(url, json={"model": "chat-large", "messages": HI}),  # 401
-            http.post(url, json={"model": "nope", "messages": HI}, headers=auth),  # 404
-            http.post(url, json={"model": "chat-jp", "messages": HI}, headers=auth),  # 502
-            http.post(url, content=b"x" * (5 * 1024 * 1024), headers=auth),  # 413
-            http.post(
-                env.url + "/v1/embeddings", json={"model": "chat-large", "input": "x"}, headers=auth
-            ),
-            http.post(
-                env.url + "/v1/responses",
-                json={"model": "chat-large", "input": "x", "store": True},
-                headers=auth,
-            ),
-        ]
+    limit = env.gw.gateway.settings.limits.max_body_bytes
+    big = {"role": "user", "content": "x" * (limit + 1)}
+    chat, auth = "/v1/chat/completions", {"authorization": f"Bearer {env.keys['acme']}"}
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (chat, {"content": b"{not json", "headers": auth}),  # 400
+        (chat, {"json": {"model": "chat-large", "messages": HI}}),  # 401
+        (chat, {"json": {"model": "nope", "messages": HI}, "headers": auth}),  # 404
+        (chat, {"json": {"model": "chat-jp", "messages": HI}, "headers": auth}),  # 502
+        (chat, {"json": {"model": "chat-large", "messages": [big]}, "headers": auth}),  # 413
+        ("/v1/embeddings", {"json": {"model": "chat-large", "input": "x"}, "headers": auth}),
+        (
+            "/v1/responses",
+            {"json": {"model": "chat-large", "input": "x", "store": True}, "headers": auth},
+        ),
+    ]
+    answers = []
+    for path, kwargs in cases:
+        # One connection per request: the edge may close a connection after refusing one.
+        with httpx.Client(timeout=10) as http:
+            answers.append(http.post(env.url + path, **kwargs))
+    return answers
 
 
 def test_every_error_envelope(env: Env, sim: SimulatorServer) -> None:

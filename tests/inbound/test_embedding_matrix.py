@@ -37,3 +37,13 @@ def test_embedding_alias_cannot_route_to_an_anthropic_provider() -> None:
     )
     assert [p.location for p in check.errors] == ["aliases[0].fallbacks[0].provider"]
     assert "serves no embeddings" in check.errors[0].message
+
+
+def test_chat_probes_never_ask_an_embedding_model() -> None:
+    from sekisho.observe.probes import probe_model
+
+    raw = doc(kind="embedding")
+    raw["aliases"].append({"name": "chat", "route": {"provider": "oa", "model": "chat-m"}})
+    check = validate_matrix(raw, ENV)
+    assert check.matrix is not None
+    assert probe_model(check.matrix, "oa") == "chat-m"  # not the embedding alias's "m"

@@ -297,3 +297,14 @@ async def test_plain_http_upstream_through_the_proxy_tunnel() -> None:
         assert await post(client, url, b"plain") == (200, b"plain")
         assert [r for r, _ in proxy.requests] == [f"CONNECT 127.0.0.1:{server.port}"]
         await client.close()
+
+
+async def test_new_egress_rules_apply_to_the_next_request() -> None:
+    async with ScriptedServer(ECHO) as server, ConnectProxy() as proxy:
+        url = server.url()
+        client = UpstreamClient(egress=policy(url))
+        assert await post(client, url, b"direct") == (200, b"direct")
+        client.set_egress(policy(url, proxy_url=proxy.url))  # the idle direct connection goes
+        assert await post(client, url, b"proxied") == (200, b"proxied")
+        assert len(proxy.requests) == 1 and server.connections == 2
+        await client.close()

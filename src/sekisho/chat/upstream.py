@@ -415,6 +415,14 @@ class UpstreamClient:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._last_sweep = time.monotonic()
 
+    def set_egress(self, egress: Callable[[_Key], Egress] | None) -> None:
+        """New egress rules (a matrix reload); idle connections made under the old ones close."""
+        self.egress = egress
+        idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.abort()
+
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
             self._ssl = ssl.create_default_context()

@@ -10,32 +10,23 @@ errors use Anthropic's envelope on these paths.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import orjson
 
+from sekisho.chat.core import ChatResult
 from sekisho.embeddings.request import wrong_kind
-from sekisho.errors import InternalError, InvalidRequest, SekishoError, error_for_code
-from sekisho.http.asgi import (
-    SSE_HEADERS,
-    Receive,
-    Scope,
-    Send,
-    header,
-    read_body,
-    send_bytes,
-)
+from sekisho.errors import InvalidRequest, SekishoError, error_for_code
+from sekisho.http.asgi import Receive, Scope, Send, header, read_body, send_bytes
 from sekisho.http.v1 import authenticate
 from sekisho.ids import request_id as new_request_id
 from sekisho.inbound import anthropic_shape as shape
+from sekisho.inbound.serving import answer_or_fail, relay_stream
 from sekisho.routing.availability import alias_access
 
 if TYPE_CHECKING:
     from sekisho.chat.principal import Principal
     from sekisho.gateway import Gateway
-
-log = logging.getLogger(__name__)
 
 
 def bearer_scope(scope: Scope) -> Scope:
@@ -78,66 +69,39 @@ class MessagesEndpoint:
 
     async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
-        try:
-            principal = await self._principal(scope, "/v1/messages")
-            req = shape.chat_request(_decode(await read_body(scope, receive, self._limit)))
-            result = await self._chat.complete(principal, req, rid)
-        except SekishoError as err:
-            await send_anthropic_error(send, err, rid)
-            return
-        except ConnectionAbortedError:
-            return
-        except Exception:
-            log.exception("unexpected error serving %s", rid)
-            await send_anthropic_error(
-                send, InternalError("Internal error. Quote the request id."), rid
-            )
+        result = await answer_or_fail(
+            send, rid, self._complete(scope, receive, rid), send_anthropic_error
+        )
+        if result is None:
             return
         if result.stream is None:
             body = orjson.dumps(shape.message_body(result.body or {}))
             await send_bytes(send, result.status, body, rid, extra={"request-id": rid})
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    *SSE_HEADERS,
-                    (b"x-request-id", rid.encode()),
-                    (b"request-id", rid.encode()),
-                ],
-            }
-        )
-        stream = result.stream
         events = shape.MessageStream()
-        try:
-            async for frame in stream:
-                if data := events.feed(frame):
-                    await send({"type": "http.response.body", "body": data, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        except OSError:
-            pass  # the client went away; the relay's finally logs it
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+        await relay_stream(send, rid, result, events.feed, ((b"request-id", rid.encode()),))
+
+    async def _complete(self, scope: Scope, receive: Receive, rid: str) -> ChatResult:
+        principal = await self._principal(scope, "/v1/messages")
+        req = shape.chat_request(_decode(await read_body(scope, receive, self._limit)))
+        return await self._chat.complete(principal, req, rid)
 
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
-        try:
-            principal = await self._principal(scope, "/v1/messages/count_tokens")
-            body = _decode(await read_body(scope, receive, self._limit))
-            tokens = shape.estimate_input_tokens(body)
-            alias = str(body.get("model")) if isinstance(body, dict) else ""
-            access = alias_access(self._gateway.routing.matrix, alias, principal.policy)
-            if not access.usable:
-                raise error_for_code(
-                    access.error_code or "permission_denied", access.customer_message
-                )
-            if (found := self._gateway.routing.matrix.aliases.get(alias)) and found.kind != "chat":
-                raise wrong_kind(alias, found.kind)
-        except SekishoError as err:
-            await send_anthropic_error(send, err, rid)
-            return
-        except ConnectionAbortedError:
-            return
-        out = orjson.dumps({"input_tokens": tokens})
-        await send_bytes(send, 200, out, rid, extra={"request-id": rid})
+        tokens = await answer_or_fail(send, rid, self._count(scope, receive), send_anthropic_error)
+        if tokens is not None:
+            out = orjson.dumps({"input_tokens": tokens})
+            await send_bytes(send, 200, out, rid, extra={"request-id": rid})
+
+    async def _count(self, scope: Scope, receive: Receive) -> int:
+        principal = await self._principal(scope, "/v1/messages/count_tokens")
+        body = _decode(await read_body(scope, receive, self._limit))
+        tokens = shape.estimate_input_tokens(body)
+        alias = str(body.get("model")) if isinstance(body, dict) else ""
+        matrix = self._gateway.routing.matrix
+        access = alias_access(matrix, alias, principal.policy)
+        if not access.usable:
+            raise error_for_code(access.error_code or "permission_denied", access.customer_message)
+        if (found := matrix.aliases.get(alias)) and found.kind != "chat":
+            raise wrong_kind(alias, found.kind)
+        return tokens

@@ -20,9 +20,9 @@ import orjson
 
 from sekisho.adapters.params import REASONING_BUDGETS
 from sekisho.adapters.shape import as_dict, as_int, as_list, as_str
-from sekisho.adapters.sse import SSEDecoder
 from sekisho.chat.request import ChatRequest, validate_chat_request
 from sekisho.errors import InvalidRequest, SekishoError
+from sekisho.inbound.frames import CoreFrames
 
 __all__ = [
     "REQUEST_FIELDS",
@@ -411,7 +411,7 @@ class MessageStream:
     """
 
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
+        self._frames = CoreFrames()
         self._started = False
         self._block: str | None = None  # "text" | "thinking" | "tool_use"
         self._index = -1
@@ -422,22 +422,20 @@ class MessageStream:
 
     def feed(self, data: bytes) -> bytes:
         out: list[bytes] = []
-        for event in self._decoder.feed(data):
-            text = event.data.strip()
-            if not text or self.finished:
+        for kind, payload in self._frames.feed(data):
+            if self.finished:
                 continue
-            if text == "[DONE]":
+            if kind == "done":
                 self._finish(out)
-                continue
-            payload = orjson.loads(text)
-            if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-                err = payload["error"]
-                kind = _ERROR_TYPE.get(str(err.get("code")), "api_error")
-                message = str(err.get("message", ""))
-                out.append(_event("error", {"error": {"type": kind, "message": message}}))
+            elif kind == "error":
+                error = {
+                    "type": _ERROR_TYPE.get(str(payload.get("code")), "api_error"),
+                    "message": str(payload.get("message", "")),
+                }
+                out.append(_event("error", {"error": error}))
                 self.finished = True
-                continue
-            self._chunk(as_dict(payload), out)
+            else:
+                self._chunk(payload, out)
         return b"".join(out)
 
     def _start(self, chunk: dict[str, Any], out: list[bytes]) -> None:

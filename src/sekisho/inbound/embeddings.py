@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from sekisho.embeddings.request import parse_embedding_request
 from sekisho.embeddings.service import EmbeddingService
-from sekisho.errors import InternalError, InvalidRequest, SekishoError
-from sekisho.http.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
+from sekisho.errors import InvalidRequest
+from sekisho.http.asgi import Receive, Scope, Send, read_body, send_bytes
 from sekisho.http.v1 import authenticate
 from sekisho.ids import request_id as new_request_id
+from sekisho.inbound.serving import answer_or_fail
 
 if TYPE_CHECKING:
     from sekisho.gateway import Gateway
-
-log = logging.getLogger(__name__)
 
 
 class EmbeddingsEndpoint:
@@ -34,19 +32,13 @@ class EmbeddingsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
-        try:
-            if scope["method"] != "POST":
-                raise InvalidRequest("Use POST for /v1/embeddings.")
-            principal = await authenticate(scope, self._keys)
-            req = parse_embedding_request(await read_body(scope, receive, self._limit))
-            body = await self.service.create(principal, req, rid)
-        except SekishoError as err:
-            await send_error(send, err, rid)
-            return
-        except ConnectionAbortedError:
-            return
-        except Exception:
-            log.exception("unexpected error serving %s", rid)
-            await send_error(send, InternalError("Internal error. Quote the request id."), rid)
-            return
-        await send_bytes(send, 200, orjson.dumps(body), rid)
+        body = await answer_or_fail(send, rid, self._create(scope, receive, rid))
+        if body is not None:
+            await send_bytes(send, 200, orjson.dumps(body), rid)
+
+    async def _create(self, scope: Scope, receive: Receive, rid: str) -> dict[str, Any]:
+        if scope["method"] != "POST":
+            raise InvalidRequest("Use POST for /v1/embeddings.")
+        principal = await authenticate(scope, self._keys)
+        req = parse_embedding_request(await read_body(scope, receive, self._limit))
+        return await self.service.create(principal, req, rid)

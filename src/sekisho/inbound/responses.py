@@ -7,21 +7,20 @@ log); errors use the OpenAI envelope, as on every other /v1 path.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import orjson
 
-from sekisho.errors import InternalError, InvalidRequest, SekishoError
-from sekisho.http.asgi import SSE_HEADERS, Receive, Scope, Send, read_body, send_bytes, send_error
+from sekisho.chat.core import ChatResult
+from sekisho.errors import InvalidRequest
+from sekisho.http.asgi import Receive, Scope, Send, read_body, send_bytes
 from sekisho.http.v1 import authenticate
 from sekisho.ids import request_id as new_request_id
 from sekisho.inbound import responses_shape as shape
+from sekisho.inbound.serving import answer_or_fail, relay_stream
 
 if TYPE_CHECKING:
     from sekisho.gateway import Gateway
-
-log = logging.getLogger(__name__)
 
 
 class ResponsesEndpoint:
@@ -32,45 +31,26 @@ class ResponsesEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
-        try:
-            if scope["method"] != "POST":
-                raise InvalidRequest("Use POST for /v1/responses.")
-            principal = await authenticate(scope, self._keys)
-            raw = await read_body(scope, receive, self._limit)
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from exc
-            req = shape.chat_request(body)
-            result = await self._chat.complete(principal, req.chat, rid)
-        except SekishoError as err:
-            await send_error(send, err, rid)
+        served = await answer_or_fail(send, rid, self._complete(scope, receive, rid))
+        if served is None:
             return
-        except ConnectionAbortedError:
-            return
-        except Exception:
-            log.exception("unexpected error serving %s", rid)
-            await send_error(send, InternalError("Internal error. Quote the request id."), rid)
-            return
+        req, result = served
         if result.stream is None:
             out = orjson.dumps(shape.response_object(result.body or {}, req))
             await send_bytes(send, result.status, out, rid)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*SSE_HEADERS, (b"x-request-id", rid.encode())],
-            }
-        )
-        stream = result.stream
-        events = shape.ResponseEvents(req)
+        await relay_stream(send, rid, result, shape.ResponseEvents(req).feed)
+
+    async def _complete(
+        self, scope: Scope, receive: Receive, rid: str
+    ) -> tuple[shape.ResponsesRequest, ChatResult]:
+        if scope["method"] != "POST":
+            raise InvalidRequest("Use POST for /v1/responses.")
+        principal = await authenticate(scope, self._keys)
+        raw = await read_body(scope, receive, self._limit)
         try:
-            async for frame in stream:
-                if data := events.feed(frame):
-                    await send({"type": "http.response.body", "body": data, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        except OSError:
-            pass  # the client went away; the relay's finally logs it
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from exc
+        req = shape.chat_request(body)
+        return req, await self._chat.complete(principal, req.chat, rid)

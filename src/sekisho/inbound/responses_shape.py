@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 
 from sekisho.adapters.shape import as_dict, as_int, as_list, as_str
-from sekisho.adapters.sse import SSEDecoder
 from sekisho.chat.request import ChatRequest, validate_chat_request
 from sekisho.errors import InvalidRequest
+from sekisho.inbound.frames import CoreFrames
 
 __all__ = [
     "REQUEST_FIELDS",
@@ -398,7 +398,7 @@ class ResponseEvents:
 
     def __init__(self, req: ResponsesRequest) -> None:
         self._req = req
-        self._decoder = SSEDecoder()
+        self._frames = CoreFrames()
         self._seq = 0
         self._response: dict[str, Any] | None = None
         self._suffix = ""
@@ -417,29 +417,18 @@ class ResponseEvents:
 
     def feed(self, data: bytes) -> bytes:
         out: list[bytes] = []
-        for event in self._decoder.feed(data):
-            text = event.data.strip()
-            if not text or self.finished:
+        for kind, payload in self._frames.feed(data):
+            if self.finished:
                 continue
-            if text == "[DONE]":
+            if kind == "done":
                 self._complete(out)
-                continue
-            payload = as_dict(orjson.loads(text))
-            if isinstance(payload.get("error"), dict):
-                err = payload["error"]
-                out.append(
-                    self._event(
-                        "error",
-                        {
-                            "code": err.get("code"),
-                            "message": str(err.get("message", "")),
-                            "param": None,
-                        },
-                    )
-                )
+            elif kind == "error":
+                message = str(payload.get("message", ""))
+                error = {"code": payload.get("code"), "message": message, "param": None}
+                out.append(self._event("error", error))
                 self.finished = True
-                continue
-            self._chunk(payload, out)
+            else:
+                self._chunk(payload, out)
         return b"".join(out)
 
     def _start(self, chunk: dict[str, Any], out: list[bytes]) -> None:

@@ -55,6 +55,8 @@ class ProbeOutcome:
 def probe_model(matrix: Matrix, provider_id: str) -> str | None:
     """The upstream model a provider probe asks for: the first route naming the provider."""
     for alias in matrix.aliases.values():
+        if alias.kind != "chat":
+            continue  # the probe is a chat completion; an embedding model would refuse it
         for route in alias.routes:
             if route.provider == provider_id:
                 return route.model

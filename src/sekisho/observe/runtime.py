@@ -138,7 +138,8 @@ class Observability:
             )
             for pid in sorted(matrix.providers)
         ]
-        jobs += [probes.probe_alias(self._chat, alias, timeout) for alias in sorted(matrix.aliases)]
+        chat_aliases = sorted(n for n, a in matrix.aliases.items() if a.kind == "chat")
+        jobs += [probes.probe_alias(self._chat, alias, timeout) for alias in chat_aliases]
         results = [r for r in await asyncio.gather(*jobs) if r is not None]
         now = datetime.now(UTC)
 
