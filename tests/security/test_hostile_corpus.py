@@ -271,7 +271,10 @@ def crowded(simulator, tmp_path_factory):  # type: ignore[no-untyped-def]
 
     state = tmp_path_factory.mktemp("crowded")
     settings = gateway_settings(
-        simulator.url, state, sqlite_url(state), limits={"max_connections": 2, "control_max_body_bytes": 1024}
+        simulator.url,
+        state,
+        sqlite_url(state),
+        limits={"max_connections": 2, "control_max_body_bytes": 1024},
     )
     db = migrated(settings.database_url)
     gw = start_gateway(settings, db)
