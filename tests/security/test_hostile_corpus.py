@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import orjson
@@ -217,6 +218,19 @@ def test_slow_clients_are_cut_with_408(edge: Edge) -> None:
             assert resp.elapsed_s < LIMITS["body_timeout_s"] + 4, (kind, family.name)
             if family.name in ("v1-chat", "admin", "admin-anon", "admin-session"):
                 assert resp.status == 408, (kind, family.name, resp.body)
+
+
+def test_bare_line_breaks_do_not_hold_a_connection(edge: Edge) -> None:
+    """CRLFs before a request line start no request but still count as slow headers."""
+
+    async def crlfs() -> AsyncIterator[bytes]:
+        while True:
+            yield b"\r\n"
+            await asyncio.sleep(0.2)
+
+    resp = asyncio.run(exchange(edge.port, crlfs(), timeout_s=8))
+    assert resp.status == 408
+    assert resp.elapsed_s < LIMITS["header_timeout_s"] + 4
 
 
 def test_silent_and_idle_connections_are_closed(edge: Edge) -> None:

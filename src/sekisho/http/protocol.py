@@ -94,6 +94,10 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._unset_keepalive_if_required()
         if self._awaiting_headers:
             self._header_bytes += len(data)
+            if self._header_timer is None:  # the clock runs from the first byte, even a bare CRLF
+                self._header_timer = self.loop.call_later(
+                    self.limits.header_timeout_s, self._headers_too_slow
+                )
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -123,10 +127,6 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         super().on_message_begin()
         self._header_count = 0
         self._parsed_header_bytes = 0
-        if self._header_timer is None:
-            self._header_timer = self.loop.call_later(
-                self.limits.header_timeout_s, self._headers_too_slow
-            )
 
     def on_url(self, url: bytes) -> None:
         if self._draining:
