@@ -90,7 +90,6 @@ class _Server(uvicorn.Server):  # type: ignore[misc]
 
 def run_server(settings: Settings, *, host: str, port: int, db: Database | None = None) -> None:
     from sekisho.cli.context import CommandError
-    from sekisho.http.app import create_app
 
     db = db or Database(settings.database_url)
     try:
@@ -98,6 +97,7 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
         sock = bind_socket(host, port)
     except (SchemaOutOfDate, ServeError) as exc:
         raise CommandError(str(exc)) from exc
+    from sekisho.http.app import create_app  # the whole app, only once the port is ours
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -57,6 +57,8 @@ FAMILIES = [
     Family("admin-session", "POST", "/admin/v1/session", "none"),
     Family("status", "POST", "/status", "none"),
     Family("healthz", "POST", "/healthz", "none"),
+    Family("readyz", "POST", "/readyz", "none"),
+    Family("metrics", "POST", "/metrics", "token"),
     Family("console", "POST", "/console/", "none"),
     Family("chat", "POST", "/chat/", "none"),
 ]
