@@ -98,6 +98,7 @@ def run_server(settings: Settings, *, host: str, port: int, db: Database | None 
     except (SchemaOutOfDate, ServeError) as exc:
         raise CommandError(str(exc)) from exc
     from sekisho.http.app import create_app  # the whole app, only once the port is ours
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
