@@ -169,6 +169,8 @@ class CorsSettings(BaseModel):
             "content-type",
             "x-api-key",
             "anthropic-version",
+            "anthropic-beta",
+            "anthropic-dangerous-direct-browser-access",
             "openai-organization",
             "openai-project",
             "x-stainless-arch",

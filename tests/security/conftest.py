@@ -43,7 +43,7 @@ class Family:
     method: str
     path: str
     auth: str  # "key" | "token" | "none"
-    envelope: str = "ours"  # "ours" | "anthropic"
+    envelope: str = "ours"  # "ours" | "anthropic" | "page" (an HTML error page, see envelope.py)
 
 
 # One line per route family; /console and /chat answer from their own apps once they exist.
@@ -57,8 +57,10 @@ FAMILIES = [
     Family("admin-session", "POST", "/admin/v1/session", "none"),
     Family("status", "POST", "/status", "none"),
     Family("healthz", "POST", "/healthz", "none"),
-    Family("console", "POST", "/console/", "none"),
-    Family("chat", "POST", "/chat/", "none"),
+    Family("readyz", "POST", "/readyz", "none"),
+    Family("metrics", "POST", "/metrics", "token"),
+    Family("console", "POST", "/console/", "none", envelope="page"),
+    Family("chat", "POST", "/chat/", "none", envelope="page"),
 ]
 
 

@@ -19,10 +19,18 @@ ANTHROPIC_TYPES = {
 
 
 def assert_clean_error(resp: RawResponse, envelope: str = "ours", status: int | None = None) -> str:
-    """A 4xx JSON error in the right envelope with our request id; returns the code/type."""
+    """A 4xx JSON error in the right envelope with our request id; returns the code/type.
+
+    `envelope`: "ours", "anthropic", "any" (either), or "page" for the browser
+    apps (/console, /chat), which answer in an HTML page unless the edge refused first.
+    """
     assert 400 <= resp.status < 500, (resp.status, resp.body[:300])
     if status is not None:
         assert resp.status == status, (resp.status, resp.body[:300])
+    if envelope == "page" and resp.headers.get("content-type", "").startswith("text/html"):
+        return _clean_page(resp)
+    if envelope == "page":  # refused before the page's app: our JSON envelope
+        envelope = "ours"
     assert resp.headers.get("content-type", "").startswith("application/json"), resp.headers
     assert resp.headers.get("x-request-id", "").startswith("req_"), resp.headers
     doc = resp.json()
@@ -40,3 +48,12 @@ def assert_clean_error(resp: RawResponse, envelope: str = "ours", status: int | 
     assert ERROR_TABLE[err["code"]].status == resp.status, doc
     assert err["message"]
     return str(err["code"])
+
+
+def _clean_page(resp: RawResponse) -> str:
+    """A browser page's error answer: HTML in words, under a CSP, no stack trace."""
+    assert "content-security-policy" in resp.headers, resp.headers
+    text = resp.body.decode("utf-8")
+    assert text.lstrip().lower().startswith("<!doctype html"), text[:200]
+    assert "Traceback" not in text and 'File "' not in text
+    return f"page:{resp.status}"

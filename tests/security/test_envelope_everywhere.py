@@ -260,3 +260,21 @@ def test_cors_when_configured(cors_gw: tuple[RunningGateway, str]) -> None:
             headers={"origin": ORIGIN, "access-control-request-method": "GET"},
         )
         assert "access-control-allow-origin" not in admin.headers  # the admin API stays same-origin
+
+
+def test_bad_query_parameter_is_invalid_request_naming_it(edge: Edge) -> None:
+    from sekisho.actor import Actor
+    from sekisho.admin.tokens import create_token
+    from sekisho.tenancy import service
+
+    actor = Actor.system("tests")
+    with edge.db.begin() as session:
+        user = service.create_user(session, "audit@edge.example", "auditor", None, actor)
+        _, token = create_token(session, user, actor)
+    with httpx.Client(timeout=10) as http:
+        resp = http.get(
+            edge.gw.url + "/admin/v1/ledger/platform/entries?limit=lots",
+            headers={"authorization": f"Bearer {token}"},
+        )
+    assert_clean_error(_raw(resp), "ours", 400)
+    assert resp.json()["error"]["param"] == "limit"

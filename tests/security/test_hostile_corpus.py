@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import orjson
@@ -219,6 +220,19 @@ def test_slow_clients_are_cut_with_408(edge: Edge) -> None:
                 assert resp.status == 408, (kind, family.name, resp.body)
 
 
+def test_bare_line_breaks_do_not_hold_a_connection(edge: Edge) -> None:
+    """CRLFs before a request line start no request but still count as slow headers."""
+
+    async def crlfs() -> AsyncIterator[bytes]:
+        while True:
+            yield b"\r\n"
+            await asyncio.sleep(0.2)
+
+    resp = asyncio.run(exchange(edge.port, crlfs(), timeout_s=8))
+    assert resp.status == 408
+    assert resp.elapsed_s < LIMITS["header_timeout_s"] + 4
+
+
 def test_silent_and_idle_connections_are_closed(edge: Edge) -> None:
     async def both() -> tuple[float, float]:
         silent = await closed_within(edge.port, b"", 8)
@@ -271,7 +285,10 @@ def crowded(simulator, tmp_path_factory):  # type: ignore[no-untyped-def]
 
     state = tmp_path_factory.mktemp("crowded")
     settings = gateway_settings(
-        simulator.url, state, sqlite_url(state), limits={"max_connections": 2}
+        simulator.url,
+        state,
+        sqlite_url(state),
+        limits={"max_connections": 2, "control_max_body_bytes": 1024},
     )
     db = migrated(settings.database_url)
     gw = start_gateway(settings, db)
@@ -301,13 +318,13 @@ def test_connections_past_the_limit_get_503_in_the_envelope(crowded: int) -> Non
     assert again.status == 200
 
 
-def test_request_pipelined_behind_a_refused_one_is_not_served(edge: Edge) -> None:
-    size = int(LIMITS["control_max_body_bytes"]) + 1
+def test_request_pipelined_behind_a_refused_one_is_not_served(crowded: int) -> None:
+    size = 1024 + 1  # small enough that both requests arrive in one read
     too_big = request("POST", "/admin/v1/incidents", b"x" * size)  # whole, then the next request
     follow = request("GET", "/healthz")
 
     async def scenario() -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", crowded)
         writer.write(too_big + follow)
         await writer.drain()
         data = b""

@@ -12,10 +12,10 @@ here, before any route, parser or authentication code runs:
   `keep_alive_timeout_s` (also a fresh one that never sends a byte);
 - past `max_connections` open connections a request gets 503 (uvicorn's own
   `limit_concurrency` would answer in plain text);
-- after an early answer the unread rest of the body is read and dropped for a
-  bounded time and size, then the connection is closed, so the client reads
-  the answer instead of a reset; a connection whose body the app left unread
-  is never kept alive.
+- after an early answer the unread rest of the body is read and dropped (for
+  a bounded time and size, or until it ends), then the connection is closed,
+  so the client reads the answer instead of a reset; a connection whose body
+  the app left unread is never kept alive.
 
 Every answer is the envelope of the path's API (`sekisho.http.envelopes`).
 uvicorn's `HttpToolsProtocol` stays in charge of everything else.
@@ -63,6 +63,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._body_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
         self._draining = False
+        self._drain_parsing = True
         self._drained = 0
 
     # -- connection ---------------------------------------------------------
@@ -90,10 +91,21 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
             self._drained += len(data)
             if self._drained > self.limits.drain_max_bytes:
                 self.transport.close()
+            elif self._drain_parsing:
+                # Still parsed (every callback ignores it) only to see where the refused
+                # body ends: then the connection can close at once.
+                try:
+                    self.parser.feed_data(data)
+                except httptools.HttpParserError:
+                    self._drain_parsing = False
             return
         self._unset_keepalive_if_required()
         if self._awaiting_headers:
             self._header_bytes += len(data)
+            if self._header_timer is None:  # the clock runs from the first byte, even a bare CRLF
+                self._header_timer = self.loop.call_later(
+                    self.limits.header_timeout_s, self._headers_too_slow
+                )
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -123,10 +135,6 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         super().on_message_begin()
         self._header_count = 0
         self._parsed_header_bytes = 0
-        if self._header_timer is None:
-            self._header_timer = self.loop.call_later(
-                self.limits.header_timeout_s, self._headers_too_slow
-            )
 
     def on_url(self, url: bytes) -> None:
         if self._draining:
@@ -184,6 +192,9 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
 
     def on_message_complete(self) -> None:
         if self._draining:
+            # The refused request's body has all arrived: the answer is read, close now.
+            self._drain_parsing = False
+            self.transport.close()
             return
         if self._body_timer is not None:
             self._body_timer.cancel()
@@ -251,6 +262,8 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         if self._awaiting_headers:  # the path of the request being refused, as far as it came
             path = getattr(self, "url", b"").split(b"?", 1)[0].decode("latin-1") or "/"
         self.transport.write(raw_error_response(path, err, request_id()))
+        # Past the headers the parser may go on (to find the body's end); within them, not.
+        self._drain_parsing = not self._awaiting_headers
         self._drain()
 
     def _drain(self) -> None:
