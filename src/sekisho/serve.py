@@ -101,7 +101,6 @@ def run_server(
         sock = bind_socket(host, port)
     except (SchemaOutOfDate, ServeError) as exc:
         raise CommandError(str(exc)) from exc
-    from sekisho.http.app import create_app  # the whole app, only once the port is ours
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
