@@ -91,6 +91,8 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         # Hoshi recovers. Pinning the sovereign alias to a non-sovereign provider is refused
         # with the rule in words; pinning it to the sovereign fallback is applied.
         env.sim.clear_faults("hoshi-osaka")
+        # Recovery: sovereign traffic is served again once the fallback's circuit lets it through.
+        wait_for("the fallback to recover", lambda: chat(env, "sakura", "chat-jp", 1) == [200])
         page.get_by_role("link", name="Providers").click()
         expect(page.locator('tr[data-provider="kumo-tokyo"]')).to_contain_text("jp_sovereign")
         section = page.locator("#alias-chat-jp")

@@ -77,22 +77,25 @@ def test_console_allows_exactly_what_the_admin_api_allows(console_env: ConsoleEn
     checked = 0
     for role in ROLES:
         http, csrf = console_client(env, role)
+        admin_says: dict[str, bool] = {}
         try:
             for action, method, path in endpoints:
                 kwargs = {"data": {"csrf_token": csrf}} if method == "POST" else {}
                 page = http.request(method, fill(path, env), **kwargs)
                 console_denied = page.status_code == 403 and "Not for your role" in page.text
-                admin_method, admin_path = {**ACTIONS, **OPTIONAL_ACTIONS}[action]
-                api = http.request(
-                    admin_method,
-                    "/admin/v1" + fill(admin_path, env),
-                    headers={"x-csrf-token": csrf},
-                    **({"json": {}} if admin_method == "POST" else {}),
-                )
-                admin_denied = (
-                    api.status_code == 403 and api.json()["error"]["code"] == "permission_denied"
-                )
-                assert console_denied == admin_denied, (role, action, page.status_code, api.text)
+                if action not in admin_says:
+                    admin_method, admin_path = {**ACTIONS, **OPTIONAL_ACTIONS}[action]
+                    api = http.request(
+                        admin_method,
+                        "/admin/v1" + fill(admin_path, env),
+                        headers={"x-csrf-token": csrf},
+                        **({"json": {}} if admin_method == "POST" else {}),
+                    )
+                    admin_says[action] = (
+                        api.status_code == 403
+                        and api.json()["error"]["code"] == "permission_denied"
+                    )
+                assert console_denied == admin_says[action], (role, action, page.status_code)
                 assert page.status_code < 500, (role, action, page.text[:300])
                 checked += 1
         finally:
