@@ -107,6 +107,7 @@ def pages(console_env: ConsoleEnv) -> dict[str, str]:
         "ledger-verify": "/console/ledger/verify",
         "ledger-proof": proof or "/console/ledger",
         "people": "/console/people",
+        "runs": "/console/runs",
         "me": "/console/me",
     }
 

@@ -11,6 +11,7 @@ import httpx
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from sekisho.ledger.tables import LedgerEntryRow as LedgerEntry
 from sekisho.store.models import RequestLog
 from tests.console.conftest import ConsoleEnv
 
@@ -179,3 +180,41 @@ def test_incident_with_live_leak_check_and_resolution(console_env: ConsoleEnv) -
     expect(page.locator("#timeline")).to_contain_text("evidence")
     env.shot(page, "incident-resolved")
     assert incident_id.startswith("inc")
+
+
+def test_guided_outage_runbook_run_resumed_by_another_operator(console_env: ConsoleEnv) -> None:
+    env = console_env
+    page = env.sign_in("operator")
+    page.get_by_role("link", name="Runbooks").click()
+    page.get_by_label("Alias").select_option("chat-jp")
+    page.get_by_role("button", name=re.compile("Start managed-provider outage")).click()
+    expect(page.locator("#h-step")).to_contain_text("1. Confirm the 502/429 spike")
+    expect(page.locator("#step-evidence")).to_contain_text("last hour")
+    page.get_by_label("Your note for step 1").fill("spike seen on the overview")
+    page.get_by_role("button", name="Record step 1 with this evidence").click()
+    expect(page.locator('#checklist li[data-step="1"]')).to_have_class(re.compile("done"))
+    run_url = page.url
+
+    # Another operator (the admin, in their own browser) resumes the run at step 3.
+    other = env.sign_in("admin")
+    other.goto(run_url.split("?")[0] + "?step=3")
+    expect(other.locator('#checklist li[data-step="1"]')).to_contain_text("spike seen")
+    expect(other.locator("#step-evidence")).to_contain_text("triage verdict")
+    other.get_by_label("Your note for step 3").fill("upstream: kumo-tokyo")
+    other.get_by_role("button", name="Record step 3 with this evidence").click()
+    expect(other.locator('#checklist li[data-step="3"]')).to_have_class(re.compile("done"))
+    env.shot(other, "runbook-run")
+    other.get_by_label("Closing note").fill("contained by pinning to hoshi-osaka")
+    other.get_by_role("button", name=re.compile("Finish the run")).click()
+    expect(other.get_by_role("button", name=re.compile("Finish the run"))).to_have_count(0)
+
+    with other.expect_download() as report:
+        other.get_by_role("link", name="Export as Markdown").click()
+    text = report.value.path().read_text()
+    assert "## [x] 1. Confirm the 502/429 spike" in text and "spike seen on the overview" in text
+    assert "## [x] 3. Upstream or us?" in text and "triage verdict" in text
+    assert env.people["admin"] in text and env.people["operator"] in text
+
+    with env.db.read() as session:
+        bodies = [b for b in session.scalars(select(LedgerEntry.body)) if b"runbook.run." in b]
+    assert len(bodies) == 4  # start, two steps, finish

@@ -64,6 +64,8 @@ def fill(path: str, env: ConsoleEnv) -> str:
         "ledger": "platform",
         "seq": "0",
         "record_id": "evb_00000000",
+        "run_id": "run_000000",
+        "step": "1",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -119,7 +121,16 @@ def test_what_an_auditor_and_a_member_see(console_env: ConsoleEnv, role: str) ->
         expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
         return
     expect(nav.get_by_role("link")).to_have_text(
-        ["Overview", "Providers", "Tenants", "Incidents", "Evidence", "Ledger", "Tokens"]
+        [
+            "Overview",
+            "Providers",
+            "Tenants",
+            "Incidents",
+            "Runbooks",
+            "Evidence",
+            "Ledger",
+            "Tokens",
+        ]
     )
     page.get_by_role("link", name="Providers").click()
     expect(page.locator("#providers")).to_be_visible()
