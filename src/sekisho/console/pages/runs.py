@@ -22,7 +22,6 @@ from starlette.routing import Route
 
 from sekisho import audit
 from sekisho.actor import Actor
-from sekisho.console import queries
 from sekisho.console.runbooks import Runbook, load_runbooks
 from sekisho.console.web import AdminRefused, Console, Viewer
 from sekisho.errors import InvalidRequest, NotFound
@@ -106,7 +105,7 @@ def markdown_report(run: Run, book: Runbook) -> str:
 
 
 def _rate(value: Any) -> str:
-    return "–" if value is None else f"{float(value) * 100:.1f} %"
+    return "-" if value is None else f"{float(value) * 100:.1f} %"
 
 
 class EvidenceCollector:
@@ -226,7 +225,7 @@ class EvidenceCollector:
                 out.append(
                     (
                         f"{r['kind']} {r['id']}",
-                        f"{r['state']}; reason {r['reason'] or '–'}; requested by "
+                        f"{r['state']}; reason {r['reason'] or '-'}; requested by "
                         f"{r['requested_by']['email']}; decided by {decided}",
                     )
                 )
