@@ -67,7 +67,7 @@ def fill(path: str, env: ConsoleEnv) -> str:
         "run_id": "run_000000",
         "step": "1",
     }
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 
 
 def test_console_allows_exactly_what_the_admin_api_allows(console_env: ConsoleEnv) -> None:
