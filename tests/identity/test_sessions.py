@@ -83,7 +83,6 @@ def test_sign_in_sets_a_hardened_cookie_and_works(env: Env) -> None:
         csrf = resp.json()["csrf_token"]
         assert http.get(env.url + "/tenants").status_code == 200
         # An unsafe request without the CSRF token is refused; with it, it goes through.
-        body = {"requested_by": "x@y.test", "note": "n", "reason": "non_payment"}
         no_csrf = http.post(env.url + "/keys/nokey/revoke", json={})
         assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["error"]["message"]
         with_csrf = http.post(
@@ -92,7 +91,9 @@ def test_sign_in_sets_a_hardened_cookie_and_works(env: Env) -> None:
         assert with_csrf.status_code == 400  # authorized; the key just does not exist
         assert (
             http.post(
-                env.url + "/tenants/x/suspend", json=body, headers={"x-csrf-token": csrf}
+                env.url + "/suspension-requests/sreq_x/sign-off",
+                json={},
+                headers={"x-csrf-token": csrf},
             ).status_code
             == 403
         )  # operator: not an owner

@@ -15,7 +15,7 @@ from sekisho.store.models import PLATFORM_ROLES, Tenant
 from sekisho.tenancy.service import TenantSpec, create_tenant
 from tests.lifecycle.conftest import Store
 from tests.lifecycle.support import row_counts
-from tests.support.cli import run
+from tests.support.cli import TEST_OPERATOR, ensure_operator, run
 from tests.support.ledger import ledger_entries
 
 
@@ -128,6 +128,7 @@ def config(pg_store: Store, tmp_path: Path) -> Path:
 def test_cli_contract_for_suspend_and_reinstate(pg_store: Store, config: Path) -> None:
     tenant_id = _tenant(pg_store)
     people = pg_store.people
+    ensure_operator(pg_store.settings.database_url)
     before = row_counts(pg_store.db)
     refused = run(
         "tenant",
@@ -143,7 +144,8 @@ def test_cli_contract_for_suspend_and_reinstate(pg_store: Store, config: Path) -
         "unpaid",
         config=config,
     )
-    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.returncode == 1
+    assert refused.stdout == f"acting as {TEST_OPERATOR} (admin) via cli\n"
     assert len(refused.stderr.strip().splitlines()) == 1 and "billing_owner" in refused.stderr
     assert row_counts(pg_store.db) == before
 
@@ -165,6 +167,15 @@ def test_cli_contract_for_suspend_and_reinstate(pg_store: Store, config: Path) -
     )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().splitlines()[-1].startswith("sus_")
+    # Break-glass: the actor is the CLI's operator identity; the people named are its statement.
+    entry = [e for e in ledger_entries(pg_store.db, "tenant.suspend") if e["tenant"] == tenant_id][
+        -1
+    ]
+    assert entry["actor"]["email"] == TEST_OPERATOR and entry["details"]["via"] == "cli"
+    assert entry["authorized_by"] is None and entry["details"]["break_glass"] is True
+    stated = entry["details"]["statement"]
+    assert stated["requested_by"]["email"] == people["operator"]
+    assert stated["authorized_by"]["email"] == people["billing_owner"]
     with pg_store.db.read() as session:
         view = service.tenant_view(session, tenant_id)
     assert view["state"] == "suspended" and view["open_suspension"]["note"] == "invoice 42 unpaid"
