@@ -21,9 +21,7 @@ from sekisho.admin import keys as admin_keys
 from sekisho.admin import ledger as admin_ledger
 from sekisho.admin import observe as admin_observe
 from sekisho.admin import session_routes as admin_session
-from sekisho.admin import suspension_requests as admin_requests
 from sekisho.admin import tenants as admin_tenants
-from sekisho.admin import tokens as admin_tokens
 from sekisho.admin.app import create_admin_app
 from sekisho.console import console_routes
 from sekisho.gateway import Gateway, build_gateway
@@ -56,8 +54,6 @@ class GatewayApp:
                 admin_tenants.router,
                 admin_keys.router,
                 admin_session.router,
-                admin_requests.router,
-                admin_tokens.router,
             ],
         )
         self.admin.state.session_resolver = lifecycle.sessions.admin_principal
