@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -115,19 +116,22 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         env.shot(page, "providers-override")
 
         # The pin holds for sovereign traffic: served by the fallback on the first attempt.
+        pinned_from = datetime.now(UTC)
         assert chat(env, "sakura", "chat-jp", 3) == [200, 200, 200]
 
-        def last_row() -> RequestLog | None:
+        def pinned_rows() -> list[RequestLog]:
             with env.db.read() as session:
-                return session.scalars(
-                    select(RequestLog)
-                    .where(RequestLog.tenant_id == env.tenants["sakura"])
-                    .order_by(RequestLog.ts.desc())
-                    .limit(1)
-                ).first()
+                return list(
+                    session.scalars(
+                        select(RequestLog).where(
+                            RequestLog.tenant_id == env.tenants["sakura"],
+                            RequestLog.ts >= pinned_from,
+                        )
+                    )
+                )
 
-        row = wait_for("the request log row", lambda: (r := last_row()) and r.status == 200 and r)
-        assert row.provider == "hoshi-osaka" and len(row.attempts) == 1
+        rows = wait_for("the request log rows", lambda: len(r := pinned_rows()) >= 3 and r)
+        assert {(r.provider, len(r.attempts)) for r in rows} == {("hoshi-osaka", 1)}
 
         page.locator("#alias-chat-jp").get_by_role("button", name=re.compile("Revert pin")).click()
         expect(page.get_by_role("status")).to_contain_text("Override reverted")
