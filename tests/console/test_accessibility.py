@@ -38,17 +38,19 @@ def unreachable_by_tab(page: Page) -> list[str]:
         }""",
         INTERACTIVE,
     )
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
-    reached: set[str] = set()
-    for _ in range(total + 10):
+    page.evaluate(
+        """() => {
+          window.__reached = new Set();
+          document.addEventListener('focusin', (e) => {
+            const mark = e.target.getAttribute && e.target.getAttribute('data-a11y');
+            if (mark !== null) { window.__reached.add(mark); }
+          });
+          if (document.activeElement) { document.activeElement.blur(); }
+        }"""
+    )
+    for _ in range(total + 3):
         page.keyboard.press("Tab")
-        mark = page.evaluate(
-            "() => document.activeElement && document.activeElement.getAttribute('data-a11y')"
-        )
-        if mark is not None:
-            reached.add(mark)
-        if len(reached) == total:
-            break
+    reached = set(page.evaluate("() => [...window.__reached]"))
     missing = sorted(set(map(str, range(total))) - reached, key=int)
     return [
         page.locator(f'[data-a11y="{m}"]').evaluate("e => e.outerHTML.slice(0, 120)")
@@ -105,6 +107,7 @@ def pages(console_env: ConsoleEnv) -> dict[str, str]:
         "ledger-verify": "/console/ledger/verify",
         "ledger-proof": proof or "/console/ledger",
         "people": "/console/people",
+        "runs": "/console/runs",
         "me": "/console/me",
     }
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from sekisho.ledger.tables import LedgerEntryRow as LedgerEntry
 from sekisho.store.models import RequestLog
 from tests.console.conftest import ConsoleEnv
 
@@ -91,6 +93,8 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         # Hoshi recovers. Pinning the sovereign alias to a non-sovereign provider is refused
         # with the rule in words; pinning it to the sovereign fallback is applied.
         env.sim.clear_faults("hoshi-osaka")
+        # Recovery: sovereign traffic is served again once the fallback's circuit lets it through.
+        wait_for("the fallback to recover", lambda: chat(env, "sakura", "chat-jp", 1) == [200])
         page.get_by_role("link", name="Providers").click()
         expect(page.locator('tr[data-provider="kumo-tokyo"]')).to_contain_text("jp_sovereign")
         section = page.locator("#alias-chat-jp")
@@ -112,19 +116,22 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         env.shot(page, "providers-override")
 
         # The pin holds for sovereign traffic: served by the fallback on the first attempt.
+        pinned_from = datetime.now(UTC)
         assert chat(env, "sakura", "chat-jp", 3) == [200, 200, 200]
 
-        def last_row() -> RequestLog | None:
+        def pinned_rows() -> list[RequestLog]:
             with env.db.read() as session:
-                return session.scalars(
-                    select(RequestLog)
-                    .where(RequestLog.tenant_id == env.tenants["sakura"])
-                    .order_by(RequestLog.ts.desc())
-                    .limit(1)
-                ).first()
+                return list(
+                    session.scalars(
+                        select(RequestLog).where(
+                            RequestLog.tenant_id == env.tenants["sakura"],
+                            RequestLog.ts >= pinned_from,
+                        )
+                    )
+                )
 
-        row = wait_for("the request log row", lambda: (r := last_row()) and r.status == 200 and r)
-        assert row.provider == "hoshi-osaka" and len(row.attempts) == 1
+        rows = wait_for("the request log rows", lambda: len(r := pinned_rows()) >= 3 and r)
+        assert {(r.provider, len(r.attempts)) for r in rows} == {("hoshi-osaka", 1)}
 
         page.locator("#alias-chat-jp").get_by_role("button", name=re.compile("Revert pin")).click()
         expect(page.get_by_role("status")).to_contain_text("Override reverted")
@@ -177,3 +184,41 @@ def test_incident_with_live_leak_check_and_resolution(console_env: ConsoleEnv) -
     expect(page.locator("#timeline")).to_contain_text("evidence")
     env.shot(page, "incident-resolved")
     assert incident_id.startswith("inc")
+
+
+def test_guided_outage_runbook_run_resumed_by_another_operator(console_env: ConsoleEnv) -> None:
+    env = console_env
+    page = env.sign_in("operator")
+    page.get_by_role("link", name="Runbooks").click()
+    page.get_by_label("Alias").select_option("chat-jp")
+    page.get_by_role("button", name=re.compile("Start managed-provider outage")).click()
+    expect(page.locator("#h-step")).to_contain_text("1. Confirm the 502/429 spike")
+    expect(page.locator("#step-evidence")).to_contain_text("last hour")
+    page.get_by_label("Your note for step 1").fill("spike seen on the overview")
+    page.get_by_role("button", name="Record step 1 with this evidence").click()
+    expect(page.locator('#checklist li[data-step="1"]')).to_have_class(re.compile("done"))
+    run_url = page.url
+
+    # Another operator (the admin, in their own browser) resumes the run at step 3.
+    other = env.sign_in("admin")
+    other.goto(run_url.split("?")[0] + "?step=3")
+    expect(other.locator('#checklist li[data-step="1"]')).to_contain_text("spike seen")
+    expect(other.locator("#step-evidence")).to_contain_text("triage verdict")
+    other.get_by_label("Your note for step 3").fill("upstream: kumo-tokyo")
+    other.get_by_role("button", name="Record step 3 with this evidence").click()
+    expect(other.locator('#checklist li[data-step="3"]')).to_have_class(re.compile("done"))
+    env.shot(other, "runbook-run")
+    other.get_by_label("Closing note").fill("contained by pinning to hoshi-osaka")
+    other.get_by_role("button", name=re.compile("Finish the run")).click()
+    expect(other.get_by_role("button", name=re.compile("Finish the run"))).to_have_count(0)
+
+    with other.expect_download() as report:
+        other.get_by_role("link", name="Export as Markdown").click()
+    text = report.value.path().read_text()
+    assert "## [x] 1. Confirm the 502/429 spike" in text and "spike seen on the overview" in text
+    assert "## [x] 3. Upstream or us?" in text and "triage verdict" in text
+    assert env.people["admin"] in text and env.people["operator"] in text
+
+    with env.db.read() as session:
+        bodies = [b for b in session.scalars(select(LedgerEntry.body)) if b"runbook.run." in b]
+    assert len(bodies) == 4  # start, two steps, finish

@@ -94,7 +94,7 @@ def test_recorded_bundle_matches_its_ledger_entry(
         db, EvidenceFilters(tenant_id=a), EvidenceWindow(T0, T0 + timedelta(hours=2))
     )
     with db.begin() as session:
-        record_bundle(session, bundle, purpose="export", actor=Actor.cli("tester"))
+        record_bundle(session, bundle, purpose="export", actor=Actor.system("tester", via="cli"))
     with db.read() as session:
         entry = ledger_entry_for(session, bundle.sha256)
     assert entry is not None and entry["action"] == "evidence.export" and entry["tenant"] == a

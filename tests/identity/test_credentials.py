@@ -53,7 +53,10 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     state: Path = tmp_path_factory.mktemp("credentials")
     url = sqlite_url(state)
     db = migrated(url)
-    extra = {"observe": {"probes_enabled": False}, "identity": {"operator_token_ttl_days": TTL_DAYS}}
+    extra = {
+        "observe": {"probes_enabled": False},
+        "identity": {"operator_token_ttl_days": TTL_DAYS},
+    }
     settings = gateway_settings(simulator.url, state, url, **extra)
     people = make_people(db)
     tenant_id, _ = make_tenant(db, settings, "cred-tenant")
@@ -138,7 +141,9 @@ def test_a_disabled_user_loses_sessions_sign_in_and_tokens(env: Env) -> None:
             assert off.status_code == 200 and off.json()["sessions_revoked"] == 1
             assert browser.get(env.api + "/session").status_code == 401
             member_off = httpx.post(
-                f"{env.api}/users/{MEMBER}/disable", json={}, headers=env.bearer(env.tokens["admin"])
+                f"{env.api}/users/{MEMBER}/disable",
+                json={},
+                headers=env.bearer(env.tokens["admin"]),
             )
             assert member_off.status_code == 200
             assert member.get(env.api + "/session").status_code == 401
@@ -206,7 +211,11 @@ def test_cli_token_and_user_lifecycle(env: Env) -> None:
 
     victim = create_user_with_token(env, "cli-victim@credentials.test")
     as_operator = run(
-        "user", "disable", victim.email, env={"SEKISHO_OPERATOR": env.people["operator"]}, config=cfg
+        "user",
+        "disable",
+        victim.email,
+        env={"SEKISHO_OPERATOR": env.people["operator"]},
+        config=cfg,
     )
     assert as_operator.returncode == 1 and "only an admin" in as_operator.stderr
     off = run("user", "disable", victim.email, "--note", "offboarded", config=cfg)

@@ -30,7 +30,7 @@ from tests.lifecycle.support import (
     unique_channel,
     write_config,
 )
-from tests.support.cli import run
+from tests.support.cli import ensure_operator, run
 from tests.support.databases import REDIS_URL, fresh_postgres_database
 from tests.support.gateway import gateway_settings, make_tenant, migrated
 from tests.support.ledger import ledger_entries
@@ -62,6 +62,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         db = migrated(url)
         settings = gateway_settings(sim.url, state, url)
         people = make_people(db)
+        ensure_operator(url)  # the CLI acts as the test operator; create it before timing anything
         victim = make_tenant(db, settings, "victim", account_owner_email="owner@victim.test")
         bystander = make_tenant(db, settings, "bystander")
         doc = config_document(
@@ -84,10 +85,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @dataclass
 class Poller:
-    """GET /v1/models with one key against one replica, every 20 ms, recording outcomes."""
+    """GET `path` with one key or token against one replica, every 20 ms, recording outcomes."""
 
     url: str
     key: str
+    path: str = "/v1/models"
     seen: list[tuple[float, int, str | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -96,7 +98,7 @@ class Poller:
             while not self.stop.is_set():
                 started = time.time()
                 resp = http.get(
-                    self.url + "/v1/models", headers={"authorization": f"Bearer {self.key}"}
+                    self.url + self.path, headers={"authorization": f"Bearer {self.key}"}
                 )
                 code = resp.json()["error"]["code"] if resp.status_code != 200 else None
                 self.seen.append((started, resp.status_code, code))
@@ -245,3 +247,50 @@ def test_suspension_reaches_every_replica_within_a_second(cluster: Cluster) -> N
         print(f"reinstate latency {url}: {latency:.3f}s")
         assert latency < BOUND_S, f"{url} kept refusing {latency:.3f}s after reinstatement"
         assert {s for _, s, _ in pollers[(url, "bystander")].seen} == {200}
+
+
+def _ledger_time(db: Database, action: str, target_id: str) -> float:
+    entry = [e for e in ledger_entries(db, action) if e["target"]["id"] == target_id][-1]
+    return datetime.fromisoformat(entry["time"]).timestamp()
+
+
+def test_token_revocation_and_disabling_reach_every_replica_within_a_second(
+    cluster: Cluster,
+) -> None:
+    from sekisho.actor import Actor
+    from sekisho.admin.tokens import create_token
+    from sekisho.tenancy.service import create_user
+
+    with cluster.db.begin() as session:
+        revoked_user = create_user(
+            session, "revoked@replicas.test", "operator", None, Actor.system()
+        )
+        token, revoked_secret = create_token(session, revoked_user, Actor.system())
+        disabled_user = create_user(
+            session, "disabled@replicas.test", "auditor", None, Actor.system()
+        )
+        _, disabled_secret = create_token(session, disabled_user, Actor.system())
+        token_id, disabled_id = token.id, disabled_user.id
+    urls = [r.url for r in cluster.replicas]
+    pollers = {
+        (u, who): Poller(u, secret, path="/admin/v1/tenants")
+        for u in urls
+        for who, secret in (("revoked", revoked_secret), ("disabled", disabled_secret))
+    }
+    for poller in pollers.values():
+        _spawn(poller.run)
+    time.sleep(0.3)
+    assert run("token", "revoke", token_id, config=cluster.config).returncode == 0
+    assert run("user", "disable", "disabled@replicas.test", config=cluster.config).returncode == 0
+    revoked_at = _ledger_time(cluster.db, "token.revoke", token_id)
+    disabled_at = _ledger_time(cluster.db, "user.disable", disabled_id)
+    time.sleep(BOUND_S + 0.3)
+    for poller in pollers.values():
+        poller.stop.set()
+    for url in urls:
+        for who, since in (("revoked", revoked_at), ("disabled", disabled_at)):
+            latency = _switch_latency(pollers[(url, who)], since, 401)
+            print(f"{who} token refused on {url} after {latency:.3f}s")
+            assert latency < BOUND_S, f"{url} still accepted the {who} token after {latency:.3f}s"
+            before = {s for t, s, _ in pollers[(url, who)].seen if t < since - 0.2}
+            assert before == {200}, f"{who} token did not work before: {before}"

@@ -12,7 +12,7 @@ from typing import Any
 from sekisho.bus import Announcer, Invalidation
 from sekisho.cli import evidence_cmds
 from sekisho.cli.context import CliContext, CommandError
-from sekisho.cli.tenancy_cmds import duration_arg, parse_duration
+from sekisho.cli.tenancy_cmds import duration_arg, parse_duration, subcommands
 from sekisho.evidence import (
     BundleError,
     EvidenceFilters,
@@ -35,14 +35,6 @@ REVIEW_IN = duration_arg(timedelta(hours=1), timedelta(days=365), "14d")
 OVERLAP = duration_arg(timedelta(0), timedelta(days=30), "24h")
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> Any:
-    """The sub-command action of an existing command (e.g. `tenant`), to add actions to it."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError(f"{parser.prog} has no sub-commands")
-
-
 def _people(p: argparse.ArgumentParser) -> None:
     p.add_argument("tenant", metavar="TENANT", help="tenant id or unique name")
     p.add_argument(
@@ -58,7 +50,7 @@ def _people(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    tsub = _subcommands(sub.choices["tenant"])
+    tsub = subcommands(sub.choices["tenant"])
     p = tsub.add_parser(
         "suspend",
         parents=[common],
@@ -96,7 +88,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = tsub.add_parser("list", parents=[common], help="every tenant with its state")
     p.set_defaults(handler=list_cmd)
 
-    ksub = _subcommands(sub.choices["key"])
+    ksub = subcommands(sub.choices["key"])
     p = ksub.add_parser(
         "list", parents=[common], help="a tenant's keys (prefix, status, last used)"
     )

@@ -214,7 +214,7 @@ def register_tokens(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--note", help="why (goes into the audit ledger)")
     p.set_defaults(handler=token_revoke)
 
-    usub = _subcommands(sub.choices["user"])
+    usub = subcommands(sub.choices["user"])
     p = usub.add_parser(
         "disable",
         parents=[common],
@@ -231,7 +231,8 @@ def register_tokens(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=user_list)
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> Any:
+def subcommands(parser: argparse.ArgumentParser) -> Any:
+    """The sub-command action of an existing command (e.g. `tenant`), to add actions to it."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action

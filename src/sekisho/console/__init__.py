@@ -29,6 +29,7 @@ from sekisho.console.pages import (
     overview,
     people,
     providers,
+    runs,
     session,
     tenants,
 )
@@ -38,7 +39,7 @@ from sekisho.gateway import Gateway
 
 __all__ = ["Console", "console_routes"]
 
-PAGES = (session, overview, aliases, providers, tenants, incidents, evidence, ledger, people)
+PAGES = (session, overview, aliases, providers, tenants, incidents, runs, evidence, ledger, people)
 
 
 def console_app(console: Console) -> Starlette:

@@ -44,6 +44,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "incident_resolve": ("POST", "/incidents/{incident_id}/resolve"),
     "incident_evidence": ("POST", "/incidents/{incident_id}/evidence"),
     "evidence_export": ("POST", "/evidence/export"),
+    # Runbook runs have no admin route of their own: reading one is judged like reading
+    # incidents, recording a step like writing an incident note.
+    "runbook": ("GET", "/incidents"),
+    "runbook_record": ("POST", "/incidents/{incident_id}/notes"),
     "ledger": ("GET", "/ledger"),
     "ledger_verify": ("GET", "/ledger/verify"),
     "ledger_entries": ("GET", "/ledger/{ledger}/entries"),

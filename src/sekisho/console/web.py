@@ -39,6 +39,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("tenants", "Tenants", "/console/tenants"),
     ("sign_off", "Sign-offs", "/console/sign-offs"),
     ("incidents", "Incidents", "/console/incidents"),
+    ("runbook", "Runbooks", "/console/runs"),
     ("evidence_export", "Evidence", "/console/evidence"),
     ("ledger", "Ledger", "/console/ledger"),
     ("tokens", "Tokens", "/console/people"),

@@ -87,14 +87,14 @@ def banner(port: int, simulator_url: str, api_key: str, state_dir: Path) -> str:
 Sekisho demo is running.
 
   Gateway (OpenAI-compatible):  {base}/v1
-  Operator console:             {base}/console
+  Operator console:             {base}/console   (sign in with a login below)
   Chat app (tenant members):    {base}/chat   (sign in as dev@acme.example)
   Public status page:           {base}/status
   Health / readiness:           {base}/healthz  {base}/readyz
   Provider simulator (internal, fault injection): {simulator_url}/_sim/stats
   State (SQLite, ledger key):   {state_dir.resolve()}
 
-Logins (password: {DEMO_PASSWORD}):
+Logins for the console (password: {DEMO_PASSWORD}):
   admin@sekisho.example, operator@sekisho.example, billing@sekisho.example,
   legal@sekisho.example, security@sekisho.example, auditor@sekisho.example,
   dev@acme.example (member of tenant acme)

@@ -25,9 +25,7 @@ from sekisho.admin import notifications as admin_notifications
 from sekisho.admin import observe as admin_observe
 from sekisho.admin import quotas as admin_quotas
 from sekisho.admin import session_routes as admin_session
-from sekisho.admin import suspension_requests as admin_requests
 from sekisho.admin import tenants as admin_tenants
-from sekisho.admin import tokens as admin_tokens
 from sekisho.admin.app import create_admin_app
 from sekisho.chatapp import admin_routes as chat_admin
 from sekisho.chatapp import chat_app
@@ -77,8 +75,6 @@ class GatewayApp:
                 admin_keys.router,
                 admin_session.router,
                 admin_guardrails.router,
-                admin_requests.router,
-                admin_tokens.router,
                 chat_admin.router,
                 admin_quotas.router,
             ],

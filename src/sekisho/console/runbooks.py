@@ -1,0 +1,69 @@
+"""Runbooks as checklists, read from the same Markdown the docs publish (`docs/runbooks/`).
+
+A step is a numbered item whose text starts in bold (`1. **Confirm the spike.**`);
+the bold part is the step's title, the rest of the item its guidance. Pure
+parsing; the location of the docs is found once, next to the package source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNBOOKS = {"provider-outage": "alias", "tenant-suspension": "tenant"}
+_STEP = re.compile(r"^(\d+)\.\s+\*\*(.+?)\*\*(.*?)(?=^\d+\.\s+\*\*|^#|\Z)", re.S | re.M)
+_TITLE = re.compile(r"^#\s+(.+)$", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    number: int
+    title: str
+    guidance: str
+
+
+@dataclass(frozen=True, slots=True)
+class Runbook:
+    name: str
+    title: str
+    subject: str  # what a run is started from: "alias" | "tenant"
+    steps: tuple[Step, ...]
+
+
+def _flat(text: str) -> str:
+    text = re.sub(r"```[a-z]*", " ", text).replace("`", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def parse_runbook(name: str, text: str) -> Runbook:
+    """The checklist of one runbook's Markdown (pure)."""
+    title = _TITLE.search(text)
+    body = text.split("\n## In the console", 1)[0]
+    steps = tuple(
+        Step(int(m.group(1)), _flat(m.group(2)).rstrip("."), _flat(m.group(3))[:600])
+        for m in _STEP.finditer(body)
+    )
+    return Runbook(name, title.group(1).strip() if title else name, RUNBOOKS[name], steps)
+
+
+def runbooks_dir() -> Path | None:
+    """`docs/runbooks` of the source checkout the package runs from, if present."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "docs" / "runbooks"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def load_runbooks(folder: Path | None = None) -> dict[str, Runbook]:
+    folder = folder or runbooks_dir()
+    if folder is None:
+        return {}
+    out: dict[str, Runbook] = {}
+    for name in RUNBOOKS:
+        path = folder / f"{name}.md"
+        if path.is_file():
+            out[name] = parse_runbook(name, path.read_text(encoding="utf-8"))
+    return out
