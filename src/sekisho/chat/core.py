@@ -408,7 +408,10 @@ class ChatService:
                     data = b""
                 said = read_error(response.status, data[:MAX_ERROR_BODY])
                 outcome = classify(
-                    response.status, error_kind=said.kind, retry_after=response.retry_after
+                    response.status,
+                    error_kind=said.kind,
+                    retry_after=response.retry_after,
+                    now=self._wall(),
                 )
                 self._settle(call, attempt, outcome, said.detail)
                 return None
