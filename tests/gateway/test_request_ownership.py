@@ -268,9 +268,7 @@ def test_shutdown_ends_in_flight_streams_and_writes_their_rows(
     db.dispose()
 
 
-def test_a_client_that_leaves_a_stream_ends_it_upstream_too(
-    env: Env, sim: SimulatorServer
-) -> None:
+def test_a_client_that_leaves_a_stream_ends_it_upstream_too(env: Env, sim: SimulatorServer) -> None:
     tenant_id, key = _tenant(env, "leaver")
     sim.set_fault(PRIMARY, hold_after=2)
     body = {
