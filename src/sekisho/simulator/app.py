@@ -173,9 +173,7 @@ async def _stream(
     exchange: _Exchange, events: list[bytes], fault: Fault | None
 ) -> web.StreamResponse:
     status = (fault.success_status if fault else None) or 200
-    response = web.StreamResponse(
-        status=status, headers={**exchange.headers(), **_STREAM_HEADERS}
-    )
+    response = web.StreamResponse(status=status, headers={**exchange.headers(), **_STREAM_HEADERS})
     await response.prepare(exchange.request)
     if fault is None:
         await response.write(b"".join(events))
