@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sekisho.chat.egress import PROXY_VARIABLES
 from sekisho.guardrails.config import GuardrailSettings
@@ -149,6 +149,12 @@ class ChatSettings(BaseModel):
         gt=0,
         description="At shutdown, how long requests still in flight get to end and log their rows.",
     )
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ChatSettings:
+        if self.retry_after_min_s > self.retry_after_max_s:
+            raise ValueError("retry_after_min_s must not exceed retry_after_max_s")
+        return self
 
 
 class CorsSettings(BaseModel):

@@ -17,7 +17,7 @@ from sekisho.chat.core import ChatResult, ChatService, RoutingState
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import validate_chat_request
 from sekisho.chat.upstream import UpstreamClient
-from sekisho.errors import TenantSuspended
+from sekisho.errors import ServiceUnavailable, TenantSuspended
 from sekisho.requestlog.record import RequestRecord
 from sekisho.routing.circuit import CircuitBook
 from sekisho.simulator import SimulatorServer
@@ -165,3 +165,37 @@ def test_an_outside_cancel_during_a_kill_still_cancels(
 
     rows = _run(sim, tmp_path, body)
     assert [(r.id, r.status) for r in rows] == [("req_both", 499)]
+
+
+def test_drain_at_shutdown_ends_every_request_and_logs_it(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    sim.set_fault(PRIMARY, hold_after=2, count=1)  # the stream (first request) is held
+    sim.set_fault(PRIMARY, latency_ms=3000, count=1)  # ...the JSON one waits for headers
+
+    async def body(chat: ChatService, rows: list[RequestRecord]) -> None:
+        principal = Principal(tenant=TENANT)
+        result = await chat.complete(principal, _request(True), "req_drain_sse")  # type: ignore[arg-type]
+        assert result.stream is not None
+        frames: list[bytes] = []
+
+        async def consume() -> None:
+            async with result:
+                async for frame in result.stream:  # type: ignore[union-attr]
+                    frames.append(frame)
+
+        consumer = asyncio.create_task(consume())
+        waiting = asyncio.create_task(chat.complete(principal, _request(False), "req_drain_json"))  # type: ignore[arg-type]
+        await _until(lambda: chat.inflight.count() == 2 and sim.stats(PRIMARY)["held"] == 1)
+        await _until(lambda: sim.stats(PRIMARY)["requests"] == 2)
+        assert await chat.inflight.drain(5.0) == 0  # nothing left afterwards
+        await asyncio.wait_for(consumer, 5)
+        with pytest.raises(ServiceUnavailable):
+            await waiting
+        assert b"service_unavailable" in frames[-1] and b"[DONE]" not in b"".join(frames)
+
+    rows = _run(sim, tmp_path, body)
+    assert sorted((r.id, r.status, r.error_code) for r in rows) == [
+        ("req_drain_json", 503, "service_unavailable"),
+        ("req_drain_sse", 503, "service_unavailable"),
+    ]

@@ -266,3 +266,31 @@ def test_shutdown_ends_in_flight_streams_and_writes_their_rows(
         assert {(r.status, r.error_code) for r in rows} == {(499, "cancelled")}
         assert session.scalar(select(func.count()).select_from(RequestLog)) == 3
     db.dispose()
+
+
+def test_a_client_that_leaves_a_stream_ends_it_upstream_too(env: Env, sim: SimulatorServer) -> None:
+    tenant_id, key = _tenant(env, "leaver")
+    sim.set_fault(PRIMARY, hold_after=2)
+    body = {
+        "model": "chat-large",
+        "stream": True,
+        "messages": [{"role": "user", "content": "one two three four five"}],
+    }
+    with (
+        httpx.Client(timeout=30) as http,
+        http.stream(
+            "POST",
+            env.gw.url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {key}"},
+        ) as resp,
+    ):
+        rid = resp.headers["x-request-id"]
+        next(resp.iter_lines())  # the first chunk arrived; the upstream is held
+        _wait(lambda: sim.stats(PRIMARY)["held"] == 1, "the held upstream")
+    left_at = time.monotonic()  # the connection is closed here
+    _wait(lambda: _inflight(env, tenant_id) == 0, "the gateway to notice")
+    _wait(lambda: sim.stats(PRIMARY)["held"] == 0, "the upstream to be closed")
+    assert time.monotonic() - left_at < BOUND_S
+    row = wait_for_row(env.db, rid)
+    assert (row.status, row.error_code) == (499, "client_closed")

@@ -55,10 +55,12 @@ from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
 from sekisho.embeddings.request import wrong_kind
 from sekisho.errors import (
+    ERROR_TABLE,
     ContextLengthExceeded,
     InvalidRequest,
     RateLimited,
     SekishoError,
+    ServiceUnavailable,
     UpstreamUnavailable,
     error_for_code,
 )
@@ -163,6 +165,18 @@ class ChatResult:
             # Only if the relay never ran (response never started): release and log it.
             self._owner.close(499, "client_closed")
 
+    async def close_on_disconnect(self, receive: Callable[[], Awaitable[Any]]) -> None:
+        """Watch an ASGI `receive` while the stream is sent; a client that leaves ends it.
+
+        Without this, a stream whose client went away would keep reading its upstream
+        to the end. Run it as a task beside the sending loop and cancel it afterwards.
+        """
+        while self._owner is not None and not self._owner.closed:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                self._owner.kill(CLIENT_GONE)
+                return
+
     async def __aenter__(self) -> ChatResult:
         return self
 
@@ -186,7 +200,12 @@ def error_frame(err: SekishoError) -> bytes:
     )
 
 
+CLIENT_GONE = "client_closed"  # a kill code of its own: nobody is left to answer
+
+
 def _kill_error(code: str) -> SekishoError:
+    if code not in ERROR_TABLE:
+        return ServiceUnavailable("The request was ended.")
     return error_for_code(code, _KILL_MESSAGES.get(code, "The request was ended."))
 
 
@@ -408,7 +427,10 @@ class ChatService:
                     data = b""
                 said = read_error(response.status, data[:MAX_ERROR_BODY])
                 outcome = classify(
-                    response.status, error_kind=said.kind, retry_after=response.retry_after
+                    response.status,
+                    error_kind=said.kind,
+                    retry_after=response.retry_after,
+                    now=self._wall(),
                 )
                 self._settle(call, attempt, outcome, said.detail)
                 return None
@@ -538,7 +560,9 @@ class ChatService:
                     yield b"".join(out.frames)
             if out.error is not None:
                 failure_detail = out.error.detail
-            if owner.killed is not None:
+            if owner.killed == CLIENT_GONE:
+                status, code = 499, CLIENT_GONE
+            elif owner.killed is not None:
                 err = _kill_error(owner.killed)
                 status, code = err.status, err.code
                 yield error_frame(err)

@@ -7,6 +7,7 @@ fields (400), alias (404/403); only then is an upstream called.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -112,6 +113,7 @@ class DataPlane:
         if result.headers:  # the tenant's x-ratelimit-*
             headers.extend((k.encode(), v.encode()) for k, v in result.headers.items())
         async with result:  # closes the stream and logs the request on every path
+            watcher = asyncio.ensure_future(result.close_on_disconnect(receive))
             try:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 async for frame in stream:
@@ -119,6 +121,8 @@ class DataPlane:
                 await send({"type": "http.response.body", "body": b""})
             except OSError:
                 pass  # the client went away; the relay's finally logs it
+            finally:
+                watcher.cancel()
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()

@@ -5,7 +5,13 @@ No I/O in this package; every clock is passed in as `now` (unix seconds).
 
 from sekisho.routing.availability import AliasAccess, alias_access, usable_aliases
 from sekisho.routing.circuit import CircuitBook, CircuitSettings, CircuitState, CircuitView
-from sekisho.routing.outcome import Outcome, classify_failure, classify_status, final_error
+from sekisho.routing.outcome import (
+    Outcome,
+    classify,
+    classify_failure,
+    classify_status,
+    final_error,
+)
 from sekisho.routing.overrides import (
     Override,
     active_overrides,
@@ -29,6 +35,7 @@ __all__ = [
     "TenantPolicy",
     "active_overrides",
     "alias_access",
+    "classify",
     "classify_failure",
     "classify_status",
     "effective_constraint",

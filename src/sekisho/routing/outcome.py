@@ -41,7 +41,6 @@ configured bounds, or the configured default when upstream named none.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -146,13 +145,15 @@ def classify(
     failure: str | None = None,
     error_kind: str | None = None,
     retry_after: str | None = None,
+    now: float | None = None,
 ) -> Outcome:
     """Judge one upstream result; the table in the module docstring.
 
     `failure`: a transport failure kind (`UpstreamFailure.kind`: timeout, connect_error,
     reset; `malformed` for a 2xx body that is not what the wire format promised).
     `error_kind`: what the upstream's error body or in-stream error event says it is.
-    `retry_after`: the raw `Retry-After` header value, if any.
+    `retry_after`: the raw `Retry-After` header value, if any; `now` (unix seconds)
+    reads one given as an HTTP date.
     """
     if failure is not None:
         if failure == "malformed":
@@ -162,7 +163,7 @@ def classify(
         # an in-stream error that carries only an HTTP status (vLLM's `code`)
         status = int(error_kind[5:]) if error_kind[5:].isdigit() else None
         error_kind = None
-    wait = parse_retry_after(retry_after)
+    wait = parse_retry_after(retry_after, now)
     by_kind = _BY_ERROR_KIND.get(error_kind or "")
     if status is None:  # an error reported inside a 200 stream, without a status of its own
         return Outcome(by_kind or "server_error", None, wait)
@@ -196,7 +197,7 @@ def classify_stream_error(kind: str, status: int | None = None) -> Outcome:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a `Retry-After` value (delta-seconds or an HTTP date); None if unusable."""
+    """Seconds from a `Retry-After` value (delta-seconds, or an HTTP date given `now`)."""
     if value is None:
         return None
     text = value.strip()
@@ -207,9 +208,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-        if when.tzinfo is None:
+        if when.tzinfo is None or now is None:
             return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
+        seconds = when.timestamp() - now
     if not math.isfinite(seconds):
         return None
     return max(seconds, 0.0)
