@@ -12,6 +12,7 @@ from tests.support.cli import TEST_OPERATOR, ensure_operator, last_line, run, wr
 from tests.support.databases import sqlite_url
 
 PASSWORD = {"SEKISHO_PASSWORD": "long enough password"}
+pytestmark = pytest.mark.timeout(300)  # CLI processes: slow on a loaded machine
 
 
 @pytest.fixture(scope="module")

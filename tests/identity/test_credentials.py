@@ -191,6 +191,7 @@ def create_user_with_token(env: Env, email: str) -> Person:
         return Person(user.id, user.email, secret)
 
 
+@pytest.mark.timeout(300)  # a dozen CLI processes: slow on a loaded machine
 def test_cli_token_and_user_lifecycle(env: Env) -> None:
     cfg = env.config
     made = run("token", "create", "--name", "ci", config=cfg)

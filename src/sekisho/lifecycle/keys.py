@@ -14,9 +14,10 @@ from sekisho.actor import Actor
 from sekisho.bus import Invalidation, notify_in_transaction
 from sekisho.control.errors import ControlPlaneError
 from sekisho.ids import WrongKind, expect_kind
+from sekisho.lifecycle.service import last_suspension
 from sekisho.matrix import Matrix
 from sekisho.settings import Settings
-from sekisho.store.models import ApiKey, Tenant, TenantSuspension
+from sekisho.store.models import ApiKey, Tenant
 from sekisho.tenancy.service import create_key, find_tenant
 
 MAX_OVERLAP = timedelta(days=30)
@@ -43,11 +44,7 @@ def blocked_because(session: Session, tenant: Tenant) -> str | None:
     if tenant.state == "active":
         return None
     why = f"tenant {tenant.name} is {tenant.state}"
-    suspension = session.scalars(
-        select(TenantSuspension)
-        .where(TenantSuspension.tenant_id == tenant.id)
-        .order_by(TenantSuspension.created_at.desc())
-    ).first()
+    suspension = last_suspension(session, tenant.id)
     if suspension is not None:
         why += (
             f" ({suspension.reason}, since {suspension.created_at.isoformat(timespec='seconds')})"

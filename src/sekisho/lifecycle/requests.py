@@ -47,7 +47,7 @@ from sekisho.lifecycle.policy import (
 )
 from sekisho.lifecycle.tables import REQUEST_STATES, SuspensionRequestRow
 from sekisho.settings import Settings
-from sekisho.store.models import Tenant, TenantSuspension, User
+from sekisho.store.models import Tenant, User
 from sekisho.tenancy.service import find_tenant
 
 __all__ = [
@@ -189,13 +189,6 @@ def _pending_for(session: Session, tenant_id: str) -> SuspensionRequestRow | Non
     ).first()
 
 
-def _locked(session: Session, tenant_ref: str) -> Tenant:
-    tenant = find_tenant(session, tenant_ref)
-    if session.get_bind().dialect.name == "postgresql":
-        session.refresh(tenant, with_for_update=True)
-    return tenant
-
-
 def _check_review_at(review_at: datetime | None, now: datetime) -> datetime | None:
     if review_at is None:
         return None
@@ -221,14 +214,10 @@ def _create(
     check_requester(requester)
     now = _now()
     review_at = _check_review_at(review_at, now)
-    tenant = _locked(session, tenant_ref)
+    tenant = service.locked_tenant(session, tenant_ref)
     next_state(tenant.state, REQUEST_ACTIONS[kind])  # refuse a step that cannot happen now
     if reason is None:  # the way out: the reason of the suspension being ended
-        last = session.scalars(
-            select(TenantSuspension)
-            .where(TenantSuspension.tenant_id == tenant.id)
-            .order_by(TenantSuspension.created_at.desc())
-        ).first()
+        last = service.last_suspension(session, tenant.id)
         if last is None:
             raise Refused(f"tenant {tenant.name!r} has no suspension to end")
         reason = last.reason

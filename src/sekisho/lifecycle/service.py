@@ -81,7 +81,8 @@ def actor_of(p: Person) -> Actor:
     return Actor("user", p.id, p.email, p.role)
 
 
-def _locked_tenant(session: Session, ref: str) -> Tenant:
+def locked_tenant(session: Session, ref: str) -> Tenant:
+    """The tenant, its row locked for this transaction on PostgreSQL."""
     tenant = find_tenant(session, ref)
     if session.get_bind().dialect.name == "postgresql":
         session.refresh(tenant, with_for_update=True)
@@ -125,6 +126,15 @@ def _review_at(
             "withdraw the request and ask again"
         )
     return review_date(now, max(review_at - now, MIN_REVIEW), default_days)
+
+
+def last_suspension(session: Session, tenant_id: str) -> TenantSuspension | None:
+    """The tenant's most recent suspension, open or ended."""
+    return session.scalars(
+        select(TenantSuspension)
+        .where(TenantSuspension.tenant_id == tenant_id)
+        .order_by(TenantSuspension.created_at.desc())
+    ).first()
 
 
 def open_suspension(session: Session, tenant_id: str) -> TenantSuspension | None:
@@ -176,7 +186,7 @@ def suspend_tenant(
     check_people(reason, requester, authorizer)
     now = _now()
     review_at = _review_at(now, review_in, review_at, settings.lifecycle.review_default_days)
-    tenant = _locked_tenant(session, req.tenant)
+    tenant = locked_tenant(session, req.tenant)
     new_state = next_state(tenant.state, "suspend")
     actor, approver, recorded = _recorded(req, requester, authorizer)
 
@@ -257,7 +267,7 @@ def _end_suspension(
 ) -> LifecycleResult:
     note = check_note(req.note)
     requester, authorizer = _people(session, req)
-    tenant = _locked_tenant(session, req.tenant)
+    tenant = locked_tenant(session, req.tenant)
     new_state = next_state(tenant.state, action)
     suspension = open_suspension(session, tenant.id)
     if suspension is None:
@@ -316,13 +326,9 @@ def offboard_tenant(
         return _end_suspension(session, settings, req, "offboard", "tenant.offboard.start")
     note = check_note(req.note)
     requester, authorizer = _people(session, req)
-    tenant = _locked_tenant(session, req.tenant)
+    tenant = locked_tenant(session, req.tenant)
     new_state = next_state(tenant.state, "offboard_complete")
-    last = session.scalars(
-        select(TenantSuspension)
-        .where(TenantSuspension.tenant_id == tenant.id)
-        .order_by(TenantSuspension.created_at.desc())
-    ).first()
+    last = last_suspension(session, tenant.id)
     if last is None:
         raise Refused(f"tenant {tenant.name!r} has no suspension to off-board from")
     check_people(last.reason, requester, authorizer)
