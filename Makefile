@@ -49,4 +49,4 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.drills.soak 1800
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
