@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sekisho.actor import Actor
+from sekisho.ledger.append import append
 
 
 def record(
@@ -27,8 +28,6 @@ def record(
     request_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    from sekisho.ledger.append import append  # the ledger depends on the store, not on us
-
     if actor.via and not (details and "via" in details):
         details = {**(details or {}), "via": actor.via}
     append(

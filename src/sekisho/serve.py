@@ -92,15 +92,16 @@ class _Server(uvicorn.Server):  # type: ignore[misc]
 def run_server(
     settings: Settings, *, host: str, port: int, db: Database | None = None, workers: int = 1
 ) -> int:
-    """Serve until stopped; `workers` > 1 forks that many replicas onto the one socket."""
-    from sekisho.cli.context import CommandError
+    """Serve until stopped; `workers` > 1 forks that many replicas onto the one socket.
 
+    Raises `ServeError` (one-line reason) when it cannot; the CLI prints it.
+    """
     db = db or Database(settings.database_url)
     try:
         check_schema(db)
         sock = bind_socket(host, port)
-    except (SchemaOutOfDate, ServeError) as exc:
-        raise CommandError(str(exc)) from exc
+    except SchemaOutOfDate as exc:
+        raise ServeError(str(exc)) from exc
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -119,7 +120,6 @@ def run_server(
 
 def _serve_one(settings: Settings, db: Database, sock: socket.socket, host: str) -> None:
     """One replica: the app on `sock` until SIGTERM/SIGINT."""
-    from sekisho.cli.context import CommandError
     from sekisho.http.app import create_app
 
     app = create_app(settings, db=db)
@@ -132,6 +132,6 @@ def _serve_one(settings: Settings, db: Database, sock: socket.socket, host: str)
         server.run(sockets=[sock])
     except SystemExit as exc:  # uvicorn exits this way when the lifespan start-up fails
         reason = app.startup_error or f"exit status {exc.code}"
-        raise CommandError(f"start-up failed: {reason}") from None
+        raise ServeError(f"start-up failed: {reason}") from None
     if not server.started and app.startup_error:
-        raise CommandError(f"start-up failed: {app.startup_error}")
+        raise ServeError(f"start-up failed: {app.startup_error}")

@@ -25,6 +25,8 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 RESTART_MIN_INTERVAL_S = 1.0
+QUICK_EXIT_S = 10.0  # a worker that dies this soon after starting did not start
+MAX_QUICK_FAILURES = 3
 
 
 def supervise(sock: socket.socket, workers: int, serve_one: Callable[[socket.socket], None]) -> int:
@@ -61,6 +63,7 @@ def supervise(sock: socket.socket, workers: int, serve_one: Callable[[socket.soc
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     status = 0
+    quick_failures = 0
     while children:
         try:
             pid, code = os.wait()
@@ -77,7 +80,14 @@ def supervise(sock: socket.socket, workers: int, serve_one: Callable[[socket.soc
             if exit_code not in (0, -signal.SIGTERM):
                 status = 1
             continue
-        log.warning("worker %d exited (%d); starting another", pid, os.waitstatus_to_exitcode(code))
+        exit_code = os.waitstatus_to_exitcode(code)
+        quick_failures = quick_failures + 1 if time.monotonic() - started < QUICK_EXIT_S else 0
+        if quick_failures >= MAX_QUICK_FAILURES:  # it cannot start: stop, do not spin
+            log.error("workers keep failing at start-up (last exit %d); stopping", exit_code)
+            stopping, status = True, 1
+            forward(signal.SIGTERM, None)
+            continue
+        log.warning("worker %d exited (%d); starting another", pid, exit_code)
         wait = RESTART_MIN_INTERVAL_S - (time.monotonic() - started)
         if wait > 0:
             time.sleep(wait)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sekisho.incidents.leakcheck import find_leaks, skeleton
 from sekisho.matrix import Matrix
+from sekisho.matrix.leakcheck import find_leaks, skeleton
 from sekisho.matrix.model import Alias, Provider, Route
 
 MATRIX = Matrix(
@@ -88,8 +88,8 @@ from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
 
-from sekisho.incidents.leakcheck import leaks_in  # noqa: E402
-from sekisho.incidents.regions import REGION_PLACES  # noqa: E402
+from sekisho.matrix.leakcheck import leaks_in  # noqa: E402
+from sekisho.matrix.regions import REGION_PLACES  # noqa: E402
 from sekisho.matrix.validate import validate_matrix  # noqa: E402
 from sekisho.settings import settings_from_document  # noqa: E402
 from tests.support.gateway import gateway_settings  # noqa: E402

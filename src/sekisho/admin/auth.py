@@ -10,29 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from sekisho.actor import Actor
 from sekisho.errors import InvalidApiKey, PermissionDenied, ServiceUnavailable
 from sekisho.gateway import Gateway
+from sekisho.identity.principal import AdminPrincipal as AdminPrincipal
 from sekisho.identity.tokens import user_for_token
-
-
-@dataclass(frozen=True, slots=True)
-class AdminPrincipal:
-    user_id: str
-    email: str
-    role: str
-    via: str  # "token" | "session"
-
-    @property
-    def actor(self) -> Actor:
-        """The principal that proved itself, as the ledger records it (Rule 14)."""
-        via = f"admin-api:{self.via}" if self.via in ("token", "session") else self.via
-        return Actor("user", self.user_id, self.email, self.role, via=via)
-
 
 SessionResolver = Callable[[Request], Awaitable[AdminPrincipal | None]]
 

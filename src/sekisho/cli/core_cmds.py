@@ -74,15 +74,18 @@ def migrate_cmd(ctx: CliContext) -> int:
 
 
 def serve(ctx: CliContext) -> int:
-    from sekisho.serve import run_server
+    from sekisho.serve import ServeError, run_server
 
     settings = ctx.settings
-    return run_server(
-        settings,
-        host=ctx.args.host or settings.listen.host,
-        port=ctx.args.port if ctx.args.port is not None else settings.listen.port,
-        workers=ctx.args.workers,
-    )
+    try:
+        return run_server(
+            settings,
+            host=ctx.args.host or settings.listen.host,
+            port=ctx.args.port if ctx.args.port is not None else settings.listen.port,
+            workers=ctx.args.workers,
+        )
+    except ServeError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _workers(text: str) -> int:
@@ -100,5 +103,9 @@ def simulator(ctx: CliContext) -> int:
 
 def demo(ctx: CliContext) -> int:
     from sekisho.demo import run_demo
+    from sekisho.serve import ServeError
 
-    return run_demo(Path(ctx.args.state_dir), port=ctx.args.port, serve=not ctx.args.no_serve)
+    try:
+        return run_demo(Path(ctx.args.state_dir), port=ctx.args.port, serve=not ctx.args.no_serve)
+    except ServeError as exc:
+        raise CommandError(str(exc)) from exc

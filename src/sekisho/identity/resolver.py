@@ -10,6 +10,7 @@ from starlette.requests import Request
 from sekisho.errors import InvalidApiKey, PermissionDenied, SekishoError, ServiceUnavailable
 from sekisho.identity import sessions
 from sekisho.identity.csrf import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_ok
+from sekisho.identity.principal import AdminPrincipal
 from sekisho.settings import IdentitySettings
 from sekisho.store.db import Database
 from sekisho.store.models import PLATFORM_ROLES
@@ -54,10 +55,8 @@ class SessionAuth:
         except Exception as exc:  # store unreachable: deny (Rule 6)
             raise ServiceUnavailable("Cannot verify the session right now.") from exc
 
-    async def admin_principal(self, request: Request):  # type: ignore[no-untyped-def]
+    async def admin_principal(self, request: Request) -> AdminPrincipal | None:
         """The admin API's session resolver: a platform user's principal, or None (no cookie)."""
-        from sekisho.admin.auth import AdminPrincipal
-
         if self.token(request) is None:
             return None
         who = await self.signed_in(request)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sekisho.errors import InvalidApiKey
 from sekisho.ids import new_id
 from sekisho.settings import IdentitySettings
 from sekisho.store.models import Tenant, User, UserSession
@@ -50,8 +51,6 @@ def new_session(
 
 def load_session(db: Session, token: str, cfg: IdentitySettings, now: datetime) -> SignedIn:
     """The live session behind `token`; raises the error `may_act` gives for a dead one."""
-    from sekisho.errors import InvalidApiKey
-
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise InvalidApiKey("Sign in first.")
     row = db.execute(

@@ -21,9 +21,9 @@ from sekisho.actor import Actor
 from sekisho.control import overrides as override_service
 from sekisho.control.errors import ControlPlaneError
 from sekisho.ids import new_id
-from sekisho.incidents.leakcheck import leaks_in
 from sekisho.incidents.tables import Incident, IncidentEvent
 from sekisho.matrix import Matrix
+from sekisho.matrix.leakcheck import leaks_in
 from sekisho.store.models import AliasOverride
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sekisho.bus import Announcer, Invalidation
 from sekisho.bus.subscribe import (
@@ -14,12 +15,14 @@ from sekisho.bus.subscribe import (
     backup_listener,
     listeners_for,
 )
-from sekisho.gateway import Gateway
 from sekisho.identity.resolver import SessionAuth
 from sekisho.identity.signin import SignIn
 from sekisho.identity.throttle import FailureCounter, MemoryCounter, RedisCounter, SigninThrottle
 from sekisho.lifecycle.overdue import OverdueTracker
 from sekisho.notify import NotificationWorker
+
+if TYPE_CHECKING:  # the composition root calls install(); services never import it
+    from sekisho.gateway import Gateway
 
 
 @dataclass

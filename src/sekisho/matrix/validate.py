@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
+from sekisho.matrix.leakcheck import leaks_in
 from sekisho.matrix.model import Alias, Matrix, Provider, Route
 
 KINDS = ("openai", "anthropic")
@@ -257,8 +258,6 @@ def _check_alias(
 
 def _check_descriptions(c: _Collector, aliases_raw: list[Any], matrix: Matrix) -> None:
     """Alias descriptions are shown on /status: they must not name a provider (Rule 1)."""
-    from sekisho.incidents.leakcheck import leaks_in  # pure, like this module
-
     positions = {a.get("name"): i for i, a in enumerate(aliases_raw) if isinstance(a, Mapping)}
     for alias in matrix.aliases.values():
         leaks = leaks_in(alias.description, matrix) if alias.description else []

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from sekisho.admin.tokens import user_for_token
 from sekisho.control.replicas import live_replicas, merged_circuits
 from sekisho.errors import InvalidApiKey, SekishoError, ServiceUnavailable, error_body
+from sekisho.identity.tokens import user_for_token
 from sekisho.matrix import Matrix
 from sekisho.observe.alerts import firing_alerts
 from sekisho.observe.metrics import CONTENT_TYPE, Gauges, render

@@ -20,8 +20,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sekisho.incidents import service as incidents
-from sekisho.incidents.leakcheck import find_leaks, terms_for
 from sekisho.matrix import Matrix
+from sekisho.matrix.leakcheck import find_leaks, terms_for
 from sekisho.observe.probes import summaries
 from sekisho.observe.series import window_totals
 from sekisho.settings import ObserveSettings

@@ -239,10 +239,6 @@ class EvidenceBundleRecord(Base):
     created_by: Mapped[str] = mapped_column(String(320))
 
 
-# --- Observability and incidents (migration 0005_observability): declared next to their code,
-# imported here so that the metadata is complete wherever the models are imported.
-from sekisho.incidents import tables as _incident_tables  # noqa: E402,F401
-from sekisho.lifecycle import tables as _lifecycle_tables  # noqa: E402,F401
-from sekisho.observe import tables as _observe_tables  # noqa: E402,F401
-from sekisho.quotas import tables as _quota_tables  # noqa: E402,F401
-from sekisho.usage import tables as _usage_tables  # noqa: E402,F401
+# Tables of other packages (incidents, lifecycle, observe, quotas, usage, ledger, guardrails,
+# chatapp) are declared next to their code on the same `Base` and import only `sekisho.store`;
+# the store layer never imports them (the import contracts in pyproject.toml enforce it).

@@ -14,7 +14,7 @@ on the status page) may speak of aliases only. `find_leaks` refuses:
   distinctive and stay allowed;
 - the **places** each region names (`us-east-1` -> "US East", "Virginia";
   `ap-northeast-1` -> "Tokyo", "Japan East"; table in
-  `sekisho.incidents.regions`).
+  `sekisho.matrix.regions`).
 
 Before comparing, text is NFKC-normalized (full-width forms), stripped of
 format characters (zero-width spaces), mapped through a small confusables
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from sekisho.incidents.regions import places_for
+from sekisho.matrix.regions import places_for
 
 __all__ = ["CONFUSABLES", "IdentityTerms", "find_leaks", "leaks_in", "skeleton", "terms_for"]
 
