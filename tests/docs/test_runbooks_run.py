@@ -156,12 +156,23 @@ def test_tenant_suspension_runbook_runs_as_written(world: World) -> None:
         wait_for("the key to be refused", lambda: world.chat().status_code == 403)
         assert world.chat().json()["error"]["code"] == "tenant_suspended"
 
-    t = world.run("tenant-suspension.md", step4=blocked)
+    def traffic(t: Transcript) -> None:
+        assert [world.chat().status_code for _ in range(3)] == [200] * 3
 
-    assert t.env["REQ"].startswith("sreq_")
+    def served_again(t: Transcript) -> None:
+        # Step 9 reinstated the tenant: the key answers again.
+        wait_for("the key to be served", lambda: world.chat().status_code == 200)
+
+    t = world.run("tenant-suspension.md", step1=traffic, step4=blocked, step10=served_again)
+
+    assert t.env["REQ"].startswith("sreq_") and t.env["SUSP"].startswith("sus_")
     assert "blocked" in t.output_of("key list acme")
-    # The runbook ends with the tenant reinstated: the key answers again.
-    wait_for("the key to be served", lambda: world.chat().status_code == 200)
+    # `report --tenant acme` takes the name, as the runbook says, and finds the traffic.
+    report = t.output_of("report --tenant acme")
+    assert report.startswith("tenant acme (ten_") and "no traffic" not in report
+    assert "is now suspended" in t.output_of("--as security@")
+    # The runbook ends with a security suspension: the key is refused again.
+    wait_for("the key to be refused", lambda: world.chat().status_code == 403)
 
 
 def test_the_runner_fails_on_a_command_that_does_not_run(tmp_path: Path) -> None:
