@@ -28,9 +28,12 @@ from sekisho.simulator import SimulatorServer
 from sekisho.store.db import Database
 from tests.docs import runbook_runner
 from tests.docs.runbook_runner import RunbookFailed, Transcript
+from tests.support.cli import run as cli
+from tests.support.cli import write_config
 from tests.support.databases import fresh_postgres_database, sqlite_url
 from tests.support.gateway import (
     RunningGateway,
+    make_tenant,
     migrated,
     signed_by_gateway_key,
     start_gateway,
@@ -100,9 +103,7 @@ def world(
         key = seed(signed_by_gateway_key(db, settings), settings)
         simulator.clear_faults()
         gw = start_gateway(settings, db)
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("SEKISHO_") and k != "PWD"
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEKISHO_") and k != "PWD"}
         env.update(DEMO_SECRETS)
         env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
         env["SEKISHO_CONFIG"] = str(config)
@@ -197,3 +198,18 @@ def test_the_runner_fails_on_a_command_that_does_not_run(tmp_path: Path) -> None
     bad = runbook_runner.parse("```sh\nsekisho incident opne --title x\n```\n")
     with pytest.raises(RunbookFailed, match=r"(?s)exit 2.*invalid choice"):
         runbook_runner.run(bad, env=env, cwd=tmp_path)
+
+
+def test_report_names_the_tenant_it_was_given_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    config = write_config(tmp_path, sqlite_url(tmp_path))
+    db = migrated(sqlite_url(tmp_path))
+    settings = settings_from_document(yaml.safe_load(config.read_text()), DEMO_SECRETS)
+    tenant_id, _ = make_tenant(db, settings, "acme")
+    db.dispose()
+    for ref in ("acme", tenant_id):
+        proc = cli("report", "--tenant", ref, "--since", "15m", config=config)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(f"tenant acme ({tenant_id}): "), proc.stdout
+    proc = cli("report", "--tenant", "acme-typo", "--since", "15m", config=config)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "no tenant with id or name 'acme-typo'" in proc.stderr
