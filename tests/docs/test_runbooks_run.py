@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 15.0) -> Any:
 def world(
     request: pytest.FixtureRequest, simulator: SimulatorServer, tmp_path: Path
 ) -> Iterator[World]:
-    with fresh_postgres_database() if request.param == "postgres" else _sqlite(tmp_path) as url:
+    with (
+        fresh_postgres_database()
+        if request.param == "postgres"
+        else nullcontext(sqlite_url(tmp_path)) as url
+    ):
         doc = demo_document(simulator.url, tmp_path, 0)
         doc["database_url"] = url
         doc["observe"] = {
@@ -115,17 +120,6 @@ def world(
             gw.stop()
             simulator.clear_faults()
             db.dispose()
-
-
-class _sqlite:
-    def __init__(self, directory: Path) -> None:
-        self.url = sqlite_url(directory)
-
-    def __enter__(self) -> str:
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        pass
 
 
 def test_provider_outage_runbook_runs_as_written(world: World) -> None:
