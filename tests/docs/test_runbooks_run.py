@@ -122,6 +122,8 @@ def world(
             db.dispose()
 
 
+# ~25 CLI processes: about 60 s on a loaded 2-core machine; bounded well above that.
+@pytest.mark.timeout(300)
 def test_provider_outage_runbook_runs_as_written(world: World) -> None:
     def outage(t: Transcript) -> None:
         assert world.chat().status_code == 200  # healthy baseline
@@ -145,6 +147,8 @@ def test_provider_outage_runbook_runs_as_written(world: World) -> None:
     assert not world.gw.gateway.routing.overrides
 
 
+# ~25 CLI processes: about 60 s on a loaded 2-core machine; bounded well above that.
+@pytest.mark.timeout(300)
 def test_tenant_suspension_runbook_runs_as_written(world: World) -> None:
     def blocked(t: Transcript) -> None:
         # Step 4 calls the API with one of the tenant's keys: it is refused.
