@@ -49,8 +49,13 @@ def test_running_it_for_real_works_command_by_command(tmp_path: Path) -> None:
     out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
     with out_path.open("w") as out_f, err_path.open("w") as err_f:
         proc = subprocess.Popen(
-            ["bash", "readme.sh"], cwd=tmp_path, env=env, stdout=out_f, stderr=err_f,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            ["bash", "readme.sh"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out_f,
+            stderr=err_f,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     try:
         proc.wait(timeout=100)

@@ -42,7 +42,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--alias", help="a model alias")
-    who.add_argument("--tenant", metavar="TENANT", help="a tenant id or name")
+    who.add_argument("--tenant", metavar="TENANT", help="tenant id or unique name")
     who.add_argument("--provider", help="a provider id (internal: upstream attempts)")
     _window_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -119,7 +119,8 @@ def format_series(doc: dict[str, Any], dim: str) -> str:
             f"{tok['prompt'] + tok['completion']:>8}"
         )
 
-    out = [f"{dim} {doc[dim]}: {doc['from']} .. {doc['to']} ({doc['bucket_s']}s buckets)", head]
+    label = f"{doc['tenant_name']} ({doc[dim]})" if doc.get("tenant_name") else doc[dim]
+    out = [f"{dim} {label}: {doc['from']} .. {doc['to']} ({doc['bucket_s']}s buckets)", head]
     out += [
         line(datetime.fromisoformat(b["ts"]).strftime("%m-%d %H:%M:%S"), b) for b in doc["buckets"]
     ]
@@ -153,16 +154,20 @@ def report_cmd(ctx: CliContext) -> int:
     if dim == "provider" and key not in matrix.providers:
         raise CommandError(f"unknown provider {key!r}")
     start, end = _window(ctx)
+    name = None
     with ctx.db.read() as session:
-        if dim == "tenant":
+        if dim == "tenant":  # by id or unique name, as every tenant command takes it
             from sekisho.tenancy.service import ControlPlaneError, find_tenant
 
             try:
-                key = find_tenant(session, key).id
+                tenant = find_tenant(session, key)
             except ControlPlaneError as exc:
                 raise CommandError(str(exc)) from exc
+            key, name = tenant.id, tenant.name
         points = series(session, dim, key, start, end)
     doc = series_document(dim, key, start, end, ctx.settings.observe.rollup_bucket_s, points)
+    if name is not None:
+        doc["tenant_name"] = name
     print(json.dumps(doc, indent=2) if a.json else format_series(doc, dim))
     return 0
 
