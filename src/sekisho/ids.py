@@ -30,6 +30,11 @@ ID_PREFIXES: dict[str, str] = {
     "alr": "alert",
     "ntf": "notification",
     "call": "tool call",
+    "cnv": "chat conversation",
+    "msg": "chat message",
+    "inv": "chat invitation",
+    "gre": "guardrail event",
+    "run": "runbook run",
 }
 
 _TYPED = re.compile(r"^([A-Za-z]+)_")

@@ -77,6 +77,11 @@ def test_export_refuses_to_replace_a_file_unless_forced(tmp_path: Path) -> None:
     db.dispose()
 
 
+def _bundle_lines(stdout: str) -> list[str]:
+    """What `incident evidence` printed, without the `acting as ...` line every act starts with."""
+    return [line for line in stdout.strip().splitlines() if not line.startswith("acting as ")]
+
+
 def test_incident_evidence_never_rewrites_a_recorded_bundle(tmp_path: Path) -> None:
     db, config, _ = _setup(tmp_path)
     opened = run(
@@ -93,7 +98,7 @@ def test_incident_evidence_never_rewrites_a_recorded_bundle(tmp_path: Path) -> N
     inc = last_line(opened)
     first = run("incident", "evidence", inc, config=config)
     assert first.returncode == 0, first.stderr
-    [line1] = first.stdout.strip().splitlines()  # one line per bundle
+    [line1] = _bundle_lines(first.stdout)  # one line per bundle
     assert line1.startswith("evidence evb_") and " chat-large: sha256 " in line1
     path1 = Path(line1.split()[-1])
     sha1 = line1.split("sha256 ")[1].split()[0]
@@ -101,7 +106,7 @@ def test_incident_evidence_never_rewrites_a_recorded_bundle(tmp_path: Path) -> N
 
     second = run("incident", "evidence", inc, config=config)
     assert second.returncode == 0, second.stderr
-    [line2] = second.stdout.strip().splitlines()
+    [line2] = _bundle_lines(second.stdout)
     path2 = Path(line2.split()[-1])
     assert path2 != path1 and path1.read_bytes() == before  # the first is untouched
     assert read_bundle(path1).sha256 == sha1

@@ -101,9 +101,10 @@ def test_values_that_would_poison_a_batch_are_cleaned(any_db: Database) -> None:
 
 
 def test_a_row_the_store_refuses_is_set_aside_alone(any_db: Database) -> None:
-    _write(any_db, [_record("req_taken")])  # the store will refuse a second row with this id
+    taken = _record("req_taken")
+    _write(any_db, [taken])  # the store refuses a second row with this key (id, and ts on PG)
     batch = [_record(f"req_ok_{i}", tenant=f"ten_{i % 3}") for i in range(10)]
-    batch.insert(4, _record("req_taken", tenant="ten_poison", alias="poisoned"))
+    batch.insert(4, _record("req_taken", tenant="ten_poison", alias="poisoned", ts=taken.ts))
     writer = _write(any_db, batch)
     stats = writer.stats
     assert (stats.written, stats.dead_lettered, stats.failed) == (10, 1, 0)
@@ -183,7 +184,9 @@ def test_a_callers_poisonous_model_name_costs_nobody_a_row(running, any_db: Data
     # A row the store refuses even alone: on /metrics, in the dead-letter table.
     gateway = gw.gateway
     loop = gateway._tasks[0].get_loop()
-    duplicate = _record(good.headers["x-request-id"], tenant="ten_dup")
+    good_row = wait_for_row(any_db, good.headers["x-request-id"])
+    # The same key (id, and ts: PostgreSQL's request log is partitioned by time) is refused.
+    duplicate = _record(good.headers["x-request-id"], tenant="ten_dup", ts=good_row.ts)
     loop.call_soon_threadsafe(gateway.writer.submit, duplicate)
     loop.call_soon_threadsafe(gateway.writer.submit, _record("req_after_dup"))
     deadline = time.monotonic() + 10

@@ -25,8 +25,13 @@ def write_config(directory: Path, database_url: str, sim_url: str = "http://127.
     return path
 
 
-def ensure_operator(database_url: str, email: str = TEST_OPERATOR) -> None:
-    """Create the test operator (an enabled admin) in a migrated database, once."""
+def ensure_operator(
+    database_url: str, email: str = TEST_OPERATOR, signing_key_path: str | None = None
+) -> None:
+    """Create the test operator (an enabled admin) in a migrated database, once.
+
+    Its ledger entry is signed with the config's ledger key, as the CLI would sign it.
+    """
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,6 +41,11 @@ def ensure_operator(database_url: str, email: str = TEST_OPERATOR) -> None:
     from sekisho.tenancy import service
 
     db = Database(database_url)
+    if signing_key_path:
+        from sekisho.ledger.signing import attach_from_settings
+        from sekisho.settings import LedgerSettings
+
+        attach_from_settings(db, LedgerSettings(signing_key_path=signing_key_path))
     try:
         with db.begin() as session:
             if session.scalars(select(User.id).where(User.email == email)).first() is None:
@@ -66,7 +76,9 @@ def run(
         if "--config" in args[:-1]:
             path = args[args.index("--config") + 1]
         if operator == TEST_OPERATOR and path and args and args[0] not in _NO_DATABASE:
-            ensure_operator(yaml.safe_load(Path(path).read_text())["database_url"])
+            doc = yaml.safe_load(Path(path).read_text())
+            key_path = (doc.get("ledger") or {}).get("signing_key_path")
+            ensure_operator(doc["database_url"], signing_key_path=key_path)
     return subprocess.run(
         [SEKISHO, *args],
         capture_output=True,

@@ -64,6 +64,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "probes": ("synthetic probe results (last hour)", ("observe_cmds",)),
     "rollup": ("the request-log rollup behind dashboards", ("observe_cmds",)),
     "incident": ("incidents: timeline, customer updates, resolution", ("incident_cmds",)),
+    "notify": ("the notification outbox (e-mail and webhook)", ("observe_cmds",)),
     "usage": ("metered requests and tokens per tenant, key, alias, day", ("usage_cmds",)),
 }
 
