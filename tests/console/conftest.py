@@ -26,6 +26,7 @@ from tests.support.gateway import (
     gateway_settings,
     make_tenant,
     migrated,
+    signed_by_gateway_key,
     start_gateway,
 )
 
@@ -100,7 +101,7 @@ def console_env(
             observe=FAST_OBSERVE,
             circuit={"failure_threshold": 3, "cooldown_s": 0.5, "min_requests": 1000},
         )
-        db = migrated(url)
+        db = signed_by_gateway_key(migrated(url), settings)  # entries signed as the gateway does
         people = make_people(db)
         tenants: dict[str, str] = {}
         keys: dict[str, str] = {}
