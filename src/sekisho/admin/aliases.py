@@ -17,6 +17,7 @@ from sekisho.control.alias_view import alias_view
 from sekisho.control.replicas import live_replicas, merged_circuits
 from sekisho.errors import InvalidRequest, NotFound
 from sekisho.gateway import MatrixReloadRefused
+from sekisho.settings import ConfigError
 
 router = APIRouter(tags=["aliases"])
 Reader = Annotated[AdminPrincipal, Depends(require(*READ_OPS))]
@@ -111,6 +112,8 @@ async def reload_matrix(request: Request, who: Writer) -> dict[str, Any]:
         matrix = await gw.reload_matrix(who.actor)
     except MatrixReloadRefused as exc:
         raise InvalidRequest("matrix refused, the running one stays: " + str(exc)) from exc
+    except ConfigError as exc:  # e.g. the gateway was not started from a config file
+        raise InvalidRequest(f"nothing to reload, the running matrix stays: {exc}") from exc
     return {
         "sha256": matrix.content_hash,
         "providers": len(matrix.providers),
