@@ -92,7 +92,7 @@ def world(
         doc["observe"] = {
             "rollup_bucket_s": 1,
             "rollup_flush_s": 0.2,
-            "alert_window_s": 3,
+            "alert_window_s": 30,  # also the window `triage` judges by default
             "alert_baseline_s": 60,
             "alert_min_requests": 3,
             "alert_interval_s": 0.3,
