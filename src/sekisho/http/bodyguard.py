@@ -64,6 +64,11 @@ def _is_json(scope: Scope) -> bool:
     return ctype == b"application/json" or ctype.endswith(b"+json")
 
 
+def _is_form(scope: Scope) -> bool:
+    ctype = (header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
+    return ctype == b"application/x-www-form-urlencoded"
+
+
 class BodyGuard:
     def __init__(self, app: AsgiHandler, limits: EdgeLimits) -> None:
         self.app = app
@@ -80,8 +85,10 @@ class BodyGuard:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.body_timeout_s
-        if scope["method"] in _BODY_METHODS and _is_json(scope):
-            await self._checked_json(scope, receive, send, limit, deadline)
+        if scope["method"] in _BODY_METHODS and (_is_json(scope) or _is_form(scope)):
+            # Read whole before the app runs: a handler that refuses early (origin, CSRF)
+            # then leaves no unread body behind, so the connection stays usable.
+            await self._buffered(scope, receive, send, limit, deadline, check_json=_is_json(scope))
             return
         received = 0
         body_done = False
@@ -127,8 +134,15 @@ class BodyGuard:
 
         await self.app(scope, guarded_receive, guarded_send)
 
-    async def _checked_json(
-        self, scope: Scope, receive: Receive, send: Send, limit: int, deadline: float
+    async def _buffered(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        deadline: float,
+        *,
+        check_json: bool,
     ) -> None:
         path: str = scope["path"]
         try:
@@ -145,7 +159,7 @@ class BodyGuard:
             return
         except ConnectionAbortedError:
             return
-        problem = json_problem(body)
+        problem = json_problem(body) if check_json else None
         if problem is not None:
             await send_api_error(
                 send, path, InvalidRequest(f"The body is not valid JSON: {problem}.")
