@@ -32,6 +32,7 @@ from tests.support.gateway import (
     gateway_settings,
     make_tenant,
     migrated,
+    reset_circuits,
     start_gateway,
 )
 from tests.support.requestlog import wait_for_row
@@ -64,6 +65,9 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 def sim(env: Env) -> Iterator[SimulatorServer]:
     env.sim.reset()
+    # Requests an earlier test cut mid-attempt may have opened the primary's circuit; each
+    # test starts with the primary serving, so its held stream is the one it waits for.
+    reset_circuits(env.gw)
     yield env.sim
     env.sim.release(PRIMARY)  # nothing stays held after a test
     env.sim.reset()
@@ -287,7 +291,7 @@ def test_a_client_that_leaves_a_stream_ends_it_upstream_too(env: Env, sim: Simul
     ):
         rid = resp.headers["x-request-id"]
         next(resp.iter_lines())  # the first chunk arrived; the upstream is held
-        _wait(lambda: sim.stats(PRIMARY)["held"] == 1, "the held upstream")
+        _wait(lambda: sim.stats(PRIMARY)["held"] == 1, "the held upstream", timeout_s=30)
     left_at = time.monotonic()  # the connection is closed here
     _wait(lambda: _inflight(env, tenant_id) == 0, "the gateway to notice")
     _wait(lambda: sim.stats(PRIMARY)["held"] == 0, "the upstream to be closed")
