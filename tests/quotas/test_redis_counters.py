@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,25 @@ from tests.support.databases import REDIS_URL
 pytestmark = pytest.mark.redis
 
 MSG = [{"role": "user", "content": "x" * 40}]  # 10 + 4 prompt tokens
+
+
+async def _admit(
+    service: QuotaService,
+    rid: str,
+    *,
+    tenant: str = "ten_a",
+    stream: bool = False,
+    max_tokens: int = 6,
+) -> Any:
+    """One request of MSG for `tenant` (no key)."""
+    return await service.admit(
+        tenant_id=tenant,
+        key_id=None,
+        messages=MSG,
+        max_tokens=max_tokens,
+        stream=stream,
+        request_id=rid,
+    )
 
 
 def _prefix() -> str:
@@ -77,42 +97,14 @@ def test_tokens_are_reserved_then_reconciled() -> None:
         admitted, refused = await _admit_many(service, 6)
         remaining = refused[0].headers()["x-ratelimit-remaining-tokens"]
         # A request that ends having used no tokens (say its upstream failed) gives its 20 back.
-        done = await service.admit(
-            tenant_id="ten_b",
-            key_id=None,
-            messages=MSG,
-            max_tokens=6,
-            stream=False,
-            request_id="done",
-        )
+        done = await _admit(service, "done", tenant="ten_b")
         for _ in range(4):
-            await service.admit(
-                tenant_id="ten_b",
-                key_id=None,
-                messages=MSG,
-                max_tokens=6,
-                stream=False,
-                request_id=secrets.token_hex(3),
-            )
+            await _admit(service, secrets.token_hex(3), tenant="ten_b")
         with pytest.raises(RateLimited):
-            await service.admit(
-                tenant_id="ten_b",
-                key_id=None,
-                messages=MSG,
-                max_tokens=6,
-                stream=False,
-                request_id="full",
-            )
+            await _admit(service, "full", tenant="ten_b")
         service.settle(done, 0)
         await service.drain()
-        again = await service.admit(
-            tenant_id="ten_b",
-            key_id=None,
-            messages=MSG,
-            max_tokens=6,
-            stream=False,
-            request_id="again",
-        )
+        again = await _admit(service, "again", tenant="ten_b")
         await service.close()
         return admitted, remaining, again is not None
 
@@ -126,16 +118,7 @@ def test_concurrent_streams_are_leases_released_on_settle() -> None:
         )
         held = []
         for i in range(3):
-            held.append(
-                await service.admit(
-                    tenant_id="ten_a",
-                    key_id=None,
-                    messages=MSG,
-                    max_tokens=1,
-                    stream=True,
-                    request_id=f"s{i}",
-                )
-            )
+            held.append(await _admit(service, f"s{i}", stream=True, max_tokens=1))
         admitted, _ = await _admit_many(service, 5, stream=True)
         service.settle(held[0], 3)
         await service.drain()
@@ -158,28 +141,12 @@ def test_monthly_budget_refuses_with_insufficient_quota_and_alerts() -> None:
         )
         reservations = []
         for i in range(5):  # 5 x 20 reserved = the whole budget
-            reservations.append(
-                await service.admit(
-                    tenant_id="ten_a",
-                    key_id=None,
-                    messages=MSG,
-                    max_tokens=6,
-                    stream=False,
-                    request_id=f"m{i}",
-                )
-            )
+            reservations.append(await _admit(service, f"m{i}"))
         for r in reservations:
             service.settle(r, 20)
         await service.drain()
         try:
-            await service.admit(
-                tenant_id="ten_a",
-                key_id=None,
-                messages=MSG,
-                max_tokens=6,
-                stream=False,
-                request_id="over",
-            )
+            await _admit(service, "over")
         except InsufficientQuota as exc:
             return exc
         finally:
