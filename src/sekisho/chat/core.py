@@ -364,7 +364,12 @@ class ChatService:
                 )
                 continue
             attempt = RouteAttempt(candidate, adapter_for(candidate.provider.kind), self._clock())
-            result = await self._attempt(call, attempt)
+            try:
+                result = await self._attempt(call, attempt)
+            except asyncio.CancelledError:
+                if attempt.outcome is None:  # cut (suspension, shutdown) before it was judged:
+                    state.circuits.release(candidate.route, self._wall())  # give the claim back
+                raise
             if result is not None:
                 result.headers = quota_headers
                 return result
