@@ -49,7 +49,7 @@ async def _send(writer: asyncio.StreamWriter, chunks: Chunks) -> None:
         pass  # the server stopped reading: expected once it has answered
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
@@ -88,7 +88,7 @@ async def exchange(
     sender = asyncio.create_task(_send(writer, chunks))
     try:
         async with asyncio.timeout(timeout_s):
-            status, headers, body = await _read_response(reader)
+            status, headers, body = await read_response(reader)
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise NoResponse(f"connection closed without a response: {exc!r}") from exc
     except TimeoutError as exc:

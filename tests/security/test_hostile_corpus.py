@@ -24,6 +24,7 @@ from tests.security.rawhttp import (
     closed_within,
     endless_chunks,
     exchange,
+    read_response,
     request,
     request_head,
     trickle,
@@ -261,6 +262,58 @@ def test_keep_alive_and_pipelining_still_work(edge: Edge) -> None:
     data = asyncio.run(pipelined())
     assert data.startswith(b"HTTP/1.1 200 ")
     assert b"HTTP/1.1 405 " in data
+
+
+def test_an_answer_before_the_body_ends_says_connection_close(edge: Edge) -> None:
+    """A refusal sent while the body is still coming closes the connection, and says so first.
+
+    A keep-alive client that was not told would reuse a connection the server is
+    about to close, and its next request would fail with no response at all.
+    """
+    head = request_head(
+        "POST",
+        "/v1/chat/completions",
+        [("authorization", "Bearer sk-not-a-key"), ("content-type", "application/json")],
+        body_length=200_000,
+    )
+
+    async def early() -> tuple[RawResponse, bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        writer.write(head + b'{"model":"chat-large",')
+        await writer.drain()
+        async with asyncio.timeout(10):
+            status, headers, body = await read_response(reader)
+            # the rest of the body is still read and dropped, then the server closes
+            writer.write(b" " * 1000)
+            await writer.drain()
+            tail = await reader.read()
+        writer.close()
+        return RawResponse(status, headers, body, 0.0), tail
+
+    refused, tail = asyncio.run(early())
+    assert refused.status == 401
+    assert refused.headers.get("connection") == "close"
+    assert tail == b""
+
+    async def whole() -> tuple[dict[str, str], dict[str, str]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        body = b'{"model":"chat-large",' + OK_MESSAGES + b"}"
+        unauthorised = request(
+            "POST", "/v1/chat/completions", body, [("authorization", "Bearer sk-not-a-key")]
+        )
+        async with asyncio.timeout(10):
+            writer.write(unauthorised)
+            await writer.drain()
+            _, first, _ = await read_response(reader)
+            writer.write(request("GET", "/healthz"))  # the same connection serves again
+            await writer.drain()
+            _, second, _ = await read_response(reader)
+        writer.close()
+        return first, second
+
+    first, second = asyncio.run(whole())
+    assert "connection" not in first
+    assert "connection" not in second
 
 
 def test_gateway_still_serves_after_the_corpus(edge: Edge) -> None:

@@ -15,7 +15,9 @@ here, before any route, parser or authentication code runs:
 - after an early answer the unread rest of the body is read and dropped (for
   a bounded time and size, or until it ends), then the connection is closed,
   so the client reads the answer instead of a reset; a connection whose body
-  the app left unread is never kept alive.
+  the app left unread is never kept alive, and an answer that starts before
+  the request's body has all arrived says `connection: close`, so a
+  keep-alive client never reuses a connection we are about to close.
 
 Every answer is the envelope of the path's API (`sekisho.http.envelopes`).
 uvicorn's `HttpToolsProtocol` stays in charge of everything else.
@@ -46,6 +48,31 @@ class _HeaderLimit(Exception):
     """Raised inside a parser callback to stop parsing the headers."""
 
 
+class _CycleTransport:
+    """The transport one request's cycle writes to: its `close` waits for the request body.
+
+    uvicorn closes the transport as soon as a response marked `connection: close`
+    is sent. While the client is still sending the request body, a close then
+    would leave unread bytes behind and the kernel answers with a reset, which
+    can destroy the response before the client reads it; the protocol drains
+    the rest first and closes after.
+    """
+
+    def __init__(self, protocol: EdgeProtocol, cycle: Any, transport: asyncio.Transport) -> None:
+        self._protocol = protocol
+        self._cycle = cycle
+        self._transport = transport
+
+    def close(self) -> None:
+        if self._cycle.more_body and not self._transport.is_closing():
+            self._protocol._drain()
+        else:
+            self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
     limits: EdgeLimits = EdgeLimits()
 
@@ -65,6 +92,7 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._draining = False
         self._drain_parsing = True
         self._drained = 0
+        self._keep_alive_after_body = False
 
     # -- connection ---------------------------------------------------------
 
@@ -178,8 +206,15 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
             )
             return
         super().on_headers_complete()
-        if not self.parser.should_upgrade():
-            self._body_timer = self.loop.call_later(self.limits.body_timeout_s, self._body_too_slow)
+        if self.parser.should_upgrade():
+            return
+        cycle = self.cycle
+        # Until the body has all arrived, an answer closes the connection (and says so);
+        # a request whose body completes before the answer starts is kept alive as asked.
+        self._keep_alive_after_body = cycle.keep_alive
+        cycle.keep_alive = False
+        cycle.transport = _CycleTransport(self, cycle, self.transport)  # type: ignore[assignment]
+        self._body_timer = self.loop.call_later(self.limits.body_timeout_s, self._body_too_slow)
 
     def on_body(self, body: bytes) -> None:
         if self._draining:
@@ -200,6 +235,9 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
             self._body_timer.cancel()
             self._body_timer = None
         self._awaiting_headers = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            cycle.keep_alive = self._keep_alive_after_body
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -267,6 +305,8 @@ class EdgeProtocol(HttpToolsProtocol):  # type: ignore[misc]
         self._drain()
 
     def _drain(self) -> None:
+        if self._draining:
+            return
         self._draining = True
         self._cancel_timers()
         self._unset_keepalive_if_required()
