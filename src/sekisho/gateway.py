@@ -1,10 +1,12 @@
-"""The running gateway: every long-lived part, built from settings in one place.
+"""The composition root: every long-lived part of a gateway, built once from settings.
 
-`Gateway` owns the database handle, the key cache, the request-log writer,
-the pooled upstream client and the live routing state. The app factory wraps
-it in ASGI; the BFF and admin routes reach the same objects through it.
-Background loops (override refresh and expiry) start with `start()` and stop
-with `stop()`.
+`build_gateway(settings, db=, upstream=, clock=)` assembles the whole runtime
+(database handle, key cache, request-log writer, pooled upstream client, live
+routing state, quotas, observability, guardrails and lifecycle) from settings
+and the injected I/O; nothing starts until `Gateway.running()` is entered (the
+ASGI lifespan enters it). Leaving it stops the parts in a fixed order: the
+background loops, requests still in flight, the request-log writer, quotas,
+the last rollup deltas, then the upstream client.
 """
 
 from __future__ import annotations
@@ -16,21 +18,26 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sekisho.actor import Actor
 from sekisho.chat.core import ChatService, RetryAfterBounds, RoutingState
 from sekisho.chat.egress import egress_policy
 from sekisho.chat.inflight import InflightRequests
 from sekisho.chat.upstream import UpstreamClient
+from sekisho.clock import SYSTEM_CLOCK, Clock, WallClock
 from sekisho.control import overrides as override_service
 from sekisho.control.matrix_versions import record_matrix_load
 from sekisho.control.replicas import heartbeat, live_replicas
+from sekisho.guardrails.runtime import GuardrailsRuntime, build_guardrails
+from sekisho.ledger.service import LedgerService, run_periodic_checkpoints
+from sekisho.ledger.signing import attach_from_settings
+from sekisho.lifecycle.runtime import LifecycleRuntime, build_lifecycle
 from sekisho.matrix import Matrix, MatrixCheck
 from sekisho.matrix.validate import Problem
+from sekisho.observe.runtime import Observability
 from sekisho.quotas.runtime import QuotaRuntime
 from sekisho.requestlog.partitions import PartitionKeeper
 from sekisho.requestlog.sink import StoreSink
@@ -55,7 +62,38 @@ class MatrixReloadRefused(Exception):
         self.check = check
 
 
-@dataclass
+Job = Callable[[], Awaitable[None]]
+
+
+class LiveRouting:
+    """The routing state every reader sees now; refreshes and reloads swap it whole."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: RoutingState) -> None:
+        self.state = state
+
+    def get(self) -> RoutingState:
+        return self.state
+
+
+class ReplicaCount:
+    """Replicas with a fresh heartbeat (quota shares while Redis is down); at least 1."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 1
+
+    def get(self) -> int:
+        return self.count
+
+
+def _replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(eq=False)
 class Gateway:
     settings: Settings
     db: Database
@@ -63,49 +101,63 @@ class Gateway:
     writer: RequestLogWriter
     keys: KeyCache
     chat: ChatService
-    routing: RoutingState
+    live: LiveRouting
+    quotas: QuotaRuntime
+    observability: Observability
+    guardrails: GuardrailsRuntime
+    lifecycle: LifecycleRuntime
+    clock: Clock
+    replica_id: str
+    replicas: ReplicaCount
+    started_at: datetime
+    background: list[Job] = field(default_factory=list)
     refresh_interval_s: float = REFRESH_INTERVAL_S
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     refresh_failures: int = 0
-    # sekisho.lifecycle.runtime.LifecycleRuntime: bus, sessions, notifications (set by the app).
-    lifecycle: Any = None
-    replica_id: str = field(
-        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-    )
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # Rollups, metrics, probes and alerts (sekisho.observe.runtime.Observability).
-    observability: Any = None
-    # Quotas and usage metering (sekisho.quotas.runtime.QuotaRuntime).
-    quotas: QuotaRuntime | None = None
-    live_replicas: int = 1  # replicas with a fresh heartbeat (quota shares while Redis is down)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def start(self) -> None:
-        if self.quotas is not None:
+    @property
+    def routing(self) -> RoutingState:
+        return self.live.state
+
+    @routing.setter
+    def routing(self, state: RoutingState) -> None:
+        self.live.state = state
+
+    @property
+    def live_replicas(self) -> int:
+        return self.replicas.count
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Start every part; on leaving (or a failed start) stop what started, in order."""
+        async with contextlib.AsyncExitStack() as stack:
+            # Callbacks run last-pushed first: the order below is the shutdown order reversed.
+            stack.push_async_callback(self.upstream.close)
+            # The last rollup deltas, after the last records.
+            stack.push_async_callback(self.observability.flush)
             await asyncio.to_thread(self.quotas.load)  # overrides in force before any request
-        self.writer.start()
-        await asyncio.to_thread(self._record_matrix, self.routing.matrix, "start-up")
-        await self.refresh_routing()
-        loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._refresh_loop(), name="routing-refresh"))
-        for job in self.background:
-            self._tasks.append(loop.create_task(job(), name=getattr(job, "__name__", "job")))
+            # Settlements and the last usage, after the last records.
+            stack.push_async_callback(self.quotas.stop)
+            self.writer.start()
+            stack.push_async_callback(self.writer.stop)
+            # Requests still in flight end now (503 / error event) and hand over their rows.
+            stack.push_async_callback(self.chat.inflight.drain, self.settings.chat.shutdown_drain_s)
+            await asyncio.to_thread(self._record_matrix, self.routing.matrix, "start-up")
+            await self.refresh_routing()
+            stack.push_async_callback(self._stop_tasks)
+            loop = asyncio.get_running_loop()
+            self._tasks.append(loop.create_task(self._refresh_loop(), name="routing-refresh"))
+            for job in self.background:
+                self._tasks.append(loop.create_task(_run(job), name=_job_name(job)))
+            yield
 
-    async def stop(self) -> None:
+    async def _stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        # Requests still in flight end now (503 / error event) and hand over their rows.
-        await self.chat.inflight.drain(self.settings.chat.shutdown_drain_s)
-        await self.writer.stop()
-        if self.quotas is not None:
-            await self.quotas.stop()  # settlements and the last usage, after the last records
-        if self.observability is not None:
-            await self.observability.flush()  # the last rollup deltas, after the last records
-        await self.upstream.close()
 
     def _record_matrix(self, matrix: Matrix, source: str, actor: Actor | None = None) -> None:
         with self.db.begin() as session:
@@ -113,14 +165,15 @@ class Gateway:
 
     def _load_overrides(self) -> list[Override]:
         """One write transaction a second: expiries, this replica's heartbeat, active overrides."""
-        views = self.routing.circuits.snapshot(time.time())
+        now = self.clock.now()
+        views = self.routing.circuits.snapshot(now.timestamp())
         with self.db.begin() as session:
-            override_service.record_expiries(session)
+            override_service.record_expiries(session, now)
             heartbeat(
                 session, self.replica_id, self.started_at, self.routing.matrix.content_hash, views
             )
-            self.live_replicas = max(1, len(live_replicas(session)))
-            return override_service.load_active(session, datetime.now(UTC))
+            self.replicas.count = max(1, len(live_replicas(session)))
+            return override_service.load_active(session, now)
 
     async def refresh_routing(self) -> None:
         """Re-read the active overrides (every replica, about once a second)."""
@@ -162,17 +215,40 @@ class Gateway:
         return matrix
 
 
+async def _run(job: Job) -> None:
+    await job()
+
+
+def _job_name(job: Job) -> str:
+    name = getattr(job, "__qualname__", None) or getattr(job, "__name__", None)
+    return name if isinstance(name, str) else "job"
+
+
 def build_gateway(
     settings: Settings,
     *,
     db: Database | None = None,
     upstream: UpstreamClient | None = None,
+    clock: Clock | None = None,
     wall_clock: Callable[[], float] | None = None,
 ) -> Gateway:
-    """Assemble a gateway; nothing starts until `start()` (the ASGI lifespan calls it)."""
+    """Assemble the whole runtime from settings and the injected I/O; nothing starts yet.
+
+    `db` and `upstream` default to the ones the settings name; `clock` to the
+    system's (`wall_clock` alone: a clock whose wall time is that function).
+    """
+    if clock is None:
+        clock = WallClock(wall_clock) if wall_clock is not None else SYSTEM_CLOCK
+    if wall_clock is None:  # the hot path reads time.time itself when nothing is steered
+        wall_clock = time.time if clock is SYSTEM_CLOCK else clock.time
     db = db or Database(settings.database_url)
-    _attach_ledger_signer(db, settings)
+    attach_from_settings(db, settings.ledger)  # every ledger entry appended here is signed
     upstream = upstream or UpstreamClient(egress=egress_policy(settings.matrix, settings.secrets))
+    replica_id = _replica_id()
+    replicas = ReplicaCount()
+    live = LiveRouting(
+        RoutingState(matrix=settings.matrix, circuits=CircuitBook(settings.circuit_settings()))
+    )
     writer = RequestLogWriter(
         StoreSink(db),
         batch_size=settings.request_log.batch_size,
@@ -186,9 +262,8 @@ def build_gateway(
         max_size=settings.auth.cache_size,
         load_timeout_s=settings.auth.store_timeout_s,
     )
-    holder: list[Gateway] = []
     chat = ChatService(
-        routing=lambda: holder[0].routing,
+        routing=live.get,
         upstream=upstream,
         submit_log=writer.submit,
         provider_key=settings.provider_api_key,
@@ -199,83 +274,67 @@ def build_gateway(
             settings.chat.retry_after_min_s,
             settings.chat.retry_after_max_s,
         ),
-        wall_clock=wall_clock or time.time,
+        wall_clock=wall_clock,
     )
-    gateway = Gateway(
+    # Quota admission on the chat path; settlement and usage metering from the request log.
+    quotas = QuotaRuntime(settings, db, replica_id=replica_id, replicas=replicas.get, clock=clock)
+    chat.quotas = quotas.service
+    # Rollups, metrics, probes and alert rules.
+    observability = Observability(
+        settings,
+        db,
+        replica_id=replica_id,
+        routing=live.get,
+        chat=chat,
+        upstream=upstream,
+        clock=clock,
+    )
+    # Guardrails in the chat path, their event writer and policy refresh.
+    guardrails = build_guardrails(settings, db)
+    chat.guard = guardrails.guard
+    observability.metrics.exposition_parts.append(guardrails.exposition)
+    # The invalidation bus, sessions, sign-in and the outbox.
+    lifecycle = build_lifecycle(settings, db, keys, chat.inflight)
+    writer.listeners.extend(
+        [observability.on_record, quotas.service.on_record, quotas.meter.on_record]
+    )
+    background: list[Job] = [
+        observability.run_rollup_flush,
+        observability.run_scheduler,
+        *quotas.jobs(),
+        _ledger_checkpoints(db, settings),
+        guardrails.run,
+        *lifecycle.jobs,
+    ]
+    if db.is_postgres:  # daily request-log partitions and their retention
+        background.append(PartitionKeeper(db, settings.request_log.retention_days).run)
+    return Gateway(
         settings=settings,
         db=db,
         upstream=upstream,
         writer=writer,
         keys=keys,
         chat=chat,
-        routing=RoutingState(
-            matrix=settings.matrix, circuits=CircuitBook(settings.circuit_settings())
-        ),
+        live=live,
+        quotas=quotas,
+        observability=observability,
+        guardrails=guardrails,
+        lifecycle=lifecycle,
+        clock=clock,
+        replica_id=replica_id,
+        replicas=replicas,
+        started_at=clock.now(),
+        background=background,
     )
-    holder.append(gateway)
-    _attach_observability(gateway)
-    _attach_quotas(gateway)
-    _attach_ledger_checkpoints(gateway)
-    _attach_guardrails(gateway)
-    if db.is_postgres:  # daily request-log partitions and their retention
-        keeper = PartitionKeeper(db, settings.request_log.retention_days)
-        gateway.background.append(keeper.run)
-    return gateway
 
 
-def _attach_guardrails(gateway: Gateway) -> None:
-    """Guardrails in the chat path, their event writer and policy refresh (sekisho.guardrails)."""
-    from sekisho.guardrails.runtime import attach
-
-    attach(gateway)
-
-
-def _attach_quotas(gateway: Gateway) -> None:
-    """Quota admission on the chat path; settlement and usage metering from the request log."""
-    runtime = QuotaRuntime(
-        gateway.settings,
-        gateway.db,
-        replica_id=gateway.replica_id,
-        replicas=lambda: gateway.live_replicas,
-    )
-    gateway.quotas = runtime
-    gateway.chat.quotas = runtime.service
-    gateway.writer.listeners.extend([runtime.service.on_record, runtime.meter.on_record])
-    gateway.background.extend(runtime.jobs())
-
-
-def _attach_observability(gateway: Gateway) -> None:
-    """Request-log listener, rollup flush, probes and alert rules (sekisho.observe)."""
-    from sekisho.observe.runtime import Observability
-
-    obs = Observability(
-        gateway.settings,
-        gateway.db,
-        replica_id=gateway.replica_id,
-        routing=lambda: gateway.routing,
-        chat=gateway.chat,
-        upstream=gateway.upstream,
-    )
-    gateway.observability = obs
-    gateway.writer.listeners.append(obs.on_record)
-    gateway.background.extend([obs.run_rollup_flush, obs.run_scheduler])
-
-
-def _attach_ledger_signer(db: Database, settings: Settings) -> None:
-    """Every ledger entry this gateway appends is signed with the ledger key (issue 10.8)."""
-    from sekisho.ledger.signing import attach_from_settings
-
-    attach_from_settings(db, settings.ledger)
-
-
-def _attach_ledger_checkpoints(gateway: Gateway) -> None:
+def _ledger_checkpoints(db: Database, settings: Settings) -> Job:
     """Sign ledger checkpoints every `ledger.checkpoint_interval_s` (and publish them)."""
-    from sekisho.ledger.service import LedgerService, run_periodic_checkpoints
 
     async def run_checkpoints() -> None:
-        service = LedgerService.from_settings(gateway.db, gateway.settings.ledger)
+        service = LedgerService.from_settings(db, settings.ledger)
         await run_periodic_checkpoints(
-            service, gateway.settings.ledger.checkpoint_interval_s, asyncio.Event()
+            service, settings.ledger.checkpoint_interval_s, asyncio.Event()
         )
 
-    gateway.background.append(run_checkpoints)
+    return run_checkpoints

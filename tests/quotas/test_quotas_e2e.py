@@ -149,7 +149,7 @@ def test_cli_override_reaches_the_running_gateway_and_the_ledger(
         proc = run("tenant", "quota", name, "--rpm", "1", "--note", "abuse", config=config)
         assert proc.returncode == 0, proc.stderr
         assert "rpm" in proc.stdout and "override" in proc.stdout
-        service = gw.gateway.quotas.service  # type: ignore[union-attr]
+        service = gw.gateway.quotas.service
         _wait(lambda: service.limits_for(tenant_id).rpm == 1, what="the override on the replica")
         first = _post(gw.url, key)
         assert first.status_code == 200 and first.headers["x-ratelimit-limit-requests"] == "1"
@@ -195,7 +195,7 @@ def test_concurrent_stream_limit_holds_until_the_stream_ends(
 
         t = threading.Thread(target=first_stream)
         t.start()
-        service = gw.gateway.quotas.service  # type: ignore[union-attr]
+        service = gw.gateway.quotas.service
         _wait(lambda: service.open_reservations == 1, what="the first stream admitted")
         second = _post(gw.url, key, body)
         assert second.status_code == 429

@@ -58,7 +58,7 @@ async def sign_in(request: Request, body: SignInIn) -> JSONResponse:
         path="/",
         httponly=True,
         secure=secure,
-        samesite=cfg.cookie_samesite,
+        samesite="lax" if cfg.cookie_samesite == "lax" else "strict",
     )
     return response
 

@@ -1,15 +1,19 @@
 """The app factory: `create_app(settings) -> ASGI app`. Nothing happens at import.
 
-The two hot data-plane paths are dispatched by exact path to bare ASGI
-handlers; everything else (ops, admin API, console, status) goes through a
-Starlette app that owns the lifespan-free routes.
+The data-plane paths (/v1) are dispatched by exact path to bare ASGI
+handlers; everything else (ops, admin API, console, status) and the ASGI
+lifespan go through a Starlette app. The lifespan enters the gateway's
+`running()` context: a failed start-up is kept in `startup_error` (for
+`sekisho serve`) and reported to the server; shutdown leaves it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -42,7 +46,6 @@ from sekisho.http.v1 import MODELS_PREFIX, DataPlane
 from sekisho.inbound.anthropic_messages import MessagesEndpoint
 from sekisho.inbound.embeddings import EmbeddingsEndpoint
 from sekisho.inbound.responses import ResponsesEndpoint
-from sekisho.lifecycle.runtime import install as install_lifecycle
 from sekisho.observe.mount import public_routes
 from sekisho.observe.refusals import RefusalLog
 from sekisho.settings import Settings
@@ -61,7 +64,7 @@ class GatewayApp:
             max_body_bytes=gateway.settings.limits.max_body_bytes,
             refusals=RefusalLog(gateway.writer.submit),  # refused at auth: still counted
         )
-        lifecycle = install_lifecycle(gateway)
+        lifecycle = gateway.lifecycle
         self.admin = create_admin_app(
             gateway,
             [
@@ -89,6 +92,7 @@ class GatewayApp:
                 Mount("/chat", app=chat_app(gateway, lifecycle)),
             ],
             exception_handlers=envelope_handlers(),
+            lifespan=self._lifespan,
         )
         # The data plane: one line per endpoint; other /v1 paths are 404, wrong methods 405.
         self.v1 = PathTable(
@@ -116,9 +120,6 @@ class GatewayApp:
                 return
             await self._http(scope, receive, send)
             return
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
         await self.rest(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -127,26 +128,22 @@ class GatewayApp:
         else:
             await self._rest_guarded(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message: dict[str, Any] = dict(await receive())
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.gateway.start()
-                except Exception as exc:
-                    log.exception("start-up failed")
-                    self.startup_error = str(exc) or type(exc).__name__
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                self._install_sighup()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.gateway.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: object) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.gateway.running())
+            except Exception as exc:
+                log.exception("start-up failed")
+                self.startup_error = str(exc) or type(exc).__name__
+                raise
+            stack.callback(self._install_sighup())
+            yield
 
-    def _install_sighup(self) -> None:
-        """SIGHUP reloads the matrix (only possible when serving from the main thread)."""
+    def _install_sighup(self) -> Callable[[], None]:
+        """SIGHUP reloads the matrix (only possible when serving from the main thread).
+
+        Returns what removes the handler again."""
         loop = asyncio.get_running_loop()
 
         async def reload() -> None:
@@ -159,8 +156,16 @@ class GatewayApp:
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
         except (ValueError, RuntimeError, NotImplementedError):
             log.debug("SIGHUP reload not available in this thread")
+            return lambda: None
+        return lambda: _remove_sighup(loop)
+
+
+def _remove_sighup(loop: asyncio.AbstractEventLoop) -> None:
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 def create_app(settings: Settings, **overrides: Any) -> GatewayApp:
-    """Build the whole gateway from settings; `overrides` hand in db/upstream for tests."""
+    """Build the whole gateway from settings; `overrides` (db, upstream, clock, wall_clock)
+    are `build_gateway`'s injected I/O."""
     return GatewayApp(build_gateway(settings, **overrides))

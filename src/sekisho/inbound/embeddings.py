@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 class EmbeddingsEndpoint:
     def __init__(self, gateway: Gateway) -> None:
         self.service = EmbeddingService(
-            routing=lambda: gateway.routing,
+            routing=gateway.live.get,
+            wall_clock=gateway.clock.time,
             upstream=gateway.upstream,
             submit_log=gateway.writer.submit,
             provider_key=gateway.settings.provider_api_key,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from sekisho.bus import Announcer, Invalidation
 from sekisho.bus.subscribe import (
@@ -15,14 +15,15 @@ from sekisho.bus.subscribe import (
     backup_listener,
     listeners_for,
 )
+from sekisho.chat.inflight import InflightRequests
 from sekisho.identity.resolver import SessionAuth
 from sekisho.identity.signin import SignIn
 from sekisho.identity.throttle import FailureCounter, MemoryCounter, RedisCounter, SigninThrottle
 from sekisho.lifecycle.overdue import OverdueTracker
 from sekisho.notify import NotificationWorker
-
-if TYPE_CHECKING:  # the composition root calls install(); services never import it
-    from sekisho.gateway import Gateway
+from sekisho.settings import Settings
+from sekisho.store.db import Database
+from sekisho.tenancy.authcache import KeyCache
 
 
 @dataclass
@@ -35,6 +36,7 @@ class LifecycleRuntime:
     overdue: OverdueTracker
     sessions: SessionAuth
     signin: SignIn
+    jobs: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def announce(self, event: Invalidation) -> None:
         """Apply a change committed by this replica here at once, then tell the others."""
@@ -42,10 +44,11 @@ class LifecycleRuntime:
         await asyncio.to_thread(self.announcer.publish, [event])
 
 
-def install(gateway: Gateway) -> LifecycleRuntime:
-    """Build the runtime, register its loops as the gateway's background jobs."""
-    settings, db = gateway.settings, gateway.db
-    invalidator = Invalidator(gateway.keys, gateway.chat.inflight)
+def build_lifecycle(
+    settings: Settings, db: Database, keys: KeyCache, inflight: InflightRequests
+) -> LifecycleRuntime:
+    """The invalidation bus, sessions, sign-in and outbox; `jobs` are its loops."""
+    invalidator = Invalidator(keys, inflight)
     push, poller = listeners_for(settings, db, invalidator)
     counter: FailureCounter = (
         RedisCounter(settings.redis_url, settings.identity.signin_window_s)
@@ -65,10 +68,9 @@ def install(gateway: Gateway) -> LifecycleRuntime:
         ),
     )
     if push is not None:
-        gateway.background.append(push.run)
+        runtime.jobs.append(push.run)
     backup = backup_listener(settings, db, invalidator)
     if backup is not None:  # Redis down: suspensions still arrive over PostgreSQL
-        gateway.background.append(backup.run)
-    gateway.background.extend([poller.run, runtime.notifier.run, runtime.overdue.run])
-    gateway.lifecycle = runtime
+        runtime.jobs.append(backup.run)
+    runtime.jobs.extend([poller.run, runtime.notifier.run, runtime.overdue.run])
     return runtime

@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
 
 from sekisho.chat.core import ChatService, RoutingState
 from sekisho.chat.upstream import UpstreamClient
+from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.incidents.opschannel import OpsChannel
 from sekisho.observe import alerts, probes
 from sekisho.observe.leader import SchedulerLock
@@ -55,8 +54,10 @@ class Observability:
         routing: Callable[[], RoutingState],
         chat: ChatService,
         upstream: UpstreamClient,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.db = db
         self.replica_id = replica_id
         self._routing = routing
@@ -72,6 +73,7 @@ class Observability:
         self.flush_failures = 0
         self.scheduler_failures = 0
         self.last_probe_at: float | None = None
+        self._next_probe = self._next_alerts = float("-inf")  # both due at the first round
 
     def on_record(self, record: RequestRecord) -> None:
         """The request-log listener: in-memory counting only."""
@@ -108,25 +110,29 @@ class Observability:
     async def run_scheduler(self) -> None:
         s = self.settings.observe
         tick = min(s.probe_interval_s, s.alert_interval_s)
-        next_probe = next_alerts = 0.0
         try:
             while True:
-                try:
-                    leading = await asyncio.to_thread(self.lock.try_acquire)
-                    now = time.monotonic()
-                    if leading and s.probes_enabled and now >= next_probe:
-                        next_probe = now + s.probe_interval_s
-                        await self.probe_round()
-                    if leading and now >= next_alerts:
-                        next_alerts = now + s.alert_interval_s
-                        await self.flush()  # judge our own freshest traffic too
-                        await self.evaluate_alerts()
-                except Exception:
-                    self.scheduler_failures += 1
-                    log.warning("observe scheduler round failed", exc_info=True)
+                await self.scheduler_round()
                 await asyncio.sleep(tick)
         finally:
             await asyncio.to_thread(self.lock.release)
+
+    async def scheduler_round(self) -> None:
+        """One scheduler tick: probes and alert rules that are due by the clock, when leading."""
+        s = self.settings.observe
+        try:
+            leading = await asyncio.to_thread(self.lock.try_acquire)
+            now = self.clock.monotonic()
+            if leading and s.probes_enabled and now >= self._next_probe:
+                self._next_probe = now + s.probe_interval_s
+                await self.probe_round()
+            if leading and now >= self._next_alerts:
+                self._next_alerts = now + s.alert_interval_s
+                await self.flush()  # judge our own freshest traffic too
+                await self.evaluate_alerts()
+        except Exception:
+            self.scheduler_failures += 1
+            log.warning("observe scheduler round failed", exc_info=True)
 
     async def probe_round(self) -> list[probes.ProbeOutcome]:
         """Probe every provider directly and every alias end to end; store the results."""
@@ -141,20 +147,20 @@ class Observability:
         chat_aliases = sorted(n for n, a in matrix.aliases.items() if a.kind == "chat")
         jobs += [probes.probe_alias(self._chat, alias, timeout) for alias in chat_aliases]
         results = [r for r in await asyncio.gather(*jobs) if r is not None]
-        now = datetime.now(UTC)
+        now = self.clock.now()
 
         def store() -> None:
             with self.db.begin() as session:
                 probes.store_results(session, results, now, self.settings.observe.probe_retention_s)
 
         await asyncio.to_thread(store)
-        self.last_probe_at = time.time()
+        self.last_probe_at = self.clock.time()
         return results
 
     async def evaluate_alerts(self) -> list[alerts.AlertChange]:
         aliases = sorted(self._routing().matrix.aliases)
         changes = await asyncio.to_thread(
-            alerts.evaluate, self.db, spike_rule(self.settings.observe), aliases
+            alerts.evaluate, self.db, spike_rule(self.settings.observe), aliases, self.clock.now()
         )
         for change in changes:
             log.warning("alert %s: %s", change.state, change.message())

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import date
 
 from sqlalchemy import select
 
+from sekisho.clock import SYSTEM_CLOCK, Clock
 from sekisho.notify.outbox import notify_people
 from sekisho.quotas.overrides import OverrideCache, load_overrides
 from sekisho.quotas.service import QuotaService
@@ -34,8 +34,10 @@ class QuotaRuntime:
         *,
         replica_id: str,
         replicas: Callable[[], int] = lambda: 1,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         q = settings.quotas
+        self.clock = clock
         self.settings = settings
         self.db = db
         self.overrides = OverrideCache()
@@ -71,7 +73,7 @@ class QuotaRuntime:
                 self.refresh_failures += 1
                 log.warning("quota override refresh failed; keeping the last ones", exc_info=True)
 
-    def jobs(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+    def jobs(self) -> list[Callable[[], Awaitable[None]]]:
         return [self.run_refresh, self.meter.run]
 
     async def stop(self) -> None:
@@ -89,7 +91,7 @@ class QuotaRuntime:
         tenants = await asyncio.to_thread(self._budgeted_tenants)
         if not tenants:
             return
-        today = datetime.now(UTC).date()
+        today = self.clock.now().date()
         first = date(today.year, today.month, 1)
 
         def read() -> dict[str, int]:
@@ -100,7 +102,7 @@ class QuotaRuntime:
             await self.service.seed_monthly(tenant, used)
 
     def _budget_crossed(self, tenant_id: str, percent: int, used: int, limit: int) -> None:
-        month = datetime.now(UTC).strftime("%Y-%m")
+        month = self.clock.now().strftime("%Y-%m")
 
         def write() -> None:
             with self.db.begin() as session:
