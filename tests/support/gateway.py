@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -23,6 +25,8 @@ from sekisho.settings import Settings, settings_from_document
 from sekisho.store.db import Database
 from sekisho.store.migrate import migrate
 from sekisho.tenancy import service
+
+T = TypeVar("T")
 
 
 def gateway_settings(
@@ -46,6 +50,11 @@ class RunningGateway:
     @property
     def gateway(self) -> Gateway:
         return self.app.gateway
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 15) -> T:
+        """Run a coroutine on the gateway's event loop and wait for its result."""
+        loop = self.gateway._tasks[0].get_loop()
+        return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout)
 
     def stop(self) -> None:
         self.server.should_exit = True
