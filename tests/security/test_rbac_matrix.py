@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 
 from sekisho.actor import Actor
 from sekisho.identity.tokens import create_token
@@ -34,6 +33,7 @@ from tests.support.gateway import (
     signed_by_gateway_key,
     start_gateway,
 )
+from tests.support.routes import api_routes
 
 # Methods whose effects a wrong placeholder cannot cause: every id below names nothing.
 PLACEHOLDER = "nope_0"
@@ -65,20 +65,10 @@ def env(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) ->
     db.dispose()
 
 
-def _api_routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    """Every APIRoute with its full path, through included routers."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield prefix + route.path, route
-        elif hasattr(route, "original_router"):  # FastAPI's included router
-            extra = getattr(route.include_context, "prefix", "") or ""
-            yield from _api_routes(route.original_router.routes, prefix + extra)
-
-
 def _guarded_routes(env: Env) -> list[tuple[str, str, tuple[str, ...]]]:
     """(method, path, roles) of every admin route behind `require(...)`."""
     out = []
-    for full_path, route in _api_routes(env.gw.app.admin.routes):
+    for full_path, route in api_routes(env.gw.app.admin.routes):
         roles = None
         for dep in route.dependant.dependencies:
             for sub in (dep, *dep.dependencies):

@@ -44,7 +44,9 @@ async def list_evidence(
     "/evidence/{bundle_id}",
     summary="A recorded bundle's tar bytes (checked against its recorded SHA-256)",
     response_class=Response,
-    responses={200: {"content": {"application/x-tar": {}}}},
+    responses={
+        200: {"content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
 async def get_evidence(request: Request, bundle_id: str, _: Reader) -> Response:
     gw = gateway_of(request)

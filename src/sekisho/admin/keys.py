@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from sekisho.admin.auth import READ_OPS, WRITE_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import ApiKeyList
 from sekisho.lifecycle import keys as key_service
 from sekisho.tenancy import service as tenancy
 
@@ -54,7 +55,9 @@ async def _write(
 
 
 @router.get(
-    "/tenants/{ref}/keys", summary="A tenant's API keys: prefix, status, created, last used"
+    "/tenants/{ref}/keys",
+    summary="A tenant's API keys: prefix, status, created, last used",
+    response_model=ApiKeyList,
 )
 async def list_keys(request: Request, ref: str, _: Reader) -> dict[str, Any]:
     gw = gateway_of(request)

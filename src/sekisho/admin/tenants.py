@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sekisho.admin.auth import VIEWERS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import OverdueList, TenantList, TenantView
 from sekisho.admin.suspension_requests import router as requests_router
 from sekisho.errors import InvalidRequest
 from sekisho.evidence import (
@@ -49,7 +50,7 @@ class EvidenceIn(BaseModel):
     end: datetime | None = Field(None, alias="to")
 
 
-@router.get("/tenants", summary="Every tenant with its lifecycle state")
+@router.get("/tenants", summary="Every tenant with its lifecycle state", response_model=TenantList)
 async def list_tenants(request: Request, _: Viewer) -> dict[str, Any]:
     gw = gateway_of(request)
 
@@ -63,7 +64,9 @@ async def list_tenants(request: Request, _: Viewer) -> dict[str, Any]:
     return {"tenants": await asyncio.to_thread(run)}
 
 
-@router.get("/tenants/overdue", summary="Suspensions past their review date")
+@router.get(
+    "/tenants/overdue", summary="Suspensions past their review date", response_model=OverdueList
+)
 async def overdue(request: Request, _: Viewer) -> dict[str, Any]:
     gw = gateway_of(request)
 
@@ -74,7 +77,11 @@ async def overdue(request: Request, _: Viewer) -> dict[str, Any]:
     return {"overdue": await asyncio.to_thread(run)}
 
 
-@router.get("/tenants/{ref}", summary="A tenant's state and suspension history")
+@router.get(
+    "/tenants/{ref}",
+    summary="A tenant's state and suspension history",
+    response_model=TenantView,
+)
 async def show_tenant(request: Request, ref: str, _: Viewer) -> dict[str, Any]:
     gw = gateway_of(request)
 
