@@ -31,6 +31,7 @@ from sekisho.clock import SYSTEM_CLOCK, Clock, WallClock
 from sekisho.control import overrides as override_service
 from sekisho.control.matrix_versions import record_matrix_load
 from sekisho.control.replicas import heartbeat, live_replicas
+from sekisho.embeddings.service import EmbeddingService
 from sekisho.guardrails.runtime import GuardrailsRuntime, build_guardrails
 from sekisho.ledger.service import LedgerService, run_periodic_checkpoints
 from sekisho.ledger.signing import attach_from_settings
@@ -101,6 +102,7 @@ class Gateway:
     writer: RequestLogWriter
     keys: KeyCache
     chat: ChatService
+    embeddings: EmbeddingService
     live: LiveRouting
     quotas: QuotaRuntime
     observability: Observability
@@ -293,6 +295,19 @@ def build_gateway(
     guardrails = build_guardrails(settings, db)
     chat.guard = guardrails.guard
     observability.metrics.exposition_parts.append(guardrails.exposition)
+    # Embeddings: the chat path's admission (inflight, quotas, guardrails) and route loop.
+    embeddings = EmbeddingService(
+        routing=live.get,
+        upstream=upstream,
+        submit_log=writer.submit,
+        provider_key=settings.provider_api_key,
+        inflight=chat.inflight,
+        quotas=chat.quotas,
+        guard=chat.guard,
+        request_deadline_s=settings.limits.request_deadline_s,
+        retry_after=chat.retry_after,
+        wall_clock=wall_clock,
+    )
     # The invalidation bus, sessions, sign-in and the outbox.
     lifecycle = build_lifecycle(settings, db, keys, chat.inflight)
     writer.listeners.extend(
@@ -315,6 +330,7 @@ def build_gateway(
         writer=writer,
         keys=keys,
         chat=chat,
+        embeddings=embeddings,
         live=live,
         quotas=quotas,
         observability=observability,

@@ -48,32 +48,34 @@ import orjson
 from sekisho.adapters import adapter_for
 from sekisho.adapters.base import Adapter, ResponseContext, StreamOutput, StreamTranslator
 from sekisho.adapters.upstream_errors import read_error
+from sekisho.chat.attempts import (
+    RetryAfterBounds,
+    RouteAttempt,
+    outage_error,
+    plan_request,
+    request_error,
+    skipped,
+    try_routes,
+)
 from sekisho.chat.estimate import estimate_usage
-from sekisho.chat.inflight import InflightRequest, InflightRequests
+from sekisho.chat.inflight import InflightRequest, InflightRequests, kill_error, owned
 from sekisho.chat.principal import Principal
 from sekisho.chat.request import ChatRequest
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure, UpstreamResponse
-from sekisho.embeddings.request import wrong_kind
 from sekisho.errors import (
-    ERROR_TABLE,
-    ContextLengthExceeded,
     InvalidRequest,
-    RateLimited,
     SekishoError,
-    ServiceUnavailable,
     UpstreamUnavailable,
-    error_for_code,
 )
 from sekisho.guardrails.guard import ChatGuard
 from sekisho.ids import completion_id
 from sekisho.matrix import Matrix
 from sekisho.quotas.service import QuotaService
 from sekisho.requestlog.clean import bounded_text
-from sekisho.requestlog.record import Attempt, RequestRecord
+from sekisho.requestlog.record import RequestRecord
 from sekisho.routing.circuit import CircuitBook
-from sekisho.routing.outcome import Outcome, classify, final_error, retry_after_s
+from sekisho.routing.outcome import Outcome, classify
 from sekisho.routing.overrides import Override
-from sekisho.routing.plan import Candidate, plan_routes
 
 __all__ = [
     "ChatCall",
@@ -89,19 +91,6 @@ __all__ = [
 MAX_ERROR_BODY = 64 * 1024
 ALIAS_MAX = 200  # request_log.alias
 _DETAIL_MAX = 500
-_KILL_MESSAGES = {
-    "tenant_suspended": "Access for this tenant was ended; the request was stopped.",
-    "service_unavailable": "The gateway is shutting down; retry the request.",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RetryAfterBounds:
-    """The `Retry-After` passed on when every route was rate limited (settings `chat.*`)."""
-
-    default_s: float = 5.0
-    min_s: float = 1.0
-    max_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -203,48 +192,6 @@ def error_frame(err: SekishoError) -> bytes:
 CLIENT_GONE = "client_closed"  # a kill code of its own: nobody is left to answer
 
 
-def _kill_error(code: str) -> SekishoError:
-    if code not in ERROR_TABLE:
-        return ServiceUnavailable("The request was ended.")
-    return error_for_code(code, _KILL_MESSAGES.get(code, "The request was ended."))
-
-
-@dataclass(slots=True, eq=False)
-class RouteAttempt:
-    """One try of one route: what it was, how long it took, and what its result means."""
-
-    candidate: Candidate
-    adapter: Adapter
-    started: float
-    outcome: Outcome | None = None
-    entry: Attempt | None = None  # its piece of the request-log row, once settled
-
-    def settle(
-        self, call: ChatCall, outcome: Outcome, detail: str, now: float, wall: float
-    ) -> Outcome:
-        """Record the outcome in the row and in the route's circuit; once per attempt."""
-        candidate = self.candidate
-        self.outcome = outcome
-        self.entry = Attempt(
-            candidate.provider.id,
-            candidate.model,
-            outcome.kind,
-            outcome.status,
-            (now - self.started) * 1000,
-            candidate.reason,
-            detail[:_DETAIL_MAX],
-        )
-        call.record.attempts.append(self.entry)
-        circuits = call.state.circuits
-        if outcome.ok:
-            circuits.record_success(candidate.route, wall)
-        elif outcome.counts_against_circuit:
-            circuits.record_failure(candidate.route, wall)
-        else:
-            circuits.release(candidate.route, wall)
-        return outcome
-
-
 class ChatService:
     def __init__(
         self,
@@ -266,7 +213,7 @@ class ChatService:
         self._provider_key = provider_key
         self.inflight = inflight or InflightRequests()
         self._deadline_s = request_deadline_s
-        self._retry_after = retry_after or RetryAfterBounds()
+        self.retry_after = retry_after or RetryAfterBounds()
         self.hooks = hooks or ChatHooks()
         self._clock = clock
         self._wall = wall_clock
@@ -293,24 +240,7 @@ class ChatService:
             stream=req.stream,
         )
         owner = self.inflight.admit(record, self._submit_log, self._clock, started)
-        try:
-            if owner.killed is not None:
-                raise _kill_error(owner.killed)
-            result = await self._execute(principal, req, owner)
-        except SekishoError as err:
-            owner.close(err.status, err.code)
-            raise
-        except asyncio.CancelledError:
-            if owner.absorb_kill():
-                ended = _kill_error(owner.killed or "tenant_suspended")
-                owner.close(ended.status, ended.code)
-                raise ended from None
-            owner.close(499, "cancelled")
-            raise
-        except BaseException:
-            owner.close(500, "internal_error")
-            raise
-        return result
+        return await owned(owner, lambda: self._execute(principal, req, owner))
 
     async def _execute(
         self, principal: Principal, req: ChatRequest, owner: InflightRequest
@@ -331,61 +261,46 @@ class ChatService:
             changed = await check(call)
             if changed is not None:
                 call.request = req = changed
-        alias = state.matrix.aliases.get(req.alias)
-        # Only this alias's routes: a snapshot of every circuit is needless work per request.
-        health = {r: state.circuits.view(r, now) for r in (alias.routes if alias else ())}
-        plan = plan_routes(state.matrix, req.alias, principal.policy, health, state.overrides, now)
-        access = plan.access  # the planner decides availability once, for both uses
-        if not access.usable:
-            raise error_for_code(access.error_code or "permission_denied", access.customer_message)
-        if alias is not None and alias.kind != "chat":
-            raise wrong_kind(req.alias, alias.kind)  # embedding aliases: /v1/embeddings
+        plan = plan_request(
+            state.matrix, state.circuits, state.overrides, req.alias, principal, "chat", now
+        )
         quota_headers = None
         if self.quotas is not None:  # reserved here; settled when the request-log row is written
             quota_headers = await self.quotas.admit_request(
                 principal.tenant.id, call.record.key_id, req.body, call.record.id
             )
         call.record.plan = plan.to_log()
-        outcomes: list[Outcome] = []
-        for candidate in plan.candidates:
-            if call.deadline - self._clock() <= 0:
-                break
-            claim = state.circuits.allow_probe if candidate.probe else state.circuits.allow
-            if not claim(candidate.route, self._wall()):
-                call.record.attempts.append(
-                    Attempt(
-                        candidate.provider.id,
-                        candidate.model,
-                        "circuit_open",
-                        None,
-                        0.0,
-                        candidate.reason,
-                    )
-                )
-                continue
-            attempt = RouteAttempt(candidate, adapter_for(candidate.provider.kind), self._clock())
-            try:
-                result = await self._attempt(call, attempt)
-            except asyncio.CancelledError:
-                if attempt.outcome is None:  # cut (suspension, shutdown) before it was judged:
-                    state.circuits.release(candidate.route, self._wall())  # give the claim back
-                raise
-            if result is not None:
-                result.headers = quota_headers
-                return result
-            if attempt.outcome is None:
-                continue  # this route's wire format cannot carry the request: skipped
-            outcomes.append(attempt.outcome)
-            if not attempt.outcome.failover:
-                raise _request_error(req.alias, attempt.outcome)
-        raise self._outage_error(req.alias, outcomes)
+
+        async def try_one(attempt: RouteAttempt) -> ChatResult | None:
+            return await self._attempt(call, attempt)
+
+        result, outcomes = await try_routes(
+            plan,
+            state.circuits,
+            call.record,
+            deadline=call.deadline,
+            clock=self._clock,
+            wall=self._wall,
+            try_one=try_one,
+            refused=lambda outcome: request_error(
+                req.alias,
+                outcome,
+                subject="The conversation",
+                check="the messages, tools and parameters",
+            ),
+        )
+        if result is None:
+            raise outage_error(req.alias, outcomes, self.retry_after)
+        result.headers = quota_headers
+        return result
 
     def _settle(self, call: ChatCall, attempt: RouteAttempt, outcome: Outcome, detail: str) -> None:
-        attempt.settle(call, outcome, detail, self._clock(), self._wall())
+        attempt.settle(outcome, detail, self._clock(), self._wall())
 
     async def _attempt(self, call: ChatCall, attempt: RouteAttempt) -> ChatResult | None:
         """Try one route; a result on success, else None with `attempt.outcome` set."""
-        candidate, adapter, req = attempt.candidate, attempt.adapter, call.request
+        candidate, req = attempt.candidate, call.request
+        adapter = adapter_for(candidate.provider.kind)
         provider = candidate.provider
         try:
             upreq = adapter.build_request(
@@ -395,20 +310,11 @@ class ChatService:
                 stream=req.stream,
             )
         except InvalidRequest as err:
-            if not call.record.attempts:
-                raise  # the first route cannot carry it: the request itself is the problem
+            first = not call.record.attempts
             # A fallback whose wire format cannot carry this request is skipped, not fatal.
-            call.record.attempts.append(
-                Attempt(
-                    provider.id,
-                    candidate.model,
-                    "untranslatable",
-                    None,
-                    0.0,
-                    candidate.reason,
-                    err.message,
-                )
-            )
+            skipped(attempt, "untranslatable", err.message, self._wall())
+            if first:
+                raise  # the first route cannot carry it: the request itself is the problem
             return None
         remaining = call.deadline - self._clock()
         timeouts = AttemptTimeouts(
@@ -440,8 +346,8 @@ class ChatService:
                 self._settle(call, attempt, outcome, said.detail)
                 return None
             if not req.stream:
-                return await self._read_json(call, attempt, response)
-            result = await self._open_stream(call, attempt, response)
+                return await self._read_json(call, attempt, adapter, response)
+            result = await self._open_stream(call, attempt, adapter, response)
             handed_off = result is not None
             return result
         finally:
@@ -449,7 +355,7 @@ class ChatService:
                 response.close()
 
     async def _read_json(
-        self, call: ChatCall, attempt: RouteAttempt, response: UpstreamResponse
+        self, call: ChatCall, attempt: RouteAttempt, adapter: Adapter, response: UpstreamResponse
     ) -> ChatResult | None:
         try:
             data = await response.read()
@@ -457,7 +363,7 @@ class ChatService:
             self._settle(call, attempt, classify(failure=failure.kind), failure.detail)
             return None
         try:
-            body, usage = attempt.adapter.parse_response(data, call.ctx)
+            body, usage = adapter.parse_response(data, call.ctx)
         except Exception as exc:  # an unparseable 2xx is upstream misbehaviour: fail over
             outcome = classify(response.status, failure="malformed")
             self._settle(call, attempt, outcome, f"unparseable response: {exc!r}")
@@ -473,7 +379,7 @@ class ChatService:
                 "total_tokens": usage.total_tokens or 0,
             }
             record.usage_estimated = True
-        self._served(call, attempt)
+        attempt.served()
         record.prompt_tokens = usage.prompt_tokens
         record.completion_tokens = usage.completion_tokens
         # guardrails: output of a JSON completion (may mask, or refuse with a 400)
@@ -483,18 +389,13 @@ class ChatService:
         call.owner.close(200, None)
         return ChatResult(status=200, body=body, record=record)
 
-    def _served(self, call: ChatCall, attempt: RouteAttempt) -> None:
-        record = call.record
-        record.provider = attempt.candidate.provider.id
-        record.upstream_model = attempt.candidate.model
-
     async def _open_stream(
-        self, call: ChatCall, attempt: RouteAttempt, response: UpstreamResponse
+        self, call: ChatCall, attempt: RouteAttempt, adapter: Adapter, response: UpstreamResponse
     ) -> ChatResult | None:
         """Read until the first client frame exists; fail over if the stream dies before."""
         # guardrails: output of a stream (masking held back across chunks, blocks end it)
         translator = self.guard.wrap_stream(
-            call.principal, call.record, attempt.adapter.stream_translator(call.ctx)
+            call.principal, call.record, adapter.stream_translator(call.ctx)
         )
         chunks = response.chunks()
         first: list[bytes] = []
@@ -523,7 +424,7 @@ class ChatService:
             self._settle(call, attempt, outcome, "stream ended before any content")
             return None
         self._settle(call, attempt, classify(response.status), "")
-        self._served(call, attempt)
+        attempt.served()
         owner = call.owner
         # From here a kill closes the upstream; the relay then ends with an error event.
         owner.streaming(response.close)
@@ -568,7 +469,7 @@ class ChatService:
             if owner.killed == CLIENT_GONE:
                 status, code = 499, CLIENT_GONE
             elif owner.killed is not None:
-                err = _kill_error(owner.killed)
+                err = kill_error(owner.killed)
                 status, code = err.status, err.code
                 yield error_frame(err)
             elif failure_detail:
@@ -591,31 +492,3 @@ class ChatService:
             record.prompt_tokens = usage.prompt_tokens
             record.completion_tokens = usage.completion_tokens
             owner.close(status, code)
-
-    def _outage_error(self, alias: str, outcomes: list[Outcome]) -> SekishoError:
-        if final_error(outcomes) == "rate_limited":
-            bounds = self._retry_after
-            wait = retry_after_s(
-                outcomes, default_s=bounds.default_s, min_s=bounds.min_s, max_s=bounds.max_s
-            )
-            return RateLimited(
-                f"The model behind alias '{alias}' is rate limited upstream. Retry after "
-                f"{wait} seconds.",
-                retry_after=wait,
-            )
-        return UpstreamUnavailable(
-            f"The model behind alias '{alias}' is temporarily unavailable. Please retry later."
-        )
-
-
-def _request_error(alias: str, outcome: Outcome) -> SekishoError:
-    if outcome.kind == "context_length":
-        return ContextLengthExceeded(
-            f"The conversation does not fit the context window of alias '{alias}'. "
-            "Shorten the messages or lower max_tokens.",
-            param="messages",
-        )
-    return InvalidRequest(
-        f"The model behind alias '{alias}' rejected the request as invalid "
-        f"(HTTP {outcome.status}). Check the messages, tools and parameters."
-    )

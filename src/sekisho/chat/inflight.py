@@ -25,11 +25,59 @@ Rule 11). Whatever the path, a request leaves exactly one row.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from sekisho.errors import ERROR_TABLE, SekishoError, ServiceUnavailable, error_for_code
 from sekisho.requestlog.record import RequestRecord
 
-__all__ = ["InflightRequest", "InflightRequests", "InflightStreams", "StreamHandle"]
+__all__ = [
+    "InflightRequest",
+    "InflightRequests",
+    "InflightStreams",
+    "StreamHandle",
+    "kill_error",
+    "owned",
+]
+
+T = TypeVar("T")
+_KILL_MESSAGES = {
+    "tenant_suspended": "Access for this tenant was ended; the request was stopped.",
+    "service_unavailable": "The gateway is shutting down; retry the request.",
+}
+
+
+def kill_error(code: str) -> SekishoError:
+    """The answer to a request ended with kill `code`."""
+    if code not in ERROR_TABLE:
+        return ServiceUnavailable("The request was ended.")
+    return error_for_code(code, _KILL_MESSAGES.get(code, "The request was ended."))
+
+
+async def owned(owner: InflightRequest, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` for an admitted request; any way it fails closes the request with its answer.
+
+    Success leaves the request open: `work` (or the stream it hands out) closes it.
+    A cancellation that was our own kill (suspension, shutdown) becomes the kill's error.
+    """
+    try:
+        if owner.killed is not None:
+            raise kill_error(owner.killed)
+        return await work()
+    except SekishoError as err:
+        owner.close(err.status, err.code)
+        raise
+    except asyncio.CancelledError:
+        if owner.absorb_kill():
+            ended = kill_error(owner.killed or "tenant_suspended")
+            owner.close(ended.status, ended.code)
+            raise ended from None
+        owner.close(499, "cancelled")
+        raise
+    except BaseException:
+        owner.close(500, "internal_error")
+        raise
+
 
 Submit = Callable[[RequestRecord], None]
 

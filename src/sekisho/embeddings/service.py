@@ -1,10 +1,12 @@
-"""EmbeddingService: one embeddings request through the routing rules of the chat path.
+"""EmbeddingService: one embeddings request through the chat path's rules and loop.
 
-The same planner (sovereignty, China gate, overrides, circuits), the same
-pooled upstream client and outcome classes, the same request-log rows: an
-embedding alias fails over exactly where a chat alias would (Rules 2-5). It
-is a JSON request/response only, so the loop is the chat core's without the
-streaming half.
+The same admission as chat (an `InflightRequest` owns it, so a suspension or
+shutdown cuts it; the tenant's quotas reserve its input tokens; the
+guardrails' input stage checks and masks its texts), the same planner and
+route loop (`chat.attempts`: sovereignty, China gate, overrides, circuits,
+failover only where Rules 2-5 allow), the same pooled upstream client,
+outcome classes and request-log rows. It is a JSON request/response only,
+so an attempt is the chat core's without the streaming half.
 """
 
 from __future__ import annotations
@@ -14,31 +16,31 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sekisho.adapters.upstream_errors import error_detail
-from sekisho.chat.core import RetryAfterBounds, RoutingState
+from sekisho.adapters.upstream_errors import read_error
+from sekisho.chat.attempts import (
+    RetryAfterBounds,
+    RouteAttempt,
+    outage_error,
+    plan_request,
+    request_error,
+    skipped,
+    try_routes,
+)
+from sekisho.chat.core import RoutingState
+from sekisho.chat.inflight import InflightRequest, InflightRequests, owned
 from sekisho.chat.principal import Principal
 from sekisho.chat.upstream import AttemptTimeouts, UpstreamClient, UpstreamFailure
 from sekisho.embeddings import wire
-from sekisho.embeddings.request import EmbeddingRequest, wrong_kind
-from sekisho.errors import (
-    InvalidRequest,
-    RateLimited,
-    SekishoError,
-    UpstreamUnavailable,
-    error_for_code,
-)
-from sekisho.matrix import Provider
-from sekisho.requestlog.record import Attempt, RequestRecord
-from sekisho.routing.outcome import (
-    Outcome,
-    classify_failure,
-    classify_status,
-    final_error,
-    retry_after_s,
-)
-from sekisho.routing.plan import Candidate, plan_routes
+from sekisho.embeddings.request import EmbeddingRequest
+from sekisho.guardrails.content import embedding_segments, with_texts
+from sekisho.guardrails.guard import ChatGuard
+from sekisho.quotas.service import QuotaService
+from sekisho.requestlog.clean import bounded_text
+from sekisho.requestlog.record import RequestRecord
+from sekisho.routing.outcome import classify
 
 MAX_ERROR_BODY = 64 * 1024
+ALIAS_MAX = 200  # request_log.alias
 
 __all__ = ["EmbeddingService"]
 
@@ -51,7 +53,11 @@ class EmbeddingService:
         upstream: UpstreamClient,
         submit_log: Callable[[RequestRecord], None],
         provider_key: Callable[[str], str],
+        inflight: InflightRequests | None = None,
+        quotas: QuotaService | None = None,
+        guard: ChatGuard | None = None,
         request_deadline_s: float = 120.0,
+        retry_after: RetryAfterBounds | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -59,14 +65,18 @@ class EmbeddingService:
         self._upstream = upstream
         self._submit_log = submit_log
         self._provider_key = provider_key
+        self.inflight = inflight or InflightRequests()
+        self.quotas = quotas
+        self.guard = guard or ChatGuard.disabled()
         self._deadline_s = request_deadline_s
+        self._retry_after = retry_after or RetryAfterBounds()
         self._clock = clock
         self._wall = wall_clock
 
     async def create(
         self, principal: Principal, req: EmbeddingRequest, request_id: str
-    ) -> dict[str, Any]:
-        """Serve one embeddings request; raises `SekishoError` for anything but success."""
+    ) -> tuple[dict[str, Any], dict[str, str] | None]:
+        """Serve one request: the body and the x-ratelimit-* headers; else `SekishoError`."""
         started = self._clock()
         record = RequestRecord(
             id=request_id,
@@ -74,123 +84,82 @@ class EmbeddingService:
             source=principal.source,
             tenant_id=principal.tenant.id,
             key_id=principal.key.id if principal.key else None,
-            alias=req.alias,
+            user_id=principal.user_id,
+            alias=bounded_text(req.alias, ALIAS_MAX),
         )
-        status: int = 500
-        code: str | None = "internal_error"
-        try:
-            body = await self._execute(principal, req, record, started)
-            status, code = 200, None
-            return body
-        except SekishoError as err:
-            status, code = err.status, err.code
-            raise
-        finally:
-            record.status = status
-            record.error_code = code
-            record.latency_ms = (self._clock() - started) * 1000
-            self._submit_log(record)
+        owner = self.inflight.admit(record, self._submit_log, self._clock, started)
+        answer = await owned(owner, lambda: self._execute(principal, req, owner))
+        owner.close(200, None)
+        return answer
 
     async def _execute(
-        self, principal: Principal, req: EmbeddingRequest, record: RequestRecord, started: float
-    ) -> dict[str, Any]:
+        self, principal: Principal, req: EmbeddingRequest, owner: InflightRequest
+    ) -> tuple[dict[str, Any], dict[str, str] | None]:
+        record = owner.record
         state = self._routing()
-        now = self._wall()
-        alias = state.matrix.aliases.get(req.alias)
-        health = {r: state.circuits.view(r, now) for r in (alias.routes if alias else ())}
-        plan = plan_routes(state.matrix, req.alias, principal.policy, health, state.overrides, now)
-        access = plan.access
-        if not access.usable:
-            raise error_for_code(access.error_code or "permission_denied", access.customer_message)
-        if alias is not None and alias.kind != "embedding":
-            raise wrong_kind(req.alias, alias.kind)
-        record.plan = plan.to_log()
-        deadline = started + self._deadline_s
-        outcomes: list[Outcome] = []
-        for candidate in plan.candidates:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                break
-            claim = state.circuits.allow_probe if candidate.probe else state.circuits.allow
-            if not claim(candidate.route, self._wall()):
-                record.attempts.append(
-                    Attempt(
-                        candidate.provider.id,
-                        candidate.model,
-                        "circuit_open",
-                        None,
-                        0.0,
-                        candidate.reason,
-                    )
-                )
-                continue
-            body, outcome = await self._attempt(state, req, record, candidate, remaining)
-            outcomes.append(outcome)
-            if body is not None:
-                return body
-            if not outcome.failover:
-                raise InvalidRequest(
-                    f"The model behind alias '{req.alias}' rejected the request as invalid. "
-                    "Check the input and parameters."
-                )
-        if final_error(outcomes) == "rate_limited":
-            b = RetryAfterBounds()
-            wait = retry_after_s(outcomes, default_s=b.default_s, min_s=b.min_s, max_s=b.max_s)
-            raise RateLimited(
-                f"The model behind alias '{req.alias}' is rate limited upstream. Retry after "
-                f"{wait} seconds.",
-                retry_after=wait,
-            )
-        raise UpstreamUnavailable(
-            f"The model behind alias '{req.alias}' is temporarily unavailable. Please retry later."
+        masked = await self.guard.check_texts(
+            principal, req.alias, embedding_segments(req.input), record, "input"
         )
+        if masked:
+            changed = with_texts({"input": req.input}, masked)["input"]
+            req = EmbeddingRequest(req.alias, changed, req.encoding, req.dimensions)
+        plan = plan_request(
+            state.matrix,
+            state.circuits,
+            state.overrides,
+            req.alias,
+            principal,
+            "embedding",
+            self._wall(),
+        )
+        headers = None
+        if self.quotas is not None:  # input tokens only; settled when the row is written
+            headers = await self.quotas.admit_tokens(
+                principal.tenant.id, record.key_id, wire.estimate_tokens(req.input), record.id
+            )
+        record.plan = plan.to_log()
+
+        async def try_one(attempt: RouteAttempt) -> dict[str, Any] | None:
+            return await self._attempt(req, attempt, owner.started + self._deadline_s)
+
+        body, outcomes = await try_routes(
+            plan,
+            state.circuits,
+            record,
+            deadline=owner.started + self._deadline_s,
+            clock=self._clock,
+            wall=self._wall,
+            try_one=try_one,
+            refused=lambda outcome: request_error(
+                req.alias, outcome, subject="The input", check="the input and parameters"
+            ),
+        )
+        if body is None:
+            raise outage_error(req.alias, outcomes, self._retry_after)
+        return body, headers
 
     async def _attempt(
-        self,
-        state: RoutingState,
-        req: EmbeddingRequest,
-        record: RequestRecord,
-        candidate: Candidate,
-        remaining: float,
-    ) -> tuple[dict[str, Any] | None, Outcome]:
-        provider: Provider = candidate.provider
-        t0 = self._clock()
-
-        def note(outcome: Outcome, detail: str = "") -> Outcome:
-            record.attempts.append(
-                Attempt(
-                    provider.id,
-                    candidate.model,
-                    outcome.kind,
-                    outcome.status,
-                    (self._clock() - t0) * 1000,
-                    candidate.reason,
-                    detail[:500],
-                )
-            )
-            now = self._wall()
-            if outcome.ok:
-                state.circuits.record_success(candidate.route, now)
-            elif outcome.counts_against_circuit:
-                state.circuits.record_failure(candidate.route, now)
-            else:
-                state.circuits.release(candidate.route, now)
-            return outcome
-
+        self, req: EmbeddingRequest, attempt: RouteAttempt, deadline: float
+    ) -> dict[str, Any] | None:
+        """Try one route; the body on success, else None with `attempt.outcome` set."""
+        candidate = attempt.candidate
+        provider = candidate.provider
         if provider.kind != "openai":  # matrix validation prevents it; a reload race may not
-            state.circuits.release(candidate.route, self._wall())
-            record.attempts.append(
-                Attempt(provider.id, candidate.model, "untranslatable", None, 0.0, candidate.reason)
-            )
-            return None, Outcome("server_error")
+            skipped(attempt, "untranslatable", "", self._wall())
+            return None
         upreq = wire.build_request(
             req, upstream_model=candidate.model, api_key=self._provider_key(provider.id)
         )
+        remaining = deadline - self._clock()
         timeouts = AttemptTimeouts(
             connect_s=min(provider.connect_timeout_s, remaining),
             first_byte_s=min(provider.timeout_s, remaining),
             read_s=provider.timeout_s,
         )
+
+        def settle(outcome: Any, detail: str) -> None:
+            attempt.settle(outcome, detail, self._clock(), self._wall())
+
         try:
             response = await self._upstream.send(
                 provider.base_url + upreq.path, upreq.headers, upreq.body, timeouts
@@ -200,17 +169,28 @@ class EmbeddingService:
             finally:
                 response.close()
         except UpstreamFailure as failure:
-            return None, note(classify_failure(failure.kind), failure.detail)
-        outcome = classify_status(response.status)
-        if not outcome.ok:
-            return None, note(outcome, error_detail(response.status, data[:MAX_ERROR_BODY]))
+            settle(classify(failure=failure.kind), failure.detail)
+            return None
+        if not 200 <= response.status < 300:
+            said = read_error(response.status, data[:MAX_ERROR_BODY])
+            settle(
+                classify(
+                    response.status,
+                    error_kind=said.kind,
+                    retry_after=response.retry_after,
+                    now=self._wall(),
+                ),
+                said.detail,
+            )
+            return None
         try:
             body, usage = wire.parse_response(data, req)
         except Exception as exc:  # an unreadable 2xx is upstream misbehaviour: fail over
-            return None, note(Outcome("server_error", response.status), f"unparseable: {exc!r}")
-        note(outcome)
-        record.provider = provider.id
-        record.upstream_model = candidate.model
+            settle(classify(response.status, failure="malformed"), f"unparseable: {exc!r}")
+            return None
+        settle(classify(response.status), "")
+        attempt.served()
+        record = attempt.record
         record.prompt_tokens = usage.prompt_tokens
         record.completion_tokens = 0
-        return body, outcome
+        return body

@@ -50,6 +50,19 @@ def request_segments(body: Mapping[str, Any]) -> list[Segment]:
     return out
 
 
+def embedding_segments(value: Any) -> list[Segment]:
+    """Every text of an embeddings request's `input` (token arrays carry no text)."""
+    if isinstance(value, str):
+        return [Segment(("input",), value, True)] if value else []
+    if isinstance(value, list):
+        return [
+            Segment(("input", i), item, True)
+            for i, item in enumerate(value)
+            if isinstance(item, str) and item
+        ]
+    return []
+
+
 def response_segments(body: Mapping[str, Any]) -> list[Segment]:
     """Every text of a chat completion's choices."""
     out: list[Segment] = []

@@ -31,7 +31,7 @@ from sekisho.guardrails.config import GuardrailSettings
 from sekisho.guardrails.content import request_segments, response_segments, with_texts
 from sekisho.guardrails.events import GuardrailEvent, GuardStats, value_hash
 from sekisho.guardrails.findings import CATEGORIES
-from sekisho.guardrails.pipeline import StageResult, run_stage
+from sekisho.guardrails.pipeline import Path, Segment, StageResult, run_stage
 from sekisho.guardrails.policy import Check, Policy, compile_policies
 from sekisho.guardrails.sse import GuardedTranslator
 from sekisho.guardrails.stream import StreamDetection, StreamMasker
@@ -139,26 +139,45 @@ class ChatGuard:
         """Check a request before routing; returns it (masked) or raises ContentPolicyViolation."""
         if not self.enabled:
             return req
+        masked = await self.check_texts(
+            principal, req.alias, request_segments(req.body), record, "messages"
+        )
+        if masked:
+            return replace(req, body=with_texts(req.body, masked))
+        return req
+
+    async def check_texts(
+        self,
+        principal: Principal,
+        alias: str,
+        segments: list[Segment],
+        record: RequestRecord,
+        param: str,
+    ) -> dict[Path, str] | None:
+        """The input stage over any request's texts (chat messages, embedding input).
+
+        Returns the masked texts by path (None when nothing is masked), or raises
+        ContentPolicyViolation naming `param`.
+        """
+        if not self.enabled:
+            return None
         if not self.loaded:
             await self.refresh()
         policy, assigned = self.policy_for(principal.tenant.id)
         summary = self._summary(record, policy, assigned)
         if not policy.input:
-            return req
-        segments = request_segments(req.body)
+            return None
         result = run_stage(policy.input, segments, budget_ms=policy.budget_ms, clock=self._clock)
         self._record_stage("input", policy, principal, record, result, summary)
         if not policy.enforce:
-            return req
+            return None
         if result.block is not None:
             summary["blocked"] = f"input:{result.block.name}"
             error = any(e.check is result.block for e in result.errors)
             raise ContentPolicyViolation(
-                _blocked_message(req.alias, result.block, "input", error), param="messages"
+                _blocked_message(alias, result.block, "input", error), param=param
             )
-        if result.masked:
-            return replace(req, body=with_texts(req.body, result.masked))
-        return req
+        return dict(result.masked) if result.masked else None
 
     def check_output(
         self, principal: Principal, record: RequestRecord, body: dict[str, Any]

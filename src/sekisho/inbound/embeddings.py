@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sekisho.embeddings.request import parse_embedding_request
-from sekisho.embeddings.service import EmbeddingService
 from sekisho.errors import InvalidRequest
 from sekisho.http.asgi import Receive, Scope, Send, read_body, send_bytes
 from sekisho.http.v1 import authenticate
@@ -20,24 +19,20 @@ if TYPE_CHECKING:
 
 class EmbeddingsEndpoint:
     def __init__(self, gateway: Gateway) -> None:
-        self.service = EmbeddingService(
-            routing=gateway.live.get,
-            wall_clock=gateway.clock.time,
-            upstream=gateway.upstream,
-            submit_log=gateway.writer.submit,
-            provider_key=gateway.settings.provider_api_key,
-            request_deadline_s=gateway.settings.limits.request_deadline_s,
-        )
+        self.service = gateway.embeddings
         self._keys = gateway.keys
         self._limit = gateway.settings.limits.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
-        body = await answer_or_fail(send, rid, self._create(scope, receive, rid))
-        if body is not None:
-            await send_bytes(send, 200, orjson.dumps(body), rid)
+        answer = await answer_or_fail(send, rid, self._create(scope, receive, rid))
+        if answer is not None:
+            body, headers = answer
+            await send_bytes(send, 200, orjson.dumps(body), rid, extra=headers)
 
-    async def _create(self, scope: Scope, receive: Receive, rid: str) -> dict[str, Any]:
+    async def _create(
+        self, scope: Scope, receive: Receive, rid: str
+    ) -> tuple[dict[str, Any], dict[str, str] | None]:
         if scope["method"] != "POST":
             raise InvalidRequest("Use POST for /v1/embeddings.")
         principal = await authenticate(scope, self._keys)

@@ -122,11 +122,14 @@ class QuotaService:
         max_tokens: int | None,
         stream: bool,
         request_id: str,
+        tokens: int | None = None,
     ) -> Reservation | None:
+        """Check and take every counter at once; `tokens` replaces the chat estimate."""
         limits = self.limits_for(tenant_id)
         if limits.unlimited:
             return None
-        tokens = reserve_tokens(messages, max_tokens, self._default_completion)
+        if tokens is None:
+            tokens = reserve_tokens(messages, max_tokens, self._default_completion)
         now = self._clock()
         plan = plan_quota(
             limits,
@@ -172,6 +175,24 @@ class QuotaService:
             max_tokens=max_tokens if isinstance(max_tokens, int) else None,
             stream=bool(body.get("stream")),
             request_id=request_id,
+        )
+        if reservation is None:
+            return None
+        self._open[request_id] = reservation
+        return reservation.headers
+
+    async def admit_tokens(
+        self, tenant_id: str, key_id: str | None, tokens: int, request_id: str
+    ) -> dict[str, str] | None:
+        """Admit a request whose token cost is known up front (embeddings: input only)."""
+        reservation = await self.admit(
+            tenant_id=tenant_id,
+            key_id=key_id,
+            messages=(),
+            max_tokens=None,
+            stream=False,
+            request_id=request_id,
+            tokens=tokens,
         )
         if reservation is None:
             return None
