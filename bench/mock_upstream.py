@@ -10,6 +10,8 @@ reaches the same bytes through its own configuration:
     POST /slow/v1/chat/completions    the small answer after 50 ms
     any of them with "stream": true   SSE: 64 content chunks 20 ms apart, a usage
                                       chunk, then `data: [DONE]`
+    POST /long/v1/chat/completions    as small; streamed, 250 chunks 20 ms apart (5 s),
+                                      for many streams open at once
 
 Responses carry upstream identity (`id`, `system_fingerprint`, a provider header)
 as a real provider's do, so a gateway's scrubbing has real work to do.
@@ -28,6 +30,7 @@ import httptools
 import orjson
 
 STREAM_CHUNKS = 64
+LONG_STREAM_CHUNKS = 250
 STREAM_GAP_S = 0.020
 SLOW_DELAY_S = 0.050
 LARGE_BYTES = 30_000
@@ -91,10 +94,10 @@ def _chunk(delta: dict[str, object], finish: str | None) -> bytes:
     )
 
 
-def _stream_frames() -> list[bytes]:
+def _stream_frames(chunks: int = STREAM_CHUNKS) -> list[bytes]:
     frames = [_chunk({"role": "assistant", "content": "tok0 "}, None)]
-    frames += [_chunk({"content": f"tok{i} "}, None) for i in range(1, STREAM_CHUNKS - 1)]
-    frames.append(_chunk({"content": f"tok{STREAM_CHUNKS - 1}"}, "stop"))
+    frames += [_chunk({"content": f"tok{i} "}, None) for i in range(1, chunks - 1)]
+    frames.append(_chunk({"content": f"tok{chunks - 1}"}, "stop"))
     # The usage chunk goes last, with no choices, as OpenAI sends it; always sent, so
     # every target gets the same bytes whether or not it asked for usage.
     frames[-1] += (
@@ -108,8 +111,8 @@ def _stream_frames() -> list[bytes]:
                 "choices": [],
                 "usage": {
                     "prompt_tokens": 12,
-                    "completion_tokens": STREAM_CHUNKS,
-                    "total_tokens": 12 + STREAM_CHUNKS,
+                    "completion_tokens": chunks,
+                    "total_tokens": 12 + chunks,
                 },
             }
         )
@@ -137,6 +140,7 @@ STREAM_HEAD = (
     b"x-mock-provider: mock-upstream\r\ntransfer-encoding: chunked\r\n\r\n"
 )
 FRAMES = [b"%x\r\n%s\r\n" % (len(f), f) for f in _stream_frames()]
+LONG_FRAMES = [b"%x\r\n%s\r\n" % (len(f), f) for f in _stream_frames(LONG_STREAM_CHUNKS)]
 LAST_CHUNK = b"0\r\n\r\n"
 
 
@@ -180,15 +184,17 @@ class MockProtocol(asyncio.Protocol):
             b"small",
             b"large",
             b"slow",
+            b"long",
         ):
             transport.write(NOT_FOUND)
             return
         body = b"".join(self._body)
         if _STREAM_RE.search(body):
-            transport.write(STREAM_HEAD + FRAMES[0])
+            frames = LONG_FRAMES if scenario == b"long" else FRAMES
+            transport.write(STREAM_HEAD + frames[0])
             loop = asyncio.get_running_loop()
-            loop.call_later(STREAM_GAP_S, self._stream, transport, 1)
-        elif scenario == b"small":
+            loop.call_later(STREAM_GAP_S, self._stream, transport, frames, 1)
+        elif scenario in (b"small", b"long"):
             transport.write(SMALL)
         elif scenario == b"large":
             transport.write(LARGE)
@@ -200,12 +206,14 @@ class MockProtocol(asyncio.Protocol):
         if not transport.is_closing():
             transport.write(data)
 
-    def _stream(self, transport: asyncio.Transport, i: int) -> None:
+    def _stream(self, transport: asyncio.Transport, frames: list[bytes], i: int) -> None:
         if transport.is_closing():
             return
-        if i < len(FRAMES):
-            transport.write(FRAMES[i])
-            asyncio.get_running_loop().call_later(STREAM_GAP_S, self._stream, transport, i + 1)
+        if i < len(frames):
+            transport.write(frames[i])
+            asyncio.get_running_loop().call_later(
+                STREAM_GAP_S, self._stream, transport, frames, i + 1
+            )
         else:
             transport.write(LAST_CHUNK)
 

@@ -295,6 +295,27 @@ def environment_section(doc: dict[str, Any]) -> list[str]:
     return [*out, "```", ""]
 
 
+def many_streams_section(data: dict[str, Any]) -> list[str]:
+    out = [
+        f"### {data['streams']} streams open at once, one worker "
+        f"({data['scenario']}: 250 chunks 20 ms apart, opened over {data['ramp_s']:g} s)",
+        "",
+        "| target | ok | gap p50 ms | gap p99 ms | gap max ms | added gap p99 ms "
+        "| TTFC p50 ms | TTFC p99 ms | RSS open MiB | KiB per open stream | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, e in data["targets"].items():
+        gap, ttfc = e.get("gap", {}), e.get("ttfc", {})
+        rss = e.get("rss_open_kb")
+        out.append(
+            f"| {name} | {e['ok']}/{e['streams']} | {gap.get('p50', '')} | {gap.get('p99', '')} "
+            f"| {gap.get('max', '')} | {e.get('added_gap_p99', '')} | {ttfc.get('p50', '')} "
+            f"| {ttfc.get('p99', '')} | {round(rss / 1024, 1) if rss else ''} "
+            f"| {e.get('kb_per_open_stream', '')} | {e['error_count']} |"
+        )
+    return [*out, ""]
+
+
 def render(doc: dict[str, Any]) -> str:
     lines = [
         f"## Sekisho benchmark ({doc['environment']['mode']}, {doc['environment']['date']})",
@@ -309,6 +330,8 @@ def render(doc: dict[str, Any]) -> str:
     for key in ("stream_c1", "stream_concurrent"):
         if key in doc:
             lines += stream_section(doc[key])
+    if "many_streams" in doc:
+        lines += many_streams_section(doc["many_streams"])
     if "wrk_throughput" in doc:
         lines += wrk_section(doc["wrk_throughput"])
     if "memory" in doc:

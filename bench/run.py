@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure, report, targets, tools
+from bench.many_streams import many_streams, raise_fd_limit
 from bench.stream_client import stream_timing
 
 RESULTS = targets.BENCH_DIR / "results"
@@ -45,6 +46,7 @@ class Plan:
     stream_concurrent: int  # 0: skip
     wrk_seconds: float
     memory_requests: int  # 0: skip
+    many_streams: int = 0  # 0: skip; else that many long streams open at once
 
 
 QUICK = Plan(
@@ -99,6 +101,7 @@ FULL = Plan(
     32,
     5.0,
     100_000,
+    1000,
 )
 
 
@@ -209,6 +212,8 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
     workdir = out_dir / f"{stamp}-{plan.mode}"
     workdir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
+    if plan.many_streams:
+        raise_fd_limit(4 * plan.many_streams + 1024)  # before the targets start: they inherit it
     loadgen = tools.ensure_loadgen()
     wrk = tools.ensure_wrk() if plan.wrk_seconds else None
     litellm_version = None
@@ -261,6 +266,13 @@ def run(plan: Plan, *, out_dir: Path) -> Path:
                 "small",
                 streams=2 * plan.stream_concurrent,
                 concurrency=plan.stream_concurrent,
+                log=log,
+            )
+        if plan.many_streams:
+            log(f"{plan.many_streams} streams open at once ...")
+            doc["many_streams"] = many_streams(
+                [t for t in all_targets if t.name == "direct" or t.name.startswith("sekisho")],
+                streams=plan.many_streams,
                 log=log,
             )
         log("constant-rate steps ...")
@@ -331,9 +343,19 @@ def main(argv: list[str] | None = None) -> int:
         help="all targets incl. PostgreSQL and LiteLLM, memory run (~20 min)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument(
+        "--many-streams",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also N long streams open at once through one worker (full: 1000)",
+    )
     args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.many_streams is not None:
+        plan = Plan(**{**plan.__dict__, "many_streams": args.many_streams})
     try:
-        run(QUICK if args.quick else FULL, out_dir=args.out)
+        run(plan, out_dir=args.out)
     except tools.ToolMissing as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 GATEWAY_CORE = "0"
 CLIENT_CORE = "1"
-SCENARIOS = ("small", "large", "slow")
+SCENARIOS = ("small", "large", "slow", "long")
 UPSTREAM_KEY_ENV = "BENCH_UPSTREAM_KEY"
 UPSTREAM_KEY = "sk-mock-upstream"
 LITELLM_MASTER_KEY = "sk-bench-master-key"
@@ -272,14 +272,22 @@ def drop_pg_database(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def sekisho_target(
-    kind: str, mock_port: int, workdir: Path, *, workers: int = 1, core: str | None = GATEWAY_CORE
-) -> Target:
-    """Start `sekisho serve` on a fresh SQLite file or a fresh PostgreSQL database.
+@dataclass
+class SekishoSetup:
+    """A migrated Sekisho database with a tenant and a key, and the config that serves it."""
 
-    `workers` > 1 runs `serve --workers N`; `core` None leaves the processes unpinned.
-    """
-    suffix = "" if workers == 1 else f"-w{workers}"
+    kind: str
+    state: Path
+    config: Path
+    port: int
+    key: str
+    env: dict[str, str]
+    commands: list[str]
+    cleanup: list[object]
+
+
+def prepare_sekisho(kind: str, mock_port: int, workdir: Path, *, suffix: str = "") -> SekishoSetup:
+    """`migrate`, the first admin, `tenant create`, `key create`: everything but `serve`."""
     state = workdir / f"sekisho-{kind}{suffix}"
     state.mkdir(parents=True, exist_ok=True)
     cleanup: list[object] = []
@@ -324,27 +332,51 @@ def sekisho_target(
             commands,
         )
         key = _cli([exe, "key", "create", "bench", *cfg], env, commands)
-        serve = [exe, "serve", *cfg, *(["--workers", str(workers)] if workers > 1 else [])]
+    except Exception:
+        for fn in reversed(cleanup):
+            fn()  # type: ignore[operator]
+        raise
+    return SekishoSetup(kind, state, config, port, key, env, commands, cleanup)
+
+
+def sekisho_target(
+    kind: str, mock_port: int, workdir: Path, *, workers: int = 1, core: str | None = GATEWAY_CORE
+) -> Target:
+    """Start `sekisho serve` on a fresh SQLite file or a fresh PostgreSQL database.
+
+    `workers` > 1 runs `serve --workers N`; `core` None leaves the processes unpinned.
+    """
+    suffix = "" if workers == 1 else f"-w{workers}"
+    setup = prepare_sekisho(kind, mock_port, workdir, suffix=suffix)
+    try:
+        exe = _sekisho_bin()
+        serve = [
+            exe,
+            "serve",
+            "--config",
+            str(setup.config),
+            *(["--workers", str(workers)] if workers > 1 else []),
+        ]
         argv = pinned(core, serve) if core is not None else serve
-        server = start_process(f"sekisho-{kind}", argv, state / "serve.log", env=env)
-        commands.append(" ".join(argv))
+        server = start_process(f"sekisho-{kind}", argv, setup.state / "serve.log", env=setup.env)
+        setup.commands.append(" ".join(argv))
         target = Target(
             f"sekisho-{kind}{suffix}",
-            port,
-            key,
+            setup.port,
+            setup.key,
             server,
-            commands,
-            cleanup,
-            {"database": "postgresql" if kind == "pg" else "sqlite", "config": str(config)},
+            setup.commands,
+            setup.cleanup,
+            {"database": "postgresql" if kind == "pg" else "sqlite", "config": str(setup.config)},
         )
         try:
-            wait_http(f"http://127.0.0.1:{port}/healthz", 60, server.proc)
+            wait_http(f"http://127.0.0.1:{setup.port}/healthz", 60, server.proc)
         except Exception:
             target.stop()
             raise
         return target
     except Exception:
-        for fn in reversed(cleanup):
+        for fn in reversed(setup.cleanup):
             fn()  # type: ignore[operator]
         raise
 

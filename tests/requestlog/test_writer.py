@@ -91,3 +91,37 @@ def test_listener_errors_do_not_break_submit() -> None:
         return writer
 
     assert asyncio.run(run()).depth == 1
+
+
+def test_rows_arriving_during_a_write_wait_for_the_next_batch() -> None:
+    """Under steady traffic one transaction carries many rows, not each few that arrived
+    while the last one was being written (a busy writer thread slows every request)."""
+    import threading
+
+    batches: list[int] = []
+    gate = threading.Event()
+
+    def sink(batch: Sequence[RequestRecord]) -> None:
+        gate.wait(5)
+        batches.append(len(batch))
+
+    async def run() -> None:
+        writer = RequestLogWriter(sink, batch_size=3, flush_interval_s=30)
+        writer.start()
+        for i in range(3):  # a whole batch: written at once
+            writer.submit(_record(i))
+        while writer.depth:  # the batch was taken; it is being written
+            await asyncio.sleep(0.001)
+        writer.submit(_record(3))
+        writer.submit(_record(4))
+        gate.set()
+        while writer.stats.written < 3:
+            await asyncio.sleep(0.001)
+        assert batches == [3] and writer.depth == 2  # not a transaction for two rows
+        writer.submit(_record(5))  # a whole batch again
+        while writer.stats.written < 6:
+            await asyncio.sleep(0.001)
+        assert batches == [3, 3]
+        await writer.stop()
+
+    asyncio.run(run())

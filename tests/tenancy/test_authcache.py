@@ -151,3 +151,99 @@ def test_invalidation_drops_at_once_and_an_overlapping_load_is_not_cached() -> N
         assert (await cache.lookup("p"))[1].state == "suspended"  # type: ignore[index]
 
     asyncio.run(run())
+
+
+class Timers:
+    """A scheduler the test fires by hand: (delay, callback, cancelled?) per timer."""
+
+    class Handle:
+        def __init__(self) -> None:
+            self.cancelled = False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[float, object, Timers.Handle]] = []
+
+    def __call__(self, delay: float, callback: object) -> Timers.Handle:
+        handle = Timers.Handle()
+        self.pending.append((delay, callback, handle))
+        return handle
+
+    def fire(self) -> int:
+        """Run every timer due (not cancelled); how many ran."""
+        due, self.pending = self.pending, []
+        ran = 0
+        for _delay, callback, handle in due:
+            if not handle.cancelled:
+                callback()  # type: ignore[operator]
+                ran += 1
+        return ran
+
+
+def _warm_cache(store: Store, clock: Clock, timers: Timers) -> KeyCache:
+    return KeyCache(
+        store, ttl_s=1.0, max_stale_s=5.0, clock=clock, load_timeout_s=0.5, schedule=timers
+    )
+
+
+async def _until(condition: object) -> None:
+    while not condition():  # type: ignore[operator]
+        await asyncio.sleep(0.001)
+
+
+def test_a_key_in_use_is_kept_fresh_between_requests_without_a_store_call() -> None:
+    """Streams 1.3 s apart (longer than the TTL): the next one is answered from memory."""
+    store, clock, timers = Store(), Clock(), Timers()
+
+    async def run() -> None:
+        cache = _warm_cache(store, clock, timers)
+        await cache.lookup("p")
+        assert store.calls == 1 and [d for d, _, _ in timers.pending] == [0.5]
+        clock.now += 0.5  # half the TTL: the timer re-confirms it in the background
+        store.record = _record("suspended")
+        assert timers.fire() == 1
+        await _until(lambda: timers.pending)  # reloaded and stored: the next timer is set
+        assert store.calls == 2
+        clock.now += 0.8  # 1.3 s after the first load, 0.8 s after the second
+        calls = store.calls
+        found = await cache.lookup("p")
+        assert store.calls == calls  # no store call (no thread hop) on the request path
+        assert found is not None and found[1].state == "suspended"  # and never older than 1 s
+
+    asyncio.run(run())
+
+
+def test_an_idle_key_is_left_to_expire() -> None:
+    store, clock, timers = Store(), Clock(), Timers()
+
+    async def run() -> None:
+        cache = _warm_cache(store, clock, timers)
+        await cache.lookup("p")
+        clock.now += 5.0  # unused for max_stale_s
+        assert timers.fire() == 1
+        await asyncio.sleep(0.01)
+        assert store.calls == 1 and not timers.pending  # no load, no further timer
+        clock.now += 0.1
+        await cache.lookup("p")  # its next use re-confirms it first
+        assert store.calls == 2
+
+    asyncio.run(run())
+
+
+def test_a_revoked_key_is_refused_right_after_invalidation() -> None:
+    store, clock, timers = Store(), Clock(), Timers()
+
+    async def run() -> None:
+        cache = _warm_cache(store, clock, timers)
+        assert await cache.lookup("p") is not None
+        assert await cache.lookup("p") is not None
+        assert store.calls == 1  # the second lookup was answered from memory
+        store.record = None  # revoked at the source; the bus tells this replica
+        cache.invalidate_key("p")
+        assert all(handle.cancelled for _, _, handle in timers.pending)
+        assert await cache.lookup("p") is None  # at once, not after the TTL
+        assert store.calls == 2
+
+    asyncio.run(run())

@@ -108,8 +108,13 @@ class RequestLogWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._interval)
             self._wakeup.clear()
+            # One batch per wake-up, more only while whole batches wait: draining until
+            # empty would write a transaction for every few rows that arrive meanwhile,
+            # keeping a worker thread (and the interpreter lock) busy under steady load.
             while self._queue and not self._stopping:
                 await self._write_batch()
+                if len(self._queue) < self._batch_size:
+                    break
         await self.flush()
 
     async def _write_batch(self) -> None:

@@ -6,8 +6,12 @@ single flight). If the store cannot answer, a cached entry younger than
 `max_stale_s` still serves; anything older, or never seen, fails closed with
 `503 service_unavailable` (Rule 6). An entry past half its `ttl_s` is still
 served but refreshed in the background (refresh-ahead), so a key in steady use
-never waits for the store on the request path. A store that stalls instead of failing
-counts as failed after `load_timeout_s`. `invalidate_*` drop entries at once
+never waits for the store on the request path. A key used within the last
+`max_stale_s` is also kept warm between requests: a timer re-confirms it once it
+is half its `ttl_s` old, so a key used every second or so (a stream that lasts
+longer than the TTL, then the next one) is still answered from memory, with no
+thread hop on the request path, and never from anything older than `ttl_s`. A
+store that stalls instead of failing counts as failed after `load_timeout_s`. `invalidate_*` drop entries at once
 (the cross-replica invalidation bus calls them) and bump a generation, so a
 load that was already running when an invalidation arrived is not cached.
 """
@@ -33,10 +37,19 @@ class CredentialLoader(Protocol):
         ...
 
 
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+# (delay_s, callback) -> handle; the running loop's `call_later` unless a test injects one.
+Scheduler = Callable[[float, Callable[[], None]], TimerHandle]
+
+
 @dataclass(slots=True)
 class _Entry:
     record: KeyRecord | None
     fetched: float
+    used: float  # last time a lookup was answered with it
 
 
 class KeyCache:
@@ -51,6 +64,7 @@ class KeyCache:
         max_size: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         load_timeout_s: float = 2.0,
+        schedule: Scheduler | None = None,
     ) -> None:
         self._loader = loader
         self._ttl = ttl_s
@@ -61,12 +75,15 @@ class KeyCache:
         self._inflight: dict[str, asyncio.Future[KeyRecord | None]] = {}
         self._load_timeout = load_timeout_s
         self._generation = 0
+        self._schedule = schedule
+        self._timers: dict[str, TimerHandle] = {}
         self.store_failures = 0
 
     async def lookup(self, prefix: str) -> KeyRecord | None:
         entry = self._entries.get(prefix)
         now = self._clock()
         if entry is not None and now - entry.fetched < self._ttl:
+            entry.used = now
             if now - entry.fetched >= self._ttl / 2 and prefix not in self._inflight:
                 self._refresh_ahead(prefix)
             return entry.record
@@ -92,12 +109,48 @@ class KeyCache:
             task.add_done_callback(lambda done: self._loaded(prefix, done))
         return task
 
-    def _refresh_ahead(self, prefix: str) -> None:
+    def _refresh_ahead(self, prefix: str) -> asyncio.Future[KeyRecord | None]:
         def counted(done: asyncio.Future[KeyRecord | None]) -> None:
             if not done.cancelled() and done.exception() is not None:
                 self.store_failures += 1
 
-        self._start_load(prefix).add_done_callback(counted)
+        task = self._start_load(prefix)
+        task.add_done_callback(counted)
+        return task
+
+    def _keep_warm(self, prefix: str, delay_s: float) -> None:
+        """Re-confirm `prefix` in the background once `delay_s` has passed (one timer a key)."""
+        old = self._timers.pop(prefix, None)
+        if old is not None:
+            old.cancel()
+        schedule = self._schedule
+        if schedule is None:
+            try:
+                schedule = asyncio.get_running_loop().call_later
+            except RuntimeError:
+                return  # no loop (a synchronous caller): refresh-ahead on use still applies
+        self._timers[prefix] = schedule(max(delay_s, 0.001), lambda: self._warm(prefix))
+
+    def _warm(self, prefix: str) -> None:
+        self._timers.pop(prefix, None)
+        entry = self._entries.get(prefix)
+        if entry is None or entry.record is None:
+            return  # dropped (invalidated, evicted) or an unknown key: nothing to keep
+        now = self._clock()
+        if now - entry.used >= self._max_stale:
+            return  # idle: let it expire; its next use loads it again
+        due = entry.fetched + self._ttl / 2 - now
+        if due > 0:
+            self._keep_warm(prefix, due)
+            return
+        task = self._inflight.get(prefix) or self._refresh_ahead(prefix)
+
+        def retry(done: asyncio.Future[KeyRecord | None]) -> None:
+            # A store that failed: try again later while the entry may still serve.
+            if (done.cancelled() or done.exception() is not None) and prefix in self._entries:
+                self._keep_warm(prefix, self._ttl / 2)
+
+        task.add_done_callback(retry)
 
     async def _refresh(self, prefix: str) -> KeyRecord | None:
         task = self._start_load(prefix)
@@ -117,24 +170,39 @@ class KeyCache:
             task.exception()  # mark retrieved: waiters re-raise it themselves
 
     def _store(self, prefix: str, record: KeyRecord | None) -> None:
-        self._entries[prefix] = _Entry(record, self._clock())
+        now = self._clock()
+        previous = self._entries.get(prefix)
+        self._entries[prefix] = _Entry(record, now, previous.used if previous else now)
         self._entries.move_to_end(prefix)
         while len(self._entries) > self._max_size:
-            self._entries.popitem(last=False)
+            evicted, _ = self._entries.popitem(last=False)
+            self._cancel_timer(evicted)
+        if record is not None:
+            self._keep_warm(prefix, self._ttl / 2)
+
+    def _cancel_timer(self, prefix: str) -> None:
+        timer = self._timers.pop(prefix, None)
+        if timer is not None:
+            timer.cancel()
 
     def invalidate_key(self, prefix: str) -> None:
         self._generation += 1
         self._entries.pop(prefix, None)
+        self._cancel_timer(prefix)
 
     def invalidate_tenant(self, tenant_id: str) -> None:
         self._generation += 1
         for prefix, entry in list(self._entries.items()):
             if entry.record is not None and entry.record[1].id == tenant_id:
                 del self._entries[prefix]
+                self._cancel_timer(prefix)
 
     def invalidate_all(self) -> None:
         self._generation += 1
         self._entries.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
