@@ -163,7 +163,7 @@ def guided_run_acting_from_inside_the_steps(env: ConsoleEnv, page: Page) -> None
     with env.db.read() as session:
         acts = [
             orjson.loads(b)
-            for b in session.scalars(select(LedgerEntry.body))
+            for b in session.scalars(select(LedgerEntry.body).order_by(LedgerEntry.seq))
             if b"runbook.run.act" in b and run_id.encode() in b
         ]
     assert [a["details"]["act"] for a in acts] == [
