@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from sekisho.actor import Actor
 from sekisho.simulator import SimulatorServer
@@ -32,6 +32,9 @@ from tests.support.gateway import (
 )
 
 CHROMIUM = "/usr/bin/chromium"
+# `expect` polls for the state it names; 5 s (Playwright's default) is too short a ceiling on a
+# loaded 2-core machine (the drill-down table missed it at load 15). Same ceiling as actions.
+expect.set_options(timeout=15_000)
 ARTIFACTS = Path(os.environ.get("SEKISHO_ARTIFACTS", Path(__file__).parents[2] / "tmp/artifacts"))
 MEMBER = "member@acme.test"
 FAST_OBSERVE = {
