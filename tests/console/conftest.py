@@ -1,4 +1,4 @@
-"""A real gateway (create_app on port 0, PostgreSQL, the simulator) and one Chromium per module.
+"""A real gateway per module (create_app on port 0, PostgreSQL, the simulator), one Chromium.
 
 Debian's Chromium (`/usr/bin/chromium`) is driven by Playwright; no browser is ever
 downloaded. Every page a test visits is saved as a screenshot under
@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from argon2 import PasswordHasher
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from sekisho.actor import Actor
 from sekisho.simulator import SimulatorServer
 from sekisho.store.db import Database
-from sekisho.tenancy import service
+from sekisho.tenancy import passwords, service
 from tests.lifecycle.support import PASSWORD, make_people
 from tests.support.databases import fresh_postgres_database
 from tests.support.gateway import (
@@ -31,6 +32,9 @@ from tests.support.gateway import (
 )
 
 CHROMIUM = "/usr/bin/chromium"
+# `expect` polls for the state it names; 5 s (Playwright's default) is too short a ceiling on a
+# loaded 2-core machine (the drill-down table missed it at load 15). Same ceiling as actions.
+expect.set_options(timeout=15_000)
 ARTIFACTS = Path(os.environ.get("SEKISHO_ARTIFACTS", Path(__file__).parents[2] / "tmp/artifacts"))
 MEMBER = "member@acme.test"
 FAST_OBSERVE = {
@@ -85,9 +89,34 @@ class ConsoleEnv:
         return path
 
 
+@pytest.fixture(scope="session")
+def fast_password_hashing() -> Iterator[None]:
+    """Argon2id at the lowest cost for these tests' users: hashing them (and verifying each
+    sign-in) at the production cost was a third of the browser tests' time. The parameters
+    travel in each hash, so what is hashed here is verified cheaply; tests/tenancy keeps the
+    real parameters."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(passwords, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+        yield
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One Chromium per test process; every test opens its own contexts (cheap, isolated)."""
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
 @pytest.fixture(scope="module")
 def console_env(
-    simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+    simulator: SimulatorServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    browser: Browser,
+    fast_password_hashing: None,
 ) -> Iterator[ConsoleEnv]:
     state = tmp_path_factory.mktemp("console")
     artifacts = ARTIFACTS / "console"
@@ -112,15 +141,12 @@ def console_env(
                 session, MEMBER, "member", PASSWORD, Actor.system("tests"), tenant_ref="acme"
             )
         gw = start_gateway(settings, db)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-            env = ConsoleEnv(gw, db, simulator, people, tenants, keys, browser, artifacts)
-            try:
-                yield env
-            finally:
-                for ctx in env.contexts:
-                    ctx.close()
-                browser.close()
-                gw.stop()
-                simulator.clear_faults()
-                db.dispose()
+        env = ConsoleEnv(gw, db, simulator, people, tenants, keys, browser, artifacts)
+        try:
+            yield env
+        finally:
+            for ctx in env.contexts:
+                ctx.close()
+            gw.stop()
+            simulator.clear_faults()
+            db.dispose()

@@ -13,7 +13,7 @@ from tests.support.gateway import gateway_settings, migrated, start_gateway
 
 
 def test_every_banner_login_signs_in_to_the_console(
-    simulator: SimulatorServer, tmp_path: Path
+    simulator: SimulatorServer, tmp_path: Path, fast_password_hashing: None
 ) -> None:
     settings = gateway_settings(simulator.url, tmp_path)
     db = migrated(settings.database_url)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -39,6 +40,139 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 def triage_verdict(page: Page, alias: str) -> str:
     return str(page.request.get(f"/admin/v1/aliases/{alias}/triage?window=5m").json()["verdict"])
+
+
+def sovereign_rows_since(env: ConsoleEnv, since: datetime) -> list[RequestLog]:
+    with env.db.read() as session:
+        return list(
+            session.scalars(
+                select(RequestLog).where(
+                    RequestLog.tenant_id == env.tenants["sakura"], RequestLog.ts >= since
+                )
+            )
+        )
+
+
+def guided_run_acting_from_inside_the_steps(env: ConsoleEnv, page: Page) -> None:
+    """The outage runbook run: fail over, incident + update, recovery, all from the steps."""
+    page.get_by_role("link", name="Runbooks").click()
+    page.get_by_label("Alias").select_option("chat-jp")
+    page.get_by_role("button", name=re.compile("Start managed-provider outage")).click()
+    expect(page.locator("#h-step")).to_contain_text("1. Confirm the 502/429 spike")
+    run_url = page.url.split("?")[0]
+    run_id = run_url.rsplit("/", 1)[1]
+    evidence = page.locator("#step-evidence")
+
+    # Step 4: open the incident, then fail over from inside the step.
+    page.goto(run_url + "?step=4")
+    opening = page.locator("#act-incident-open")
+    opening.get_by_label("Internal note (may name providers)").fill("kumo-tokyo returns 503")
+    opening.get_by_role("button", name="Open the incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Done")
+    expect(evidence).to_contain_text(re.compile(r"incident inc_\w+ opened \(SEV2\)"))
+    found = re.search(r"incident (inc_\w+) opened", evidence.inner_text())
+    assert found is not None
+    incident_id = found.group(1)
+
+    # Rule 2 refusal, in the step, in words; nothing changed.
+    failover = page.locator("#act-override-set")
+    expect(failover.get_by_label(re.compile("^Incident"))).to_have_value(incident_id)
+    failover.get_by_label("Provider").select_option("atlas-useast")
+    failover.get_by_label("Reason").fill("kumo-tokyo outage")
+    failover.get_by_role("button", name="Fail over (drain or pin)").click()
+    refusal = page.locator("#step-refusal")
+    expect(refusal).to_contain_text("Refused, nothing was changed")
+    expect(refusal).to_contain_text("Rule 2, sovereign failover only")
+    expect(evidence).not_to_contain_text("acted: override_set")
+    env.shot(page, "runbook-step-refusal")
+    assert "acted" not in page.request.get(run_url + "/report.md").text().split("## [ ] 5.")[0]
+
+    failover = page.locator("#act-override-set")
+    failover.get_by_label("Provider").select_option("hoshi-osaka")
+    failover.get_by_label("Reason").fill("kumo-tokyo outage")
+    failover.get_by_role("button", name="Fail over (drain or pin)").click()
+    expect(page.get_by_role("status")).to_contain_text("Done")
+    expect(evidence).to_contain_text("pin hoshi-osaka on chat-jp until")
+    expect(evidence).to_contain_text(f"attached to {incident_id}")
+    found = re.search(r"override (ovr_\w+)", evidence.inner_text())
+    assert found is not None
+    override_id = found.group(1)
+    env.shot(page, "runbook-step-failover")
+
+    # The pin holds for sovereign traffic: served by the fallback on the first attempt.
+    pinned_from = datetime.now(UTC)
+    assert chat(env, "sakura", "chat-jp", 3) == [200, 200, 200]
+    rows = wait_for(
+        "the request log rows",
+        lambda: len(r := sovereign_rows_since(env, pinned_from)) >= 3 and r,
+    )
+    assert {(r.provider, len(r.attempts)) for r in rows} == {("hoshi-osaka", 1)}
+    page.get_by_label("Your note for step 4").fill("pinned to hoshi-osaka")
+    page.get_by_role("button", name="Record step 4 with this evidence").click()
+    expect(page.locator('#checklist li[data-step="4"]')).to_have_class(re.compile("done"))
+
+    # Step 8: the leak check refuses a provider's name (live, then on publish), in the step.
+    page.goto(run_url + "?step=8")
+    update = page.get_by_label(re.compile("^Customer update"))
+    update.fill("Our Kumo Tokyo provider is down")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_have_class("leak-bad")
+    page.get_by_role("button", name="Post a customer update").click()
+    expect(page.locator("#step-refusal")).to_contain_text("reveals provider identity")
+    expect(page.locator("#step-refusal")).to_contain_text("Nothing was published")
+    assert "kumo" not in httpx.get(env.url + "/status", timeout=10).text.lower()
+    update = page.get_by_label(re.compile("^Customer update"))
+    update.fill("Some chat-jp requests fail; we are failing over.")
+    expect(page.locator("#leak-feedback #leak-verdict")).to_have_class("leak-ok")
+    page.get_by_role("button", name="Post a customer update").click()
+    expect(page.get_by_role("status")).to_contain_text("Done")
+    expect(evidence).to_contain_text("customer update")
+    found = re.search(r"customer update (\S+) on", evidence.inner_text())
+    assert found is not None
+    update_id = found.group(1)
+    wait_for(  # the status page is recomputed at most every status_cache_s
+        "the update on /status",
+        lambda: "we are failing over" in httpx.get(env.url + "/status", timeout=10).text,
+    )
+
+    # Step 9: upstream recovers; resolving from the step reverts the pin.
+    env.sim.clear_faults()
+    page.goto(run_url + "?step=9")
+    page.get_by_label("Final customer update").fill("chat-jp is fully served again.")
+    page.get_by_role("button", name="Resolve the incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Done")
+    expect(evidence).to_contain_text(f"incident {incident_id} resolved")
+    expect(evidence).to_contain_text(f"overrides reverted: {override_id}")
+    resolved_at = datetime.now(UTC)
+
+    def primary_serves() -> bool:
+        chat(env, "sakura", "chat-jp", 1)
+        return any(r.provider == "kumo-tokyo" for r in sovereign_rows_since(env, resolved_at))
+
+    wait_for("the primary to serve chat-jp again", primary_serves)
+    page.get_by_label("Your note for step 9").fill("kumo-tokyo back")
+    page.get_by_role("button", name="Record step 9 with this evidence").click()
+    page.goto("/console/providers")
+    expect(page.locator("#alias-chat-jp .overrides")).to_have_count(0)
+    page.goto(run_url)
+    page.get_by_role("button", name=re.compile("Finish the run")).click()
+
+    report = page.request.get(run_url + "/report.md").text()
+    for produced in (incident_id, override_id, update_id):
+        assert produced in report, produced
+    assert "Rule 2" not in report  # a refusal changes nothing, in the ledger neither
+    with env.db.read() as session:
+        acts = [
+            orjson.loads(b)
+            for b in session.scalars(select(LedgerEntry.body).order_by(LedgerEntry.seq))
+            if b"runbook.run.act" in b and run_id.encode() in b
+        ]
+    assert [a["details"]["act"] for a in acts] == [
+        "incident_open",
+        "override_set",
+        "incident_update",
+        "incident_resolve",
+    ]
+    assert acts[1]["details"]["result"] == {"override_id": override_id}
 
 
 def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> None:
@@ -136,6 +270,8 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
         page.locator("#alias-chat-jp").get_by_role("button", name=re.compile("Revert pin")).click()
         expect(page.get_by_role("status")).to_contain_text("Override reverted")
         expect(page.locator("#alias-chat-jp .overrides")).to_have_count(0)
+
+        guided_run_acting_from_inside_the_steps(env, page)
     finally:
         env.sim.clear_faults()
 
@@ -219,6 +355,11 @@ def test_guided_outage_runbook_run_resumed_by_another_operator(console_env: Cons
     assert "## [x] 3. Upstream or us?" in text and "triage verdict" in text
     assert env.people["admin"] in text and env.people["operator"] in text
 
+    run_id = run_url.split("?")[0].rsplit("/", 1)[1].encode()
     with env.db.read() as session:
-        bodies = [b for b in session.scalars(select(LedgerEntry.body)) if b"runbook.run." in b]
+        bodies = [
+            b
+            for b in session.scalars(select(LedgerEntry.body))
+            if b"runbook.run." in b and run_id in b
+        ]
     assert len(bodies) == 4  # start, two steps, finish

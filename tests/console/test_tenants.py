@@ -34,10 +34,37 @@ def test_suspension_needs_the_owners_sign_off_in_their_own_session(
     env.shot(operator, "tenants")
     operator.get_by_role("link", name="acme").click()
     expect(operator.locator("#tenant-state")).to_contain_text("active")
-    operator.get_by_label("Reason").select_option("non_payment")
-    operator.get_by_label("Note").fill("Invoices 2026-09 and 2026-10 unpaid")
-    operator.get_by_role("button", name="Request suspension").click()
-    expect(operator.get_by_role("status")).to_contain_text("Request recorded")
+    tenant_url = operator.url
+
+    # The suspension runbook's step 2 requests the suspension from inside the step.
+    operator.get_by_role("link", name="Runbooks").click()
+    operator.get_by_label("Tenant", exact=True).select_option(env.tenants["acme"])
+    operator.get_by_role("button", name=re.compile("Start tenant suspension")).click()
+    run_url = operator.url.split("?")[0]
+    operator.goto(run_url + "?step=2")
+    step = operator.locator("#act-suspension-request")
+    step.get_by_label("Reason").select_option("non_payment")
+    step.get_by_label("Note for the owner").fill("Invoices 2026-09 and 2026-10 unpaid")
+    step.get_by_role("button", name="Request the suspension").click()
+    expect(operator.get_by_role("status")).to_contain_text("Done")
+    evidence = operator.locator("#step-evidence")
+    expect(evidence).to_contain_text("waiting for a billing_owner to sign off")
+    found = re.search(r"suspension request (\S+) for acme", evidence.inner_text())
+    assert found is not None
+    request_id = found.group(1)
+    env.shot(operator, "runbook-step-suspension-request")
+    report = operator.request.get(run_url + "/report.md").text()
+    assert f"suspension request {request_id} for acme" in report
+
+    # An auditor may read the run but not act: the step's action is disabled, with the reason.
+    auditor = env.sign_in("auditor")
+    auditor.goto(run_url + "?step=2")
+    expect(auditor.locator("#act-suspension-request").get_by_role("button")).to_be_disabled()
+    expect(auditor.locator("#blocked-suspension-request")).to_contain_text(
+        "Your role (auditor) may not request the suspension"
+    )
+
+    operator.goto(tenant_url)
     expect(operator.locator("#pending")).to_contain_text("billing_owner")
     env.shot(operator, "tenant-pending")
     # Nothing has happened yet: the key still works.
@@ -56,7 +83,7 @@ def test_suspension_needs_the_owners_sign_off_in_their_own_session(
     expect(request).to_contain_text(env.people["operator"])
     env.shot(billing, "sign-offs")
     # ...and a forged sign-off from the legal owner's session is refused by the admin API.
-    request_id = (request.get_attribute("id") or "").removeprefix("req-")
+    assert request.get_attribute("id") == f"req-{request_id}"
     csrf = legal.locator('input[name="csrf_token"]').first.get_attribute("value")
     forged = legal.request.post(
         f"/console/sign-offs/{request_id}/sign-off", form={"csrf_token": csrf or ""}

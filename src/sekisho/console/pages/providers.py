@@ -59,6 +59,21 @@ def explain_refusal(matrix: Matrix, alias_name: str, provider_id: str) -> list[s
     return why or ["Nothing was changed."]
 
 
+def override_body(form: Any) -> dict[str, Any]:
+    """The admin API's override body from a console form (Providers and the runbook step)."""
+    try:
+        duration = int(str(form.get("duration_s", "")))
+    except ValueError as exc:
+        raise InvalidRequest("choose how long the override lasts") from exc
+    return {
+        "kind": str(form.get("kind", "")),
+        "provider": str(form.get("provider", "")),
+        "duration_s": duration,
+        "reason": str(form.get("reason", "")).strip(),
+        "incident_id": str(form.get("incident_id", "")).strip() or None,
+    }
+
+
 def routes(console: Console) -> list[Route]:
     async def provider_data(viewer: Viewer) -> dict[str, Any]:
         aliases_doc, probes = await asyncio.gather(
@@ -121,18 +136,8 @@ def routes(console: Console) -> list[Route]:
     async def set_override(request: Request, viewer: Viewer) -> Response:
         form = await request.form()
         alias = str(form.get("alias", ""))
-        try:
-            duration = int(str(form.get("duration_s", "")))
-        except ValueError as exc:
-            raise InvalidRequest("choose how long the override lasts") from exc
-        provider = str(form.get("provider", ""))
-        body = {
-            "kind": str(form.get("kind", "")),
-            "provider": provider,
-            "duration_s": duration,
-            "reason": str(form.get("reason", "")).strip(),
-            "incident_id": str(form.get("incident_id", "")).strip() or None,
-        }
+        body = override_body(form)
+        provider = body["provider"]
         if alias not in console.gateway.routing.matrix.aliases:
             raise InvalidRequest(f"unknown alias {alias!r}")
         try:

@@ -4,14 +4,18 @@ A run is kept in the audit ledger itself: `runbook.run.start`, one
 `runbook.run.step` per recorded step (the operator's note plus a snapshot of
 the evidence shown), `runbook.run.finish`. So a run is tamper-evident, can
 be resumed by any operator (its state is read back from the ledger), and
-exports as a Markdown report for the post-incident review.
+exports as a Markdown report for the post-incident review. A step that acts
+(fail over, open an incident, post an update, resolve, request a suspension)
+does it from inside the step (`run_acts.py`); each act that succeeds is a
+`runbook.run.act` entry carrying what it produced, shown in the step's
+evidence and in the report.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -22,14 +26,20 @@ from starlette.routing import Route
 
 from sekisho import audit
 from sekisho.actor import Actor
+from sekisho.console.pages import run_acts
+from sekisho.console.pages.incidents import SEVERITIES
+from sekisho.console.pages.providers import DURATIONS
+from sekisho.console.pages.run_acts import ActRefused, RunAct
 from sekisho.console.runbooks import Runbook, load_runbooks
 from sekisho.console.web import AdminRefused, Console, Viewer
 from sekisho.errors import InvalidRequest, NotFound
 from sekisho.ids import new_id
 from sekisho.ledger.tables import LedgerEntryRow
+from sekisho.lifecycle.policy import REASON_OWNER, REASONS
 from sekisho.store.models import EvidenceBundleRecord, Tenant
 
 Evidence = list[tuple[str, str]]
+ACTED = "Done. What it produced is in this step's evidence and in the run's ledger entries."
 
 
 @dataclass
@@ -52,6 +62,10 @@ class Run:
     finished_by: str | None = None
     finished_at: str | None = None
     finish_note: str | None = None
+    acts: list[RunAct] = field(default_factory=list)
+
+    def acts_of(self, step: int) -> list[RunAct]:
+        return [a for a in self.acts if a.step == step]
 
 
 def runs_from_entries(bodies: list[dict[str, Any]]) -> dict[str, Run]:
@@ -69,6 +83,17 @@ def runs_from_entries(bodies: list[dict[str, Any]]) -> dict[str, Run]:
             n = int(details["step"])
             runs[rid].steps[n] = RunStep(
                 n, who, body["time"], body.get("note") or "", details.get("evidence", [])
+            )
+        elif rid in runs and body["action"] == "runbook.run.act":
+            runs[rid].acts.append(
+                RunAct(
+                    int(details["step"]),
+                    details["act"],
+                    who,
+                    body["time"],
+                    details.get("summary", ""),
+                    dict(details.get("result") or {}),
+                )
             )
         elif rid in runs and body["action"] == "runbook.run.finish":
             run = runs[rid]
@@ -93,6 +118,10 @@ def markdown_report(run: Run, book: Runbook) -> str:
         mark = "x" if done else " "
         lines.append(f"## [{mark}] {step.number}. {step.title}")
         lines.append("")
+        acts = run.acts_of(step.number)
+        lines.extend(f"- Acted {a.at} by {a.by}: {a.summary}" for a in acts)
+        if acts:
+            lines.append("")
         if done:
             lines.append(f"Recorded {done.at} by {done.by}: {done.note or '(no note)'}")
             lines.append("")
@@ -282,9 +311,64 @@ def routes(console: Console) -> list[Route]:
 
     async def evidence(viewer: Viewer, run: Run, step: int) -> Evidence:
         collect = EvidenceCollector(console, viewer)
+        acted: Evidence = [(f"acted: {a.kind}", a.summary) for a in run.acts_of(step)]
         if run.runbook == "provider-outage":
-            return await collect.outage(run.subject, step)
-        return await collect.suspension(run.subject, step)
+            return acted + await collect.outage(run.subject, step)
+        return acted + await collect.suspension(run.subject, step)
+
+    async def open_incidents(viewer: Viewer, run: Run) -> list[dict[str, Any]]:
+        if run.runbook != "provider-outage" or not console.may(viewer, "incidents"):
+            return []
+        doc = await console.api(viewer, "GET", "/incidents")
+        return [i for i in doc["incidents"] if run.subject in i["aliases"]]
+
+    async def render_run(
+        request: Request,
+        viewer: Viewer,
+        run: Run,
+        book: Runbook,
+        current: int,
+        *,
+        refusal: ActRefused | None = None,
+        refused_act: str | None = None,
+    ) -> Response:
+        todo = [s.number for s in book.steps if s.number not in run.steps]
+        shown = await evidence(viewer, run, current) if current else []
+        kinds = run_acts.acts_for(run.runbook, current)
+        incidents = await open_incidents(viewer, run) if kinds else []
+        matrix = console.gateway.routing.matrix
+        alias = run.runbook == "provider-outage"
+        return console.render(
+            request,
+            "run.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            run=run,
+            book=book,
+            current=current,
+            evidence=shown,
+            done=not todo,
+            acts=[
+                (
+                    k,
+                    run_acts.ACT_LABELS[k],
+                    run_acts.ACT_PATHS[k],
+                    run_acts.not_allowed_reason(console, viewer, k),
+                )
+                for k in kinds
+            ],
+            incidents=incidents,
+            run_incident=run_acts.incident_of(run.acts)
+            or (incidents[0]["id"] if incidents else None),
+            route_providers=sorted(matrix.providers) if alias else [],
+            durations=DURATIONS,
+            severities=SEVERITIES,
+            reasons=[(r, REASON_OWNER[r]) for r in REASONS],
+            default_review=(datetime.now(UTC) + timedelta(days=14)).date().isoformat(),
+            refusal=refusal,
+            refused_act=refused_act,
+            notice=ACTED if request.query_params.get("acted") == "1" else None,
+        )
 
     @console.page("runbook")
     async def listing(request: Request, viewer: Viewer) -> Response:
@@ -330,17 +414,40 @@ def routes(console: Console) -> list[Route]:
             current = int(request.query_params.get("step", todo[0] if todo else 0))
         except ValueError as exc:
             raise InvalidRequest("step must be a number") from exc
-        shown = await evidence(viewer, run, current) if current else []
-        return console.render(
-            request,
-            "run.html",
-            viewer,
-            run=run,
-            book=book,
-            current=current,
-            evidence=shown,
-            done=not todo,
-        )
+        return await render_run(request, viewer, run, book, current)
+
+    def act_handler(kind: str) -> Any:
+        @console.page(kind)
+        async def act(request: Request, viewer: Viewer) -> Response:
+            run, book = await get_run(request.path_params["run_id"])
+            step = int(request.path_params["step"])
+            if run.finished_at:
+                raise InvalidRequest("this run is finished; start a new one")
+            if kind not in run_acts.acts_for(run.runbook, step):
+                raise InvalidRequest(
+                    f"step {step} of this runbook does not {run_acts.ACT_LABELS[kind]}"
+                )
+            form = await request.form()
+            try:
+                summary, result = await run_acts.perform(console, viewer, kind, run.subject, form)
+            except ActRefused as exc:
+                return await render_run(
+                    request, viewer, run, book, step, refusal=exc, refused_act=kind
+                )
+            details = {
+                "runbook": run.runbook,
+                "step": step,
+                "act": kind,
+                "summary": summary[:500],
+                "result": result,
+            }
+            await asyncio.to_thread(record, viewer, "runbook.run.act", run.id, details=details)
+            return RedirectResponse(
+                f"/console/runs/{run.id}?step={step}&acted=1#step", status_code=303
+            )
+
+        act.__name__ = f"act_{kind}"
+        return act
 
     @console.page("runbook_record")
     async def record_step(request: Request, viewer: Viewer) -> Response:
@@ -388,5 +495,11 @@ def routes(console: Console) -> list[Route]:
         Route("/runs/{run_id}", show, methods=["GET"]),
         Route("/runs/{run_id}/steps/{step:int}", record_step, methods=["POST"]),
         Route("/runs/{run_id}/finish", finish, methods=["POST"]),
+        *(
+            Route(
+                f"/runs/{{run_id}}/steps/{{step:int}}/{path}", act_handler(kind), methods=["POST"]
+            )
+            for kind, path in run_acts.ACT_PATHS.items()
+        ),
         Route("/runs/{run_id}/report.md", report, methods=["GET"]),
     ]

@@ -66,6 +66,24 @@ def _form_text(form: Any, name: str, limit: int = 2000) -> str:
     return str(form.get(name, "")).strip()[:limit]
 
 
+def suspension_body(form: Any) -> dict[str, Any]:
+    """The admin API's suspension-request body from a console form (tenant page, runbook step)."""
+    review = _form_text(form, "review_date", 10)
+    try:
+        review_at = (
+            datetime.fromisoformat(review).replace(hour=9, tzinfo=UTC).isoformat()
+            if review
+            else None
+        )
+    except ValueError as exc:
+        raise InvalidRequest("the review date must be a date like 2026-12-15") from exc
+    return {
+        "reason": _form_text(form, "reason", 40),
+        "note": _form_text(form, "note"),
+        "review_at": review_at,
+    }
+
+
 def routes(console: Console) -> list[Route]:
     @console.page("tenants")
     async def search(request: Request, viewer: Viewer) -> Response:
@@ -148,20 +166,7 @@ def routes(console: Console) -> list[Route]:
     async def request_suspension(request: Request, viewer: Viewer) -> Response:
         ref = request.path_params["ref"]
         form = await request.form()
-        review = _form_text(form, "review_date", 10)
-        try:
-            review_at = (
-                datetime.fromisoformat(review).replace(hour=9, tzinfo=UTC).isoformat()
-                if review
-                else None
-            )
-        except ValueError as exc:
-            raise InvalidRequest("the review date must be a date like 2026-12-15") from exc
-        body = {
-            "reason": _form_text(form, "reason", 40),
-            "note": _form_text(form, "note"),
-            "review_at": review_at,
-        }
+        body = suspension_body(form)
         return await act(
             request,
             viewer,
