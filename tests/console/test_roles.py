@@ -41,7 +41,9 @@ def console_endpoints(env: ConsoleEnv) -> list[tuple[str, str, str]]:
     def walk(routes: list[BaseRoute], prefix: str) -> None:
         for r in routes:
             if isinstance(r, Mount):
-                inner = getattr(r.app, "app", r.app)  # SecurityHeaders wraps the Starlette app
+                inner = r.app  # SecurityHeaders and QueryTally wrap the Starlette app
+                while not hasattr(inner, "routes") and hasattr(inner, "app"):
+                    inner = inner.app
                 walk(list(getattr(inner, "routes", [])), prefix + r.path)
             elif isinstance(r, Route):
                 action = getattr(r.endpoint, "action", None)

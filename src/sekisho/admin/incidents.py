@@ -69,10 +69,9 @@ async def list_incidents(request: Request, _: Reader, all: bool = False) -> dict
 
     def run() -> list[dict[str, Any]]:
         with gw.db.read() as session:
-            return [
-                service.incident_document(session, i)
-                for i in service.list_incidents(session, include_resolved=all)
-            ]
+            return service.incident_documents(
+                session, service.list_incidents(session, include_resolved=all)
+            )
 
     return {"incidents": await asyncio.to_thread(run)}
 

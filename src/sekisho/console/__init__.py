@@ -34,6 +34,7 @@ from sekisho.console.pages import (
     tenants,
 )
 from sekisho.console.security import SecurityHeaders
+from sekisho.console.tally import QueryTally
 from sekisho.console.web import Console
 from sekisho.gateway import Gateway
 
@@ -65,7 +66,7 @@ def console_app(console: Console) -> Starlette:
 def console_routes(gateway: Gateway, admin: FastAPI) -> list[Route | Mount]:
     """What the app factory mounts: /console (redirect) and everything under /console/."""
     console = Console(gateway, admin)
-    app = SecurityHeaders(console_app(console))
+    app = SecurityHeaders(QueryTally(console_app(console), gateway.db.engine))
 
     async def bare(request: Request) -> Response:
         return RedirectResponse("/console/", status_code=308)

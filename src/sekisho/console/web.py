@@ -29,6 +29,7 @@ from sekisho.console.authz import Permissions
 from sekisho.errors import InvalidApiKey, PermissionDenied, SekishoError
 from sekisho.gateway import Gateway
 from sekisho.identity.csrf import CSRF_FIELD, csrf_token
+from sekisho.identity.resolver import verified_once
 from sekisho.store.models import PLATFORM_ROLES
 
 Handler = Callable[[Request, "Viewer"], Awaitable[Response]]
@@ -175,6 +176,12 @@ class Console:
 
         def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint(request: Request) -> Response:
+                if request.method in ("GET", "HEAD"):  # a read: confirm the session once
+                    with verified_once():
+                        return await guarded(request)
+                return await guarded(request)
+
+            async def guarded(request: Request) -> Response:
                 try:
                     viewer = await self.viewer(request)
                 except InvalidApiKey as exc:

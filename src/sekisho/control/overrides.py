@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sekisho import audit
@@ -163,6 +163,32 @@ def history(session: Session, alias: str, limit: int = 20) -> Sequence[AliasOver
         .order_by(AliasOverride.created_at.desc())
         .limit(limit)
     ).all()
+
+
+def histories(
+    session: Session, aliases: list[str], limit: int = 20
+) -> dict[str, list[AliasOverride]]:
+    """`history` of several aliases in one query: each alias's newest `limit` overrides."""
+    ranked = (
+        select(
+            AliasOverride.id,
+            func.row_number()
+            .over(partition_by=AliasOverride.alias, order_by=AliasOverride.created_at.desc())
+            .label("rn"),
+        )
+        .where(AliasOverride.alias.in_(aliases))
+        .subquery()
+    )
+    rows = session.scalars(
+        select(AliasOverride)
+        .join(ranked, ranked.c.id == AliasOverride.id)
+        .where(ranked.c.rn <= limit)
+        .order_by(AliasOverride.created_at.desc())
+    ).all()
+    out: dict[str, list[AliasOverride]] = {a: [] for a in aliases}
+    for row in rows:
+        out[row.alias].append(row)
+    return out
 
 
 def record_expiries(session: Session, now: datetime | None = None) -> list[str]:

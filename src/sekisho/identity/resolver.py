@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 
@@ -14,6 +17,28 @@ from sekisho.identity.principal import AdminPrincipal
 from sekisho.settings import IdentitySettings
 from sekisho.store.db import Database
 from sekisho.store.models import PLATFORM_ROLES
+
+# Sessions already confirmed while serving one read-only console page (see `verified_once`).
+_confirmed: ContextVar[dict[str, sessions.SignedIn] | None] = ContextVar(
+    "sekisho_confirmed_sessions", default=None
+)
+
+
+@contextmanager
+def verified_once() -> Iterator[None]:
+    """Within this block (one read-only console page), confirm each session once.
+
+    The console answers a GET by calling the admin API in process several times
+    as the viewer; each call would re-read the same session a few milliseconds
+    apart. Inside the block the first confirmation is reused by the calls of the
+    same request (the context is per request; threads and tasks it starts copy it).
+    State changes never use it: every unsafe request confirms afresh.
+    """
+    reset = _confirmed.set({})
+    try:
+        yield
+    finally:
+        _confirmed.reset(reset)
 
 
 class SessionAuth:
@@ -30,8 +55,12 @@ class SessionAuth:
         now = datetime.now(UTC)
         with self._db.read() as db:
             signed_in = sessions.load_session(db, token, self.cfg, now)
-        with self._db.begin() as db:
-            sessions.touch(db, signed_in.session.id, self.cfg, now)
+        last_seen = signed_in.session.idle_expires_at - timedelta(
+            seconds=self.cfg.session_idle_timeout_s
+        )
+        if last_seen < now - timedelta(seconds=self.cfg.session_touch_interval_s):
+            with self._db.begin() as db:  # a write only when the last one is old enough
+                sessions.touch(db, signed_in.session.id, self.cfg, now)
         return signed_in
 
     async def signed_in(self, request: Request, *, token: str | None = None) -> sessions.SignedIn:
@@ -48,8 +77,14 @@ class SessionAuth:
                 presented = value if isinstance(value, str) else None
             if not csrf_ok(token, presented):
                 raise PermissionDenied("Missing or wrong CSRF token.")
+        confirmed = _confirmed.get() if request.method not in UNSAFE_METHODS else None
+        if confirmed is not None and token in confirmed:
+            return confirmed[token]
         try:
-            return await asyncio.to_thread(self._load, token)
+            signed_in = await asyncio.to_thread(self._load, token)
+            if confirmed is not None:
+                confirmed[token] = signed_in
+            return signed_in
         except SekishoError:
             raise
         except Exception as exc:  # store unreachable: deny (Rule 6)

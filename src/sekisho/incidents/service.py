@@ -423,12 +423,42 @@ def evidence_bundles(timeline: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 
 def incident_document(session: Session, incident: Incident) -> dict[str, Any]:
     """Everything about an incident for operators: timeline, overrides, impact, evidence."""
-    doc = _document(session, incident)
+    doc = _document(
+        incident, events(session, incident.id), attached_overrides(session, incident.id)
+    )
     doc["evidence"] = evidence_bundles(doc["timeline"])
     return doc
 
 
-def _document(session: Session, incident: Incident) -> dict[str, Any]:
+def incident_documents(session: Session, incidents: Sequence[Incident]) -> list[dict[str, Any]]:
+    """`incident_document` of several incidents in three queries, not two per incident."""
+    ids = [i.id for i in incidents]
+    timeline: dict[str, list[IncidentEvent]] = {i: [] for i in ids}
+    attached: dict[str, list[AliasOverride]] = {i: [] for i in ids}
+    if ids:
+        for e in session.scalars(
+            select(IncidentEvent)
+            .where(IncidentEvent.incident_id.in_(ids))
+            .order_by(IncidentEvent.ts, IncidentEvent.id)
+        ):
+            timeline[e.incident_id].append(e)
+        for o in session.scalars(
+            select(AliasOverride)
+            .where(AliasOverride.incident_id.in_(ids))
+            .order_by(AliasOverride.created_at)
+        ):
+            attached[o.incident_id or ""].append(o)
+    docs = []
+    for incident in incidents:
+        doc = _document(incident, timeline[incident.id], attached[incident.id])
+        doc["evidence"] = evidence_bundles(doc["timeline"])
+        docs.append(doc)
+    return docs
+
+
+def _document(
+    incident: Incident, timeline: Sequence[IncidentEvent], overrides: Sequence[AliasOverride]
+) -> dict[str, Any]:
     return {
         "id": incident.id,
         "title": incident.title,
@@ -451,7 +481,7 @@ def _document(session: Session, incident: Incident) -> dict[str, Any]:
                 "text": e.text,
                 "details": e.details,
             }
-            for e in events(session, incident.id)
+            for e in timeline
         ],
         "overrides": [
             {
@@ -463,6 +493,6 @@ def _document(session: Session, incident: Incident) -> dict[str, Any]:
                 "expires_at": o.expires_at.isoformat(),
                 "reverted_at": o.reverted_at.isoformat() if o.reverted_at else None,
             }
-            for o in attached_overrides(session, incident.id)
+            for o in overrides
         ],
     }

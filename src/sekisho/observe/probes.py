@@ -12,8 +12,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from sekisho.adapters import adapter_for
@@ -171,38 +172,61 @@ class ProbeSummary:
 def summaries(
     session: Session, kind: str, targets: list[str], since: datetime
 ) -> dict[str, ProbeSummary]:
-    """Per target, the probes since `since`."""
-    out: dict[str, ProbeSummary] = {}
-    counts = {
-        t: (int(n), int(bad or 0))
-        for t, n, bad in session.execute(
-            select(
-                ProbeResult.target,
-                func.count(),
-                func.sum(case((ProbeResult.ok.is_(False), 1), else_=0)),
-            )
-            .where(
-                ProbeResult.kind == kind, ProbeResult.target.in_(targets), ProbeResult.ts >= since
-            )
-            .group_by(ProbeResult.target)
+    """Per target, the probes since `since` (one query, whatever the number of targets)."""
+    return summaries_of(session, {kind: targets}, since)[kind]
+
+
+def summaries_of(
+    session: Session, wanted: dict[str, list[str]], since: datetime
+) -> dict[str, dict[str, ProbeSummary]]:
+    """`summaries` of several kinds at once (kind -> targets), still one query."""
+    failed = case((ProbeResult.ok.is_(False), 1), else_=0)
+    per_target = (ProbeResult.kind, ProbeResult.target)
+    scope = or_(
+        *(
+            and_(ProbeResult.kind == kind, ProbeResult.target.in_(targets))
+            for kind, targets in wanted.items()
         )
+    )
+    ranked = (
+        select(
+            ProbeResult.kind,
+            ProbeResult.target,
+            ProbeResult.ok,
+            ProbeResult.ts,
+            ProbeResult.outcome,
+            ProbeResult.latency_ms,
+            func.count().over(partition_by=per_target).label("total"),
+            func.sum(failed).over(partition_by=per_target).label("failed"),
+            func.row_number()
+            .over(
+                partition_by=per_target,
+                order_by=(ProbeResult.ts.desc(), ProbeResult.id.desc()),
+            )
+            .label("rn"),
+        )
+        .where(scope, ProbeResult.ts >= since)
+        .subquery()
+    )
+    latest = {
+        (row.kind, row.target): row
+        for row in session.execute(select(ranked).where(ranked.c.rn == 1)).all()
     }
-    for target in targets:
-        last = session.scalars(
-            select(ProbeResult)
-            .where(ProbeResult.kind == kind, ProbeResult.target == target, ProbeResult.ts >= since)
-            .order_by(ProbeResult.ts.desc(), ProbeResult.id.desc())
-            .limit(1)
-        ).first()
-        total, failed = counts.get(target, (0, 0))
-        out[target] = ProbeSummary(
-            kind,
-            target,
-            total,
-            failed,
-            last.ok if last else None,
-            last.ts if last else None,
-            last.outcome if last else None,
-            last.latency_ms if last else None,
-        )
+    out: dict[str, dict[str, ProbeSummary]] = {kind: {} for kind in wanted}
+    for kind, targets in wanted.items():
+        for target in targets:
+            out[kind][target] = _summary(kind, target, latest.get((kind, target)))
     return out
+
+
+def _summary(kind: str, target: str, last: Any) -> ProbeSummary:
+    return ProbeSummary(
+        kind,
+        target,
+        int(last.total) if last else 0,
+        int(last.failed or 0) if last else 0,
+        bool(last.ok) if last else None,
+        last.ts if last else None,
+        last.outcome if last else None,
+        last.latency_ms if last else None,
+    )

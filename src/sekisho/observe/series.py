@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import add
 from typing import Any
 
 import orjson
@@ -89,11 +90,75 @@ def row_cell(row: Any) -> Cell:
     )
 
 
+def _add_hist(into: list[int], stored: Any) -> None:
+    if stored is not None and len(stored) == histogram.N_BUCKETS:
+        into[:] = map(add, into, stored)
+    elif stored:
+        histogram.merge(into, stored)
+
+
+def add_row(cell: Cell, row: Any) -> None:
+    """Add one rollup row into `cell` in place (what `cell.merge(row_cell(row))` does, with
+    no intermediate cell: a 7-day window merges ten thousand rows)."""
+    (
+        _,
+        requests,
+        s2xx,
+        s4xx,
+        s5xx,
+        s429,
+        s502,
+        codes,
+        latency_sum,
+        latency_hist,
+        ttfb_count,
+        ttfb_sum,
+        ttfb_hist,
+        prompt_tokens,
+        completion_tokens,
+    ) = row[-15:]  # _COLUMNS, whatever precedes them
+    cell.requests += requests or 0
+    cell.s2xx += s2xx or 0
+    cell.s4xx += s4xx or 0
+    cell.s5xx += s5xx or 0
+    cell.s429 += s429 or 0
+    cell.s502 += s502 or 0
+    cell.latency_sum += latency_sum or 0.0
+    cell.ttfb_count += ttfb_count or 0
+    cell.ttfb_sum += ttfb_sum or 0.0
+    cell.prompt_tokens += prompt_tokens or 0
+    cell.completion_tokens += completion_tokens or 0
+    codes = _json(codes)
+    if codes:
+        mine = cell.codes
+        for code, n in codes.items():
+            mine[code] = mine.get(code, 0) + n
+    _add_hist(cell.latency_hist, _json(latency_hist))
+    _add_hist(cell.ttfb_hist, _json(ttfb_hist))
+
+
 _COLUMNS = [
     cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c
     for c in RequestRollup.__table__.columns
     if c.name not in ("dim", "key", "replica")
 ]
+assert [c.name for c in _COLUMNS] == [
+    "bucket",
+    "requests",
+    "s2xx",
+    "s4xx",
+    "s5xx",
+    "s429",
+    "s502",
+    "codes",
+    "latency_sum",
+    "latency_hist",
+    "ttfb_count",
+    "ttfb_sum",
+    "ttfb_hist",
+    "prompt_tokens",
+    "completion_tokens",
+], "add_row unpacks the rollup columns in this order"
 
 
 def _rows(session: Session, dim: str, keys: list[str], start: datetime, end: datetime) -> list[Any]:
@@ -108,16 +173,23 @@ def _rows(session: Session, dim: str, keys: list[str], start: datetime, end: dat
 
 
 def series(
-    session: Session, dim: str, key: str, start: datetime, end: datetime
+    session: Session, dim: str, key: str, start: datetime, end: datetime, step_s: int = 0
 ) -> list[tuple[datetime, Totals]]:
-    """Per-bucket totals of one alias / tenant / provider in [start, end), oldest first."""
+    """Per-bucket totals of one alias / tenant / provider in [start, end), oldest first.
+
+    `step_s` (a multiple of the rollup bucket) merges the buckets of each step into one
+    point, for a chart over a wide window; 0 keeps the rollup's own buckets.
+    """
     merged: dict[datetime, Totals] = {}
     for row in _rows(session, dim, [key], start, end):
-        seen = merged.get(row.bucket)
-        if seen is None:  # usually one row per bucket: no merge needed
-            merged[row.bucket] = Totals(row_cell(row))
-        else:
-            seen.cell.merge(row_cell(row))
+        slot = row.bucket
+        if step_s:
+            epoch = int(slot.timestamp())
+            slot = datetime.fromtimestamp(epoch - epoch % step_s, slot.tzinfo)
+        seen = merged.get(slot)
+        if seen is None:
+            seen = merged[slot] = Totals()
+        add_row(seen.cell, row)
     return sorted(merged.items())
 
 
@@ -136,7 +208,7 @@ def window_totals(
             RequestRollup.bucket < end,
         )
     ).all():
-        out[row.key].cell.merge(row_cell(row))
+        add_row(out[row.key].cell, row)
     return out
 
 

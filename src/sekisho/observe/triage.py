@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sekisho.control.overrides import active_rows
 from sekisho.matrix import Matrix
-from sekisho.observe.probes import ProbeSummary, summaries
+from sekisho.observe.probes import ProbeSummary, summaries_of
 from sekisho.observe.series import Totals, window_totals
 from sekisho.store.db import Database
 
@@ -170,8 +170,8 @@ def gather(
             for o in active_rows(session, now)
             if o.alias == alias
         )
-        provider_probes = summaries(session, "provider", providers, since)
-        alias_probes = summaries(session, "alias", [alias, *others], since)
+        probes = summaries_of(session, {"provider": providers, "alias": [alias, *others]}, since)
+        provider_probes, alias_probes = probes["provider"], probes["alias"]
         attempts = window_totals(session, "provider", providers, since, until)
         traffic = window_totals(session, "alias", [alias], since, until)[alias]
     evidence = [

@@ -93,9 +93,15 @@ def routes(console: Console) -> list[Route]:
         alias = request.path_params["alias"]
         known(alias)
         window = _window(request)
-        view, doc = await asyncio.gather(
-            console.api(viewer, "GET", f"/aliases/{alias}"),
-            console.api(viewer, "GET", f"/aliases/{alias}/series", params={"since": window}),
+        end = datetime.now(UTC)
+        start = end - WINDOWS[window]
+
+        def read() -> dict[str, Any]:
+            with console.gateway.db.read() as session:
+                return queries.alias_totals(session, alias, start, end)
+
+        view, totals = await asyncio.gather(
+            console.api(viewer, "GET", f"/aliases/{alias}"), asyncio.to_thread(read)
         )
         triage = (
             await console.api(viewer, "GET", f"/aliases/{alias}/triage")
@@ -108,7 +114,7 @@ def routes(console: Console) -> list[Route]:
             viewer,
             alias=alias,
             view=view,
-            totals=doc["totals"],
+            totals=totals,
             window=window,
             windows=list(WINDOWS),
             triage=triage,
@@ -121,11 +127,17 @@ def routes(console: Console) -> list[Route]:
         alias = request.path_params["alias"]
         known(alias)
         window = _window(request)
-        doc, alerts = await asyncio.gather(
-            console.api(viewer, "GET", f"/aliases/{alias}/series", params={"since": window}),
-            console.api(viewer, "GET", "/alerts", params={"all": "true"}),
-        )
-        return JSONResponse(chart_columns(doc, alerts["alerts"], alias))
+        end = datetime.now(UTC)
+        start = end - WINDOWS[window]
+        bucket_s = console.gateway.settings.observe.rollup_bucket_s
+
+        def read() -> dict[str, Any]:
+            with console.gateway.db.read() as session:
+                doc = queries.alias_chart(session, alias, start, end, bucket_s)
+                alerts = queries.alias_alerts(session, alias, start, end)
+            return chart_columns(doc, alerts, alias)
+
+        return JSONResponse(await asyncio.to_thread(read))
 
     @console.page("requests")
     async def requests(request: Request, viewer: Viewer) -> Response:
