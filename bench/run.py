@@ -64,6 +64,24 @@ QUICK = Plan(
     4.0,
     0,
 )
+# Every peer side by side, shorter than the full run (~10 min): no large/slow scenarios,
+# a short ladder, no memory run.
+PEERS = Plan(
+    "peers",
+    ("sekisho-sqlite", "sekisho-pg", "litellm", "portkey"),
+    ("small",),
+    4,
+    3.0,
+    (10, 50, 100, 250, 500, 1000, 1500, 2000),
+    4.0,
+    5000,
+    0.5,
+    10,
+    32,
+    5.0,
+    0,
+    1000,
+)
 FULL = Plan(
     "full",
     ("sekisho-sqlite", "sekisho-pg", "litellm", "portkey"),
@@ -342,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="all targets incl. PostgreSQL and LiteLLM, memory run (~20 min)",
     )
+    group.add_argument(
+        "--peers",
+        action="store_true",
+        help="every peer (Sekisho SQLite/PostgreSQL, LiteLLM, Portkey), short ladder (~10 min)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument(
         "--many-streams",
@@ -351,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also N long streams open at once through one worker (full: 1000)",
     )
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else FULL
+    plan = QUICK if args.quick else PEERS if args.peers else FULL
     if args.many_streams is not None:
         plan = Plan(**{**plan.__dict__, "many_streams": args.many_streams})
     try:
