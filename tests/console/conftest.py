@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from sekisho.actor import Actor
 from sekisho.simulator import SimulatorServer
 from sekisho.store.db import Database
 from sekisho.tenancy import passwords, service
+from tests.chatapp.browser import chromium
 from tests.lifecycle.support import PASSWORD, make_people
 from tests.support.databases import fresh_postgres_database
 from tests.support.gateway import (
@@ -31,7 +32,6 @@ from tests.support.gateway import (
     start_gateway,
 )
 
-CHROMIUM = "/usr/bin/chromium"
 # `expect` polls for the state it names; 5 s (Playwright's default) is too short a ceiling on a
 # loaded 2-core machine (the drill-down table missed it at load 15). Same ceiling as actions.
 expect.set_options(timeout=15_000)
@@ -103,12 +103,8 @@ def fast_password_hashing() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """One Chromium per test process; every test opens its own contexts (cheap, isolated)."""
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
