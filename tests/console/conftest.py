@@ -89,7 +89,7 @@ class ConsoleEnv:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fast_password_hashing() -> Iterator[None]:
     """Argon2id at the lowest cost for these tests' users: hashing them (and verifying each
     sign-in) at the production cost was a third of the browser tests' time. The parameters
@@ -100,9 +100,14 @@ def fast_password_hashing() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium per test process; every test opens its own contexts (cheap, isolated)."""
+    """One Chromium per test module; every test opens its own contexts (cheap, isolated).
+
+    Not per session: while Playwright's sync API is started, the main thread counts as
+    running an event loop, so every later test module in the same process that calls
+    `asyncio.run` (or starts Playwright again) would fail.
+    """
     with chromium() as launched:
         yield launched
 
