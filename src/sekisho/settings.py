@@ -423,6 +423,15 @@ class QuotaSettings(BaseModel):
         gt=0,
         description="After Redis fails, how long to use this replica's share before retrying.",
     )
+    redis_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        le=30,
+        description=(
+            "How long a quota check waits for Redis (to connect or to answer) before this "
+            "replica counts its own share instead."
+        ),
+    )
     refresh_s: float = Field(
         2.0, gt=0, description="How often each replica re-reads per-tenant quota overrides."
     )

@@ -49,6 +49,7 @@ class QuotaRuntime:
             default_completion_tokens=q.default_completion_tokens,
             lease_s=q.stream_lease_s,
             redis_retry_s=q.redis_retry_s,
+            redis_timeout_s=q.redis_timeout_s,
             on_budget=self._budget_crossed,
         )
         self.meter = UsageMeter(

@@ -103,8 +103,16 @@ class QuotaService:
         self.stats = QuotaStats()
 
     @classmethod
-    def from_url(cls, defaults: QuotaLimits, redis_url: str | None, **kw: Any) -> QuotaService:
-        return cls(defaults, shared=RedisCounters(redis_url) if redis_url else None, **kw)
+    def from_url(
+        cls,
+        defaults: QuotaLimits,
+        redis_url: str | None,
+        *,
+        redis_timeout_s: float = 1.0,
+        **kw: Any,
+    ) -> QuotaService:
+        shared = RedisCounters(redis_url, timeout_s=redis_timeout_s) if redis_url else None
+        return cls(defaults, shared=shared, **kw)
 
     @property
     def degraded(self) -> bool:
