@@ -121,13 +121,23 @@ def make_tenant(
 
 
 def reset_circuits(gw: RunningGateway, **changes: float) -> None:
-    """Forget all passive health (between tests sharing one gateway), maybe with new thresholds."""
+    """Forget all passive health (between tests sharing one gateway), maybe with new thresholds.
+
+    The swap runs on the gateway's own event loop. Done from the test's thread it could
+    interleave with the gateway's routing refresh (which reads the state, then writes a
+    new one with the circuits it read) and be lost: the next test then met the circuit an
+    earlier test had opened, and its request went to a fallback.
+    """
     gateway = gw.gateway
-    current = gateway.routing
     settings = replace(gateway.settings.circuit_settings(), **changes)
-    gateway.routing = RoutingState(
-        matrix=current.matrix, circuits=CircuitBook(settings), overrides=current.overrides
-    )
+
+    async def swap() -> None:
+        current = gateway.routing
+        gateway.routing = RoutingState(
+            matrix=current.matrix, circuits=CircuitBook(settings), overrides=current.overrides
+        )
+
+    gw.run(swap)
 
 
 class SteerableClock:
