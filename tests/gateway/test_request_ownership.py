@@ -290,7 +290,10 @@ def test_a_client_that_leaves_a_stream_ends_it_upstream_too(env: Env, sim: Simul
         ) as resp,
     ):
         rid = resp.headers["x-request-id"]
-        next(resp.iter_lines())  # the first chunk arrived; the upstream is held
+        # The iterator is kept: a dropped one is closed at once (GeneratorExit), and closing
+        # it closes the response, so the client would leave before the test saw the hold.
+        lines = resp.iter_lines()
+        next(lines)  # the first chunk arrived; the upstream is held
         _wait(lambda: sim.stats(PRIMARY)["held"] == 1, "the held upstream", timeout_s=30)
     left_at = time.monotonic()  # the connection is closed here
     _wait(lambda: _inflight(env, tenant_id) == 0, "the gateway to notice")
