@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from sekisho.admin.auth import READ_OPS, WRITE_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import AliasList, AliasView, MatrixInfo
 from sekisho.control import overrides as override_service
 from sekisho.control.alias_view import alias_view
 from sekisho.control.replicas import live_replicas, merged_circuits
@@ -48,7 +49,11 @@ def _view(request: Request, alias: str) -> dict[str, Any]:
     return alias_view(matrix, alias, circuits, history, time.time())
 
 
-@router.get("/aliases", summary="Every alias with its routes and active overrides")
+@router.get(
+    "/aliases",
+    summary="Every alias with its routes and active overrides",
+    response_model=AliasList,
+)
 async def list_aliases(request: Request, _: Reader) -> dict[str, Any]:
     gw = gateway_of(request)
     matrix = gw.routing.matrix
@@ -71,7 +76,9 @@ async def list_aliases(request: Request, _: Reader) -> dict[str, Any]:
 
 
 @router.get(
-    "/aliases/{alias}", summary="One alias: routes, circuits, overrides, plan per tenant kind"
+    "/aliases/{alias}",
+    summary="One alias: routes, circuits, overrides, plan per tenant kind",
+    response_model=AliasView,
 )
 async def show_alias(request: Request, alias: str, _: Reader) -> dict[str, Any]:
     return await asyncio.to_thread(_view, request, alias)
@@ -135,7 +142,7 @@ async def reload_matrix(request: Request, who: Writer) -> dict[str, Any]:
     }
 
 
-@router.get("/matrix", summary="The running matrix's hash and counts")
+@router.get("/matrix", summary="The running matrix's hash and counts", response_model=MatrixInfo)
 async def matrix_info(request: Request, _: Reader) -> dict[str, Any]:
     m = gateway_of(request).routing.matrix
     return {

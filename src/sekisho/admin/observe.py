@@ -10,6 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 
 from sekisho.admin.auth import READ_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import (
+    AlertList,
+    AliasSeries,
+    ProbeList,
+    ProviderSeries,
+    TenantSeries,
+    TriageReport,
+)
 from sekisho.errors import InvalidRequest, NotFound
 from sekisho.observe import alerts, triage
 from sekisho.observe.probes import summaries
@@ -40,7 +48,11 @@ async def _series(
     return await asyncio.to_thread(run)
 
 
-@router.get("/aliases/{alias}/series", summary="Per-bucket requests, 5xx/429, latency, tokens")
+@router.get(
+    "/aliases/{alias}/series",
+    summary="Per-bucket requests, 5xx/429, latency, tokens",
+    response_model=AliasSeries,
+)
 async def alias_series(
     request: Request, alias: str, _: Reader, start: From = None, end: To = None, since: Since = None
 ) -> dict[str, Any]:
@@ -49,7 +61,11 @@ async def alias_series(
     return await _series(request, "alias", alias, start, end, since)
 
 
-@router.get("/tenants/{tenant_id}/series", summary="The same series for one tenant")
+@router.get(
+    "/tenants/{tenant_id}/series",
+    summary="The same series for one tenant",
+    response_model=TenantSeries,
+)
 async def tenant_series(
     request: Request,
     tenant_id: str,
@@ -64,6 +80,7 @@ async def tenant_series(
 @router.get(
     "/providers/{provider}/series",
     summary="Upstream attempts to one provider by outcome (internal)",
+    response_model=ProviderSeries,
 )
 async def provider_series(
     request: Request,
@@ -78,7 +95,7 @@ async def provider_series(
     return await _series(request, "provider", provider, start, end, since)
 
 
-@router.get("/alerts", summary="Spike alerts (firing by default)")
+@router.get("/alerts", summary="Spike alerts (firing by default)", response_model=AlertList)
 async def list_alerts(request: Request, _: Reader, all: bool = False) -> dict[str, Any]:
     gw = gateway_of(request)
 
@@ -89,7 +106,11 @@ async def list_alerts(request: Request, _: Reader, all: bool = False) -> dict[st
     return {"alerts": await asyncio.to_thread(run)}
 
 
-@router.get("/probes", summary="Synthetic probe results per provider and alias (last hour)")
+@router.get(
+    "/probes",
+    summary="Synthetic probe results per provider and alias (last hour)",
+    response_model=ProbeList,
+)
 async def list_probes(request: Request, _: Reader) -> dict[str, Any]:
     gw = gateway_of(request)
     matrix = gw.routing.matrix
@@ -113,7 +134,11 @@ async def list_probes(request: Request, _: Reader) -> dict[str, Any]:
     return await asyncio.to_thread(run)
 
 
-@router.get("/aliases/{alias}/triage", summary="Upstream or us? The verdict and its numbers")
+@router.get(
+    "/aliases/{alias}/triage",
+    summary="Upstream or us? The verdict and its numbers",
+    response_model=TriageReport,
+)
 async def triage_alias(
     request: Request,
     alias: str,

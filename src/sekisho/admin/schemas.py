@@ -1,11 +1,20 @@
 """Response models of the admin API's read routes: what the OpenAPI document says they return.
 
 Times are ISO 8601 strings (UTC), as the routes write them; a missing time is null.
+Each model lists the keys of the route's answer in the order the route writes them: a
+response model drops the keys it does not name and refuses (500) a value of another type.
+Only a free-form blob (an event's details, a payload, a ledger entry's body) stays an
+object of any keys.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field, WithJsonSchema
+
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+"""A JSON number kept as computed: an int stays an int (300, not 300.0)."""
 
 
 class TenantSummary(BaseModel):
@@ -79,3 +88,244 @@ class ApiKeyView(BaseModel):
 
 class ApiKeyList(BaseModel):
     keys: list[ApiKeyView]
+
+
+# --- aliases and the matrix (`sekisho.control.alias_view`) -------------------------
+
+
+class Circuit(BaseModel):
+    """A route's circuit as the live replicas report it (the worst of them)."""
+
+    state: str
+    opened_at: Number | None
+    open_until: Number | None
+    probe_ready_at: Number | None
+    trials_in_flight: int
+    trial_available: bool
+    consecutive_failures: int
+    window_requests: int
+    window_failures: int
+    reopens: int
+
+
+class AliasRoute(BaseModel):
+    label: str
+    provider: str
+    model: str
+    region: str | None
+    sovereignty: list[str]
+    china_gated: bool | None
+    circuit: Circuit
+
+
+class PlanEntry(BaseModel):
+    provider: str
+    model: str
+    label: str
+    decision: str
+    reason: str
+    order: int | None
+
+
+class AliasPlan(BaseModel):
+    tenant_kind: str
+    usable: bool
+    denial: str | None
+    order: list[str]
+    entries: list[PlanEntry]
+
+
+class AliasOverride(BaseModel):
+    """An operator's drain or pin; its times are unix seconds (as the routing reads them)."""
+
+    id: str
+    alias: str
+    kind: str
+    provider: str
+    reason: str
+    created_by: str
+    created_at: float
+    expires_at: float
+    reverted_at: float | None
+    active: bool
+
+
+class AliasView(BaseModel):
+    alias: str
+    sovereignty: str | None
+    description: str
+    routes: list[AliasRoute]
+    plans: list[AliasPlan]
+    overrides: list[AliasOverride]
+
+
+class AliasList(BaseModel):
+    aliases: list[AliasView]
+    matrix_sha256: str
+
+
+class MatrixInfo(BaseModel):
+    sha256: str
+    providers: list[str]
+    aliases: list[str]
+
+
+# --- observability (`sekisho.observe`: series, alerts, probes, triage) --------------
+
+
+class Latency(BaseModel):
+    """Milliseconds: percentiles from the rollup's histogram, null without traffic."""
+
+    p50: Number | None
+    p95: Number | None
+    p99: Number | None
+    mean: float | None
+
+
+class TokenCounts(BaseModel):
+    prompt: int
+    completion: int
+
+
+class Totals(BaseModel):
+    """Counters of a bucket or a window; `error_rate` is (5xx + 429) / requests."""
+
+    requests: int
+    s2xx: int = Field(alias="2xx")
+    s4xx: int = Field(alias="4xx")
+    s5xx: int = Field(alias="5xx")
+    s429: int = Field(alias="429")
+    s502: int = Field(alias="502")
+    error_rate: float | None
+    codes: dict[str, int]
+    refused: dict[str, int]
+    latency_ms: Latency
+    ttfb_ms: Latency
+    tokens: TokenCounts
+
+
+class SeriesBucket(BaseModel):
+    """One rollup bucket: its start, then the same counters as `Totals`."""
+
+    ts: str
+    requests: int
+    s2xx: int = Field(alias="2xx")
+    s4xx: int = Field(alias="4xx")
+    s5xx: int = Field(alias="5xx")
+    s429: int = Field(alias="429")
+    s502: int = Field(alias="502")
+    error_rate: float | None
+    codes: dict[str, int]
+    refused: dict[str, int]
+    latency_ms: Latency
+    ttfb_ms: Latency
+    tokens: TokenCounts
+
+
+class AliasSeries(BaseModel):
+    alias: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    bucket_s: int
+    buckets: list[SeriesBucket]
+    totals: Totals
+
+
+class TenantSeries(BaseModel):
+    tenant: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    bucket_s: int
+    buckets: list[SeriesBucket]
+    totals: Totals
+
+
+class ProviderSeries(BaseModel):
+    provider: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    bucket_s: int
+    buckets: list[SeriesBucket]
+    totals: Totals
+
+
+class AlertFigures(BaseModel):
+    """The window's numbers an alert recorded (at firing or at resolution)."""
+
+    window_s: Number | None
+    requests: int
+    errors: int
+    rate: float | None
+    baseline_rate: float | None
+
+
+class Alert(BaseModel):
+    id: str
+    alias: str
+    rule: str
+    state: str
+    fired_at: str
+    resolved_at: str | None
+    rate: float
+    peak_rate: float
+    baseline_rate: float
+    details: dict[str, object]
+    at_firing: AlertFigures
+    at_resolution: AlertFigures | None
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert]
+
+
+class ProbeSummary(BaseModel):
+    """Recent synthetic probes of one provider or alias; `last_*` is null without any."""
+
+    kind: str
+    target: str
+    total: int
+    failed: int
+    last_ok: bool | None
+    last_at: str | None
+    last_outcome: str | None
+    last_latency_ms: float | None
+
+
+class ProbeList(BaseModel):
+    providers: list[ProbeSummary]
+    aliases: list[ProbeSummary]
+
+
+class TriageWindow(BaseModel):
+    start: str | None = Field(alias="from")
+    end: str | None = Field(alias="to")
+
+
+class TriageOverride(BaseModel):
+    id: str
+    kind: str
+    provider: str
+    expires_at: str
+    incident_id: str | None
+
+
+class TriageProvider(BaseModel):
+    provider: str
+    failing: bool
+    probes: ProbeSummary
+    attempts: int
+    failed_attempts: int
+    outcomes: dict[str, int]
+
+
+class TriageReport(BaseModel):
+    alias: str
+    verdict: str
+    window_s: Number
+    window: TriageWindow
+    overrides: list[TriageOverride]
+    reasons: list[str]
+    alias_traffic: Totals
+    alias_probe: ProbeSummary
+    providers: list[TriageProvider]
+    other_aliases_failing_end_to_end: list[str]
