@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from sekisho.admin.auth import READ_OPS, WRITE_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import IncidentList, IncidentView
 from sekisho.errors import NotFound
 from sekisho.incidents import service, workflow
 from sekisho.incidents.service import IncidentNotFound
@@ -63,7 +64,7 @@ async def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise NotFound(str(exc)) from exc
 
 
-@router.get("/incidents", summary="Incidents (open by default)")
+@router.get("/incidents", summary="Incidents (open by default)", response_model=IncidentList)
 async def list_incidents(request: Request, _: Reader, all: bool = False) -> dict[str, Any]:
     gw = gateway_of(request)
 
@@ -76,7 +77,11 @@ async def list_incidents(request: Request, _: Reader, all: bool = False) -> dict
     return {"incidents": await asyncio.to_thread(run)}
 
 
-@router.get("/incidents/{incident_id}", summary="One incident: internal timeline, overrides")
+@router.get(
+    "/incidents/{incident_id}",
+    summary="One incident: internal timeline, overrides",
+    response_model=IncidentView,
+)
 async def show_incident(request: Request, incident_id: str, _: Reader) -> dict[str, Any]:
     gw = gateway_of(request)
 

@@ -10,6 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 
 from sekisho.admin.auth import AUDIT, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import (
+    ConsistencyProofView,
+    InclusionProofView,
+    LedgerCheckpoints,
+    LedgerEntries,
+    LedgerList,
+    LedgerVerification,
+)
 from sekisho.errors import InvalidRequest, NotFound
 from sekisho.ledger.entry import PLATFORM_LEDGER, LedgerEntry
 from sekisho.ledger.service import LedgerService, ProofUnavailable
@@ -33,7 +41,11 @@ def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="Every ledger: size, anchored size, entries not yet anchored")
+@router.get(
+    "",
+    summary="Every ledger: size, anchored size, entries not yet anchored",
+    response_model=LedgerList,
+)
 async def summaries(request: Request, _: Auditor) -> dict[str, Any]:
     service = _service(request)
     rows = await asyncio.to_thread(service.summaries)
@@ -51,13 +63,21 @@ async def summaries(request: Request, _: Auditor) -> dict[str, Any]:
     }
 
 
-@router.get("/verify", summary="Recompute chains, trees and checkpoint signatures now")
+@router.get(
+    "/verify",
+    summary="Recompute chains, trees and checkpoint signatures now",
+    response_model=LedgerVerification,
+)
 async def verify(request: Request, _: Auditor) -> dict[str, Any]:
     report = await asyncio.to_thread(_service(request).verify)
     return report.to_json()  # type: ignore[no-any-return]
 
 
-@router.get("/{ledger}/entries", summary="Entries of one ledger, exact canonical bodies decoded")
+@router.get(
+    "/{ledger}/entries",
+    summary="Entries of one ledger, exact canonical bodies decoded",
+    response_model=LedgerEntries,
+)
 async def entries(
     request: Request,
     ledger: str,
@@ -69,7 +89,11 @@ async def entries(
     return {"ledger": ledger, "start": start, "entries": [_entry_json(e) for e in rows]}
 
 
-@router.get("/{ledger}/checkpoints", summary="Signed checkpoints of one ledger, oldest first")
+@router.get(
+    "/{ledger}/checkpoints",
+    summary="Signed checkpoints of one ledger, oldest first",
+    response_model=LedgerCheckpoints,
+)
 async def checkpoints(request: Request, ledger: str, _: Auditor) -> dict[str, Any]:
     rows = await asyncio.to_thread(_service(request).checkpoints, ledger)
     return {
@@ -87,7 +111,9 @@ async def checkpoints(request: Request, ledger: str, _: Auditor) -> dict[str, An
 
 
 @router.get(
-    "/{ledger}/proof/{seq}", summary="Inclusion proof of an entry against the latest checkpoint"
+    "/{ledger}/proof/{seq}",
+    summary="Inclusion proof of an entry against the latest checkpoint",
+    response_model=InclusionProofView,
 )
 async def proof(request: Request, ledger: str, seq: int, _: Auditor) -> dict[str, Any]:
     try:
@@ -97,7 +123,11 @@ async def proof(request: Request, ledger: str, seq: int, _: Auditor) -> dict[str
     return result.to_json()
 
 
-@router.get("/{ledger}/consistency", summary="Consistency proof between two tree sizes")
+@router.get(
+    "/{ledger}/consistency",
+    summary="Consistency proof between two tree sizes",
+    response_model=ConsistencyProofView,
+)
 async def consistency(
     request: Request,
     ledger: str,

@@ -329,3 +329,166 @@ class TriageReport(BaseModel):
     alias_probe: ProbeSummary
     providers: list[TriageProvider]
     other_aliases_failing_end_to_end: list[str]
+
+
+# --- incidents (`sekisho.incidents.service.incident_document`) ----------------------
+
+
+class TimelineEvent(BaseModel):
+    id: int
+    ts: str
+    kind: str
+    public: bool
+    author: str
+    text: str
+    details: dict[str, object] | None
+
+
+class IncidentOverride(BaseModel):
+    id: str
+    alias: str
+    kind: str
+    provider: str
+    created_at: str
+    expires_at: str
+    reverted_at: str | None
+
+
+class ImpactPeriod(BaseModel):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    requests: int
+    errors: int
+    error_rate: float | None
+
+
+class IncidentImpact(BaseModel):
+    """Error rates of the incident's aliases before, during and after it (at resolution)."""
+
+    aliases: list[str]
+    onset: str
+    before: ImpactPeriod
+    during: ImpactPeriod
+    after: ImpactPeriod
+
+
+class IncidentEvidence(BaseModel):
+    """A bundle captured for the incident (at resolution or on demand)."""
+
+    alias: str
+    path: str
+    sha256: str
+    records: int
+    bundle_id: str
+    captured_at: str
+
+
+class IncidentView(BaseModel):
+    id: str
+    title: str
+    severity: str
+    status: str
+    aliases: list[str]
+    eta: str | None
+    opened_at: str
+    opened_by: str
+    resolved_at: str | None
+    resolved_by: str | None
+    impact: IncidentImpact | None
+    timeline: list[TimelineEvent]
+    overrides: list[IncidentOverride]
+    evidence: list[IncidentEvidence]
+
+
+class IncidentList(BaseModel):
+    incidents: list[IncidentView]
+
+
+# --- ledger (`sekisho.ledger`: summaries, verification, entries, proofs) ------------
+
+
+class LedgerSummary(BaseModel):
+    name: str
+    size: int
+    anchored_size: int
+    unanchored: int
+
+
+class LedgerList(BaseModel):
+    public_key: str
+    ledgers: list[LedgerSummary]
+
+
+class LedgerProblem(BaseModel):
+    ledger: str | None
+    seq: int | None
+    reason: str
+
+
+class VerifiedLedger(BaseModel):
+    name: str
+    size: int
+    root: str
+    checkpoints: int
+    anchored_size: int
+    unanchored: int
+
+
+class LedgerVerification(BaseModel):
+    ok: bool
+    problems: list[LedgerProblem]
+    ledgers: list[VerifiedLedger]
+    unanchored: int
+    notices: list[str]
+
+
+class LedgerEntryView(BaseModel):
+    """Hashes are lowercase hex; `body` is the entry's canonical body, decoded."""
+
+    ledger: str
+    seq: int
+    leaf_hash: str
+    prev: str
+    body: dict[str, object]
+
+
+class LedgerEntries(BaseModel):
+    ledger: str
+    start: int
+    entries: list[LedgerEntryView]
+
+
+class CheckpointView(BaseModel):
+    size: int
+    root: str
+    note: str
+    created_at: str | None
+
+
+class LedgerCheckpoints(BaseModel):
+    ledger: str
+    checkpoints: list[CheckpointView]
+
+
+class InclusionProofView(BaseModel):
+    """`body` is the entry's exact canonical bytes (UTF-8); `proof` the audit path, hex."""
+
+    ledger: str
+    seq: int
+    body: str
+    leaf_hash: str
+    tree_size: int
+    root: str
+    proof: list[str]
+    checkpoint: str
+
+
+class ConsistencyProofView(BaseModel):
+    ledger: str
+    size1: int
+    size2: int
+    root1: str
+    root2: str
+    proof: list[str]
+    checkpoint1: str
+    checkpoint2: str
