@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sekisho.admin.auth import READ_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import EvidenceList
 from sekisho.errors import InternalError, NotFound
 from sekisho.evidence.bundle import BundleError
 from sekisho.evidence.store import BundleNotFound, ContentNotKept, bundle_bytes, list_bundles
@@ -22,7 +23,9 @@ router = APIRouter(tags=["evidence"])
 Reader = Annotated[AdminPrincipal, Depends(require(*READ_OPS))]
 
 
-@router.get("/evidence", summary="Recorded evidence bundles, newest first")
+@router.get(
+    "/evidence", summary="Recorded evidence bundles, newest first", response_model=EvidenceList
+)
 async def list_evidence(
     request: Request,
     _: Reader,

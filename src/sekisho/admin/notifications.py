@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 
 from sekisho.admin.auth import READ_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import NotificationDetail, NotificationList
 from sekisho.errors import InvalidRequest, NotFound
 from sekisho.notify.inspect import (
     STATES,
@@ -21,7 +22,11 @@ router = APIRouter(tags=["notifications"])
 Reader = Annotated[AdminPrincipal, Depends(require(*READ_OPS))]
 
 
-@router.get("/notifications", summary="Notifications, newest first, with delivery state")
+@router.get(
+    "/notifications",
+    summary="Notifications, newest first, with delivery state",
+    response_model=NotificationList,
+)
 async def notifications(
     request: Request,
     _: Reader,
@@ -40,7 +45,11 @@ async def notifications(
     return {"notifications": await asyncio.to_thread(run)}
 
 
-@router.get("/notifications/{notification_id}", summary="One notification with its payload")
+@router.get(
+    "/notifications/{notification_id}",
+    summary="One notification with its payload",
+    response_model=NotificationDetail,
+)
 async def notification(request: Request, notification_id: str, _: Reader) -> dict[str, Any]:
     gw = gateway_of(request)
 

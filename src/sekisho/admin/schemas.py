@@ -492,3 +492,94 @@ class ConsistencyProofView(BaseModel):
     proof: list[str]
     checkpoint1: str
     checkpoint2: str
+
+
+# --- evidence bundles and notifications ---------------------------------------------
+
+
+class BundleWindow(BaseModel):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class EvidenceBundle(BaseModel):
+    id: str
+    sha256: str
+    purpose: str
+    tenant_id: str | None
+    alias: str | None
+    window: BundleWindow
+    created_at: str
+    created_by: str
+    records: int
+    fetchable: bool
+
+
+class EvidenceList(BaseModel):
+    bundles: list[EvidenceBundle]
+
+
+class NotificationView(BaseModel):
+    """A webhook's destination shows its scheme, host and port only."""
+
+    id: str
+    tenant_id: str | None
+    channel: str
+    destination: str
+    event: str
+    subject: str
+    state: str
+    attempts: int
+    created_at: str
+    next_attempt_at: str | None
+    delivered_at: str | None
+    failed_at: str | None
+    last_error: str | None
+
+
+class NotificationDetail(NotificationView):
+    payload: dict[str, object]
+
+
+class NotificationList(BaseModel):
+    notifications: list[NotificationView]
+
+
+# --- two-step lifecycle requests (`sekisho.lifecycle.requests`) ---------------------
+
+
+class PersonRef(BaseModel):
+    id: str
+    email: str
+    role: str
+
+
+class SuspensionRequestView(BaseModel):
+    """A request as the caller sees it: `can_*` say what the caller may do with it."""
+
+    id: str
+    kind: str
+    state: str
+    tenant_id: str
+    tenant: str
+    tenant_state: str
+    reason: str
+    owner_role: str
+    note: str
+    review_at: str | None
+    requested_by: PersonRef
+    requested_at: str
+    requested_via: str | None
+    decided_by: PersonRef | None
+    decided_at: str | None
+    decided_via: str | None
+    decision_note: str | None
+    suspension_id: str | None
+    evidence_sha256: str | None
+    can_sign_off: bool
+    sign_off_refused_because: str | None
+    can_withdraw: bool
+
+
+class SuspensionRequestList(BaseModel):
+    requests: list[SuspensionRequestView]

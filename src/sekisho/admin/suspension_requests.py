@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from sekisho.admin.auth import OWNERS, VIEWERS, WRITE_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import SuspensionRequestList, SuspensionRequestView
 from sekisho.errors import PermissionDenied
 from sekisho.lifecycle import requests
 from sekisho.lifecycle.policy import NotAuthorized, Person
@@ -146,6 +147,7 @@ async def request_offboarding(
 @router.get(
     "/suspension-requests",
     summary="Lifecycle requests (default: pending); an owner sees those of their role",
+    response_model=SuspensionRequestList,
 )
 async def list_requests(
     request: Request,
@@ -168,7 +170,11 @@ async def list_requests(
     return {"requests": await asyncio.to_thread(run)}
 
 
-@router.get("/suspension-requests/{request_id}", summary="One request: tenant, reason, note")
+@router.get(
+    "/suspension-requests/{request_id}",
+    summary="One request: tenant, reason, note",
+    response_model=SuspensionRequestView,
+)
 async def show_request(request: Request, request_id: str, who: Viewer) -> dict[str, Any]:
     gw = gateway_of(request)
 
