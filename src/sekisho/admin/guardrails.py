@@ -16,6 +16,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from sekisho.admin.auth import READ_OPS, AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import GuardrailEventList, GuardrailPolicies, TenantGuardrails
 from sekisho.guardrails.assignments import set_tenant_policy, tenant_assignment
 from sekisho.guardrails.guard import ChatGuard
 from sekisho.guardrails.tables import GuardrailEventRow
@@ -42,7 +43,11 @@ def _guard(request: Request) -> ChatGuard:
     return gateway_of(request).chat.guard
 
 
-@router.get("/guardrails/policies", summary="The guardrail policies of the config")
+@router.get(
+    "/guardrails/policies",
+    summary="The guardrail policies of the config",
+    response_model=GuardrailPolicies,
+)
 async def policies(request: Request, _: Reader) -> dict[str, Any]:
     guard = _guard(request)
     settings = gateway_of(request).settings.guardrails
@@ -67,7 +72,11 @@ def _view(guard: ChatGuard, tenant_id: str, policy: str, version: int) -> dict[s
     }
 
 
-@router.get("/tenants/{ref}/guardrails", summary="A tenant's guardrail policy")
+@router.get(
+    "/tenants/{ref}/guardrails",
+    summary="A tenant's guardrail policy",
+    response_model=TenantGuardrails,
+)
 async def show(request: Request, ref: str, _: Reader) -> dict[str, Any]:
     gw, guard = gateway_of(request), _guard(request)
 
@@ -94,7 +103,11 @@ async def assign(request: Request, ref: str, body: PolicyIn, who: Writer) -> dic
     return await asyncio.to_thread(run)
 
 
-@router.get("/guardrails/events", summary="Guardrail events by tenant and/or alias (newest first)")
+@router.get(
+    "/guardrails/events",
+    summary="Guardrail events by tenant and/or alias (newest first)",
+    response_model=GuardrailEventList,
+)
 async def events(
     request: Request,
     _: Reader,

@@ -583,3 +583,115 @@ class SuspensionRequestView(BaseModel):
 
 class SuspensionRequestList(BaseModel):
     requests: list[SuspensionRequestView]
+
+
+# --- operator tokens, users, the session --------------------------------------------
+
+
+class OperatorTokenView(BaseModel):
+    """A token as listed: its prefix, never the secret."""
+
+    id: str
+    prefix: str
+    name: str
+    user: str
+    role: str
+    status: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class OperatorTokenList(BaseModel):
+    tokens: list[OperatorTokenView]
+
+
+class UserView(BaseModel):
+    id: str
+    email: str
+    role: str
+    tenant_id: str | None
+    disabled: bool
+    created_at: str
+
+
+class UserList(BaseModel):
+    users: list[UserView]
+
+
+class SessionUser(BaseModel):
+    id: str
+    email: str
+    role: str
+    tenant_id: str | None
+
+
+class SessionView(BaseModel):
+    user: SessionUser
+    session_id: str
+    expires_at: str
+    csrf_token: str
+
+
+# --- guardrails (`sekisho.guardrails`) ----------------------------------------------
+
+
+class GuardrailCheck(BaseModel):
+    check: str
+    action: str
+    on_error: str
+    timeout_ms: Number | None
+    terms: list[str] | None
+
+
+class GuardrailPolicy(BaseModel):
+    """A policy of the config; `version` changes whenever its definition does."""
+
+    version: str
+    mode: str
+    timeout_ms: Number
+    input: list[GuardrailCheck]
+    output: list[GuardrailCheck]
+
+
+class GuardrailPolicies(BaseModel):
+    enabled: bool
+    default_policy: str
+    policies: dict[str, GuardrailPolicy]
+
+
+class TenantGuardrails(BaseModel):
+    tenant_id: str
+    policy: str
+    assignment_version: int
+    policy_version: str | None
+    own_policy: bool
+
+
+class GuardrailEvent(BaseModel):
+    """A finding: the check, the kind of value and where it was, a salted hash of it."""
+
+    id: str
+    ts: str
+    tenant_id: str | None
+    key_id: str | None
+    user_id: str | None
+    request_id: str
+    alias: str | None
+    stage: str
+    check: str
+    action: str
+    enforced: bool
+    kind: str
+    location: str
+    span_start: int | None
+    span_end: int | None
+    score: float | None
+    value_hash: str | None
+    policy: str
+    policy_version: str
+    latency_ms: float
+
+
+class GuardrailEventList(BaseModel):
+    events: list[GuardrailEvent]

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sekisho.admin.auth import gateway_of
+from sekisho.admin.schemas import SessionView
 from sekisho.admin.tokens import router as tokens_router
 from sekisho.identity import sessions
 from sekisho.identity.csrf import csrf_token
@@ -63,7 +64,11 @@ async def sign_in(request: Request, body: SignInIn) -> JSONResponse:
     return response
 
 
-@router.get("/session", summary="The signed-in user (any role, members included)")
+@router.get(
+    "/session",
+    summary="The signed-in user (any role, members included)",
+    response_model=SessionView,
+)
 async def whoami(request: Request) -> dict[str, Any]:
     runtime = gateway_of(request).lifecycle
     who = await runtime.sessions.signed_in(request)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from sekisho.admin.auth import AdminPrincipal, gateway_of, require
+from sekisho.admin.schemas import OperatorTokenList, UserList
 from sekisho.errors import PermissionDenied
 from sekisho.identity import tokens as token_service
 from sekisho.identity import users as user_service
@@ -64,7 +65,11 @@ async def _run(request: Request, work: Callable[[Session], T], *, write: bool = 
         raise PermissionDenied(str(exc)) from exc
 
 
-@router.get("/tokens", summary="Operator tokens: yours, or (admin) everyone's")
+@router.get(
+    "/tokens",
+    summary="Operator tokens: yours, or (admin) everyone's",
+    response_model=OperatorTokenList,
+)
 async def list_tokens(
     request: Request,
     who: Anyone,
@@ -112,7 +117,7 @@ async def revoke(request: Request, ref: str, body: NoteIn, who: Anyone) -> dict[
     return await _run(request, work)
 
 
-@router.get("/users", summary="Every user with role and state (admin)")
+@router.get("/users", summary="Every user with role and state (admin)", response_model=UserList)
 async def list_users(request: Request, _: Admin) -> dict[str, Any]:
     return {"users": await _run(request, user_service.list_users, write=False)}
 
