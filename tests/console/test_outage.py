@@ -74,9 +74,18 @@ def guided_run_acting_from_inside_the_steps(env: ConsoleEnv, page: Page) -> None
     assert found is not None
     incident_id = found.group(1)
 
+    # One incident per run: the step now acts on it instead of offering to open another.
+    expect(page.locator("#act-incident-open")).to_have_count(0)
+    expect(page.locator("#run-incident")).to_contain_text(incident_id)
+
     # Rule 2 refusal, in the step, in words; nothing changed.
     failover = page.locator("#act-override-set")
     expect(failover.get_by_label(re.compile("^Incident"))).to_have_value(incident_id)
+    # The sovereign fallback is preselected; a provider that is no route says so.
+    expect(failover.get_by_label("Provider")).to_have_value("hoshi-osaka")
+    expect(failover.get_by_label("Provider").locator("option[value=atlas-useast]")).to_have_text(
+        "atlas-useast (not a route of chat-jp)"
+    )
     failover.get_by_label("Provider").select_option("atlas-useast")
     failover.get_by_label("Reason").fill("kumo-tokyo outage")
     failover.get_by_role("button", name="Fail over (drain or pin)").click()
@@ -203,7 +212,13 @@ def test_outage_spike_triage_drilldown_and_override(console_env: ConsoleEnv) -> 
               const u = document.getElementById('charts')._charts[0];
               const s = u.data[3]; let best = 0;
               for (let i = 0; i < s.length; i++) { if ((s[i] || 0) > (s[best] || 0)) best = i; }
-              return [u.valToPos(u.data[0][best], 'x'), u.bbox.height / 2 / devicePixelRatio];
+              // Click inside the plot where the chart itself resolves to that bucket: the
+              // newest one sits on the right edge, and these 5 s buckets are ~1.5 px apart.
+              const xs = [];
+              for (let px = 0.25; px < u.over.clientWidth; px += 0.25) {
+                if (u.posToIdx(px) === best) xs.push(px);
+              }
+              return [xs[Math.floor(xs.length / 2)], u.bbox.height / 2 / devicePixelRatio];
             }"""
         )
         page.locator("#chart-codes .u-over").click(position={"x": x, "y": y})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sekisho.console.pages.providers import override_choices
 from sekisho.console.pages.run_acts import ACT_LABELS, STEP_ACTS, incident_of
 from sekisho.console.pages.runs import markdown_report, runs_from_entries
 from sekisho.console.runbooks import load_runbooks
+from tests.support.gateway import gateway_settings
 
 # What the step's title in docs/runbooks/ must say for the act offered in it.
 TITLE_WORDS = {
@@ -68,3 +72,24 @@ def test_an_act_is_folded_into_its_run_and_its_report() -> None:
     assert "- Acted t1 by operator@x.test: incident inc_a opened" in section
     assert "- Acted t2 by operator@x.test: override ovr_b: pin hoshi-osaka" in section
     assert "Acted" not in report.split("## [ ] 4.", 1)[0]
+
+
+def test_the_override_form_offers_the_aliases_routes_first_with_the_fallback_preselected(
+    tmp_path: Path,
+) -> None:
+    matrix = gateway_settings("http://127.0.0.1:9", tmp_path).matrix
+    choices = override_choices(matrix, "chat-jp")
+    # The sovereign alias's own routes, in route order; the fallback is what a pin needs.
+    assert [(c.id, c.label) for c in choices[:2]] == [
+        ("kumo-tokyo", "kumo-tokyo (primary)"),
+        ("hoshi-osaka", "hoshi-osaka (fallback)"),
+    ]
+    assert [c.id for c in choices if c.selected] == ["hoshi-osaka"]
+    # Every other provider stays pickable (its refusal explains the rule) but says what it is.
+    rest = choices[2:]
+    assert {c.id for c in rest} == set(matrix.providers) - {"kumo-tokyo", "hoshi-osaka"}
+    assert all(c.label == f"{c.id} (not a route of chat-jp)" and not c.selected for c in rest)
+    # An alias with no fallback preselects its only route (a drain then says why it cannot).
+    alone = [a for a, v in matrix.aliases.items() if len({r.provider for r in v.routes}) == 1]
+    for alias in alone:
+        assert override_choices(matrix, alias)[0].selected

@@ -9,6 +9,7 @@ providers are never a fallback).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -59,6 +60,44 @@ def explain_refusal(matrix: Matrix, alias_name: str, provider_id: str) -> list[s
     return why or ["Nothing was changed."]
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderChoice:
+    """One option of an override's provider list: the id, what it is to the alias, preselected."""
+
+    id: str
+    label: str
+    selected: bool
+
+
+def override_choices(matrix: Matrix, alias_name: str) -> list[ProviderChoice]:
+    """The provider list of an override form for one alias (pure).
+
+    The alias's own routes come first, in route order, and the first fallback is
+    preselected: in an outage of the primary that is the pin that can hold (a
+    fallback already satisfies the alias's sovereignty, Rule 2). Every other
+    provider is listed after them, marked as not a route, so an operator who picks
+    one anyway gets the refusal with its rule in words rather than a missing option.
+    """
+    alias = matrix.aliases.get(alias_name)
+    if alias is None:
+        return [ProviderChoice(pid, pid, False) for pid in sorted(matrix.providers)]
+    routes = [r.provider for r in alias.routes]
+    ordered = list(dict.fromkeys(routes))
+    default = ordered[1] if len(ordered) > 1 else ordered[0]
+    choices = [
+        ProviderChoice(
+            pid, f"{pid} ({'primary' if pid == routes[0] else 'fallback'})", pid == default
+        )
+        for pid in ordered
+    ]
+    choices += [
+        ProviderChoice(pid, f"{pid} (not a route of {alias_name})", False)
+        for pid in sorted(matrix.providers)
+        if pid not in ordered
+    ]
+    return choices
+
+
 def override_body(form: Any) -> dict[str, Any]:
     """The admin API's override body from a console form (Providers and the runbook step)."""
     try:
@@ -106,7 +145,7 @@ def routes(console: Console) -> list[Route]:
             "aliases": aliases_doc["aliases"],
             "matrix_sha256": aliases_doc["matrix_sha256"],
             "durations": DURATIONS,
-            "all_providers": sorted(matrix.providers),
+            "choices": {a: override_choices(matrix, a) for a in matrix.aliases},
         }
 
     @console.page("providers")

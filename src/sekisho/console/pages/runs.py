@@ -28,7 +28,7 @@ from sekisho import audit
 from sekisho.actor import Actor
 from sekisho.console.pages import run_acts
 from sekisho.console.pages.incidents import SEVERITIES
-from sekisho.console.pages.providers import DURATIONS
+from sekisho.console.pages.providers import DURATIONS, override_choices
 from sekisho.console.pages.run_acts import ActRefused, RunAct
 from sekisho.console.runbooks import Runbook, load_runbooks
 from sekisho.console.web import AdminRefused, Console, Viewer
@@ -334,7 +334,13 @@ def routes(console: Console) -> list[Route]:
     ) -> Response:
         todo = [s.number for s in book.steps if s.number not in run.steps]
         shown = await evidence(viewer, run, current) if current else []
-        kinds = run_acts.acts_for(run.runbook, current)
+        opened = run_acts.incident_of(run.acts)
+        # One incident per run: once this run opened one, its steps act on it instead.
+        kinds = tuple(
+            k
+            for k in run_acts.acts_for(run.runbook, current)
+            if not (opened and k == "incident_open")
+        )
         incidents = await open_incidents(viewer, run) if kinds else []
         matrix = console.gateway.routing.matrix
         alias = run.runbook == "provider-outage"
@@ -358,9 +364,9 @@ def routes(console: Console) -> list[Route]:
                 for k in kinds
             ],
             incidents=incidents,
-            run_incident=run_acts.incident_of(run.acts)
-            or (incidents[0]["id"] if incidents else None),
-            route_providers=sorted(matrix.providers) if alias else [],
+            run_incident=opened or (incidents[0]["id"] if incidents else None),
+            opened_incident=opened,
+            route_choices=override_choices(matrix, run.subject) if alias else [],
             durations=DURATIONS,
             severities=SEVERITIES,
             reasons=[(r, REASON_OWNER[r]) for r in REASONS],

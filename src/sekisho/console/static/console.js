@@ -30,11 +30,19 @@
     window.htmx.ajax("GET", url, { target: "#drill-target", swap: "innerHTML" });
   }
 
+  // A press and release is a click on a bucket (the drill-down), never a zoom selection:
+  // with drag on, uPlot may take the release as a selection and swallow the click.
+  var NO_DRAG = { drag: { x: false, y: false, setScale: false } };
+
   function clickPlugin(root, data) {
     return {
       hooks: {
         ready: [function (u) {
-          u.over.addEventListener("click", function () { drill(root, data, u.cursor.idx); });
+          // The bucket under the click itself: the cursor index follows mouse moves (on an
+          // animation frame), so a click with no hover before it (touch, a fast click) saw none.
+          u.over.addEventListener("click", function (e) {
+            drill(root, data, u.posToIdx(e.clientX - u.over.getBoundingClientRect().left));
+          });
         }]
       }
     };
@@ -49,6 +57,7 @@
           width: width, height: 220, title: "Requests per bucket by status",
           plugins: [spikeBands(data.spikes), clickPlugin(root, data)],
           scales: { x: { time: true, range: [data.from, data.to] } },
+          cursor: NO_DRAG,
           series: [
             { value: function (u, v) { return v == null ? "" : fmtTime(v); } },
             { label: "2xx", stroke: "#2f855a", width: 2 },
@@ -62,6 +71,7 @@
           width: width, height: 200, title: "Latency percentiles (ms)",
           plugins: [spikeBands(data.spikes), clickPlugin(root, data)],
           scales: { x: { time: true, range: [data.from, data.to] } },
+          cursor: NO_DRAG,
           series: [
             {},
             { label: "p50", stroke: "#2b6cb0", width: 2 },
