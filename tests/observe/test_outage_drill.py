@@ -129,9 +129,13 @@ def steady_traffic(env: Env) -> Iterator[list[int]]:
 
 
 def test_provider_outage_drill(env: Env) -> None:
-    # Healthy baseline, probes running.
-    assert set(traffic(env, 2)) == {200}
+    # Probes running, then a healthy baseline. The impact's 'before' is the minute before the
+    # onset, the first 1 s rollup bucket with errors: the failure starts in a later bucket
+    # than the baseline, or the baseline would count as 'during'.
     wait_for("first probes", lambda: all(p["total"] for p in env.json("probes")))
+    assert set(traffic(env, 2)) == {200}
+    baseline_bucket = int(time.time())  # rollup_bucket_s is 1 in the drill
+    wait_for("the next rollup bucket", lambda: int(time.time()) > baseline_bucket)
 
     # The provider fails: sovereign tenants get 502, the others are failed over.
     env.sim.set_fault("obs-alpha", status=503)
@@ -236,6 +240,7 @@ def test_provider_outage_drill(env: Env) -> None:
     # How much served traffic dilutes "during" depends on the machine's speed: assert the
     # shape (errors counted, worse than before and after), not one machine's ratio.
     assert impact["during"]["errors"] >= 5 and impact["during"]["error_rate"] > 0.02
+    assert impact["before"]["requests"] >= 6, impact  # the baseline, all served
     assert impact["before"]["error_rate"] == 0.0 and impact["after"]["error_rate"] == 0.0
     assert doc["overrides"][0]["reverted_at"] is not None
     wait_for("the pin to be lifted", lambda: not env.gw.gateway.routing.overrides)
