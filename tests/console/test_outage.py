@@ -65,6 +65,7 @@ def guided_run_acting_from_inside_the_steps(env: ConsoleEnv, page: Page) -> None
 
     # Step 4: open the incident, then fail over from inside the step.
     page.goto(run_url + "?step=4")
+    expect(page.locator("#step-commands")).to_contain_text("sekisho alias override")
     opening = page.locator("#act-incident-open")
     opening.get_by_label("Internal note (may name providers)").fill("kumo-tokyo returns 503")
     opening.get_by_role("button", name="Open the incident").click()

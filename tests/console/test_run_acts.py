@@ -7,7 +7,7 @@ from pathlib import Path
 from sekisho.console.pages.providers import override_choices
 from sekisho.console.pages.run_acts import ACT_LABELS, STEP_ACTS, incident_of
 from sekisho.console.pages.runs import markdown_report, runs_from_entries
-from sekisho.console.runbooks import load_runbooks
+from sekisho.console.runbooks import GUIDANCE_MAX, load_runbooks, parse_runbook
 from tests.support.gateway import gateway_settings
 
 # What the step's title in docs/runbooks/ must say for the act offered in it.
@@ -93,3 +93,29 @@ def test_the_override_form_offers_the_aliases_routes_first_with_the_fallback_pre
     alone = [a for a, v in matrix.aliases.items() if len({r.provider for r in v.routes}) == 1]
     for alias in alone:
         assert override_choices(matrix, alias)[0].selected
+
+
+def test_a_step_keeps_its_commands_apart_and_its_guidance_in_whole_sentences() -> None:
+    text = (
+        "# Outage\n\n"
+        "1. **Look first.** Read the series:\n\n"
+        "   ```sh\n   sekisho alerts\n   sekisho report --alias chat-large  # -> the spike\n   ```\n\n"
+        "   The `502` column is the spike. " + "More words here. " * 60 + "\n"
+        "2. **Then act.** Short.\n"
+    )
+    first, second = parse_runbook("provider-outage", text).steps
+    assert first.commands == ("sekisho alerts", "sekisho report --alias chat-large  # -> the spike")
+    assert (
+        "```" not in first.guidance
+        and "`" not in first.guidance
+        and "sekisho" not in first.guidance
+    )
+    assert first.guidance.startswith("Read the series: The 502 column is the spike.")
+    assert len(first.guidance) <= GUIDANCE_MAX and first.guidance.endswith(".")
+    assert (second.title, second.guidance, second.commands) == ("Then act", "Short.", ())
+    # The published runbooks: every fenced command reaches its step, none is left in prose.
+    for book in load_runbooks().values():
+        for step in book.steps:
+            assert "```" not in step.guidance and len(step.guidance) <= GUIDANCE_MAX
+    outage = {s.number: s for s in load_runbooks()["provider-outage"].steps}
+    assert any(c.startswith("sekisho alias override") for c in outage[4].commands)

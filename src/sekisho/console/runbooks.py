@@ -20,7 +20,8 @@ _TITLE = re.compile(r"^#\s+(.+)$", re.M)
 class Step:
     number: int
     title: str
-    guidance: str
+    guidance: str  # the prose, whole sentences
+    commands: tuple[str, ...] = ()  # the step's shell examples, as the docs write them
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +32,40 @@ class Runbook:
     steps: tuple[Step, ...]
 
 
+_FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.S)
+GUIDANCE_MAX = 600
+
+
 def _flat(text: str) -> str:
-    text = re.sub(r"```[a-z]*", " ", text).replace("`", "")
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " ", text.replace("`", "")).strip()
+
+
+def _sentences(text: str, limit: int = GUIDANCE_MAX) -> str:
+    """At most `limit` characters of whole sentences (a long one is cut at a word, with …)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    if cut > 0:
+        return text[: cut + 1]
+    return text[: text.rfind(" ", 0, limit)] + " …"
+
+
+def _step(number: str, title: str, rest: str) -> Step:
+    commands = tuple(
+        line.strip()
+        for block in _FENCE.findall(rest)
+        for line in block.splitlines()
+        if line.strip()
+    )
+    prose = _FENCE.sub(" ", rest)
+    return Step(int(number), _flat(title).rstrip("."), _sentences(_flat(prose)), commands)
 
 
 def parse_runbook(name: str, text: str) -> Runbook:
     """The checklist of one runbook's Markdown (pure)."""
     title = _TITLE.search(text)
     body = text.split("\n## In the console", 1)[0]
-    steps = tuple(
-        Step(int(m.group(1)), _flat(m.group(2)).rstrip("."), _flat(m.group(3))[:600])
-        for m in _STEP.finditer(body)
-    )
+    steps = tuple(_step(m.group(1), m.group(2), m.group(3)) for m in _STEP.finditer(body))
     return Runbook(name, title.group(1).strip() if title else name, RUNBOOKS[name], steps)
 
 
