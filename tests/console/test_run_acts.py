@@ -110,7 +110,9 @@ def test_a_step_keeps_its_commands_apart_and_its_guidance_in_whole_sentences() -
         and "`" not in first.guidance
         and "sekisho" not in first.guidance
     )
-    assert first.guidance.startswith("Read the series: The 502 column is the spike.")
+    assert first.guidance.startswith(
+        "Read the series: (the CLI commands below) The 502 column is the spike."
+    )
     assert len(first.guidance) <= GUIDANCE_MAX and first.guidance.endswith(".")
     assert (second.title, second.guidance, second.commands) == ("Then act", "Short.", ())
     # The published runbooks: every fenced command reaches its step, none is left in prose.

@@ -57,7 +57,7 @@ def _step(number: str, title: str, rest: str) -> Step:
         for line in block.splitlines()
         if line.strip()
     )
-    prose = _FENCE.sub(" ", rest)
+    prose = _FENCE.sub(" (the CLI commands below) ", rest)
     return Step(int(number), _flat(title).rstrip("."), _sentences(_flat(prose)), commands)
 
 
