@@ -40,9 +40,12 @@
         ready: [function (u) {
           // The bucket under the click itself: the cursor index follows mouse moves (on an
           // animation frame), so a click with no hover before it (touch, a fast click) saw none.
-          u.over.addEventListener("click", function (e) {
+          // Captured on the chart's root, before uPlot's own handlers on the plot area
+          // (which may stop a click's propagation), and read for the plot area only.
+          u.root.addEventListener("click", function (e) {
+            if (!u.over.contains(e.target)) { return; }
             drill(root, data, u.posToIdx(e.clientX - u.over.getBoundingClientRect().left));
-          });
+          }, true);
         }]
       }
     };
